@@ -1,0 +1,61 @@
+"""The `simclr` command: LightningCLI over the SimCLR module and the image data modules.
+
+    simclr fit --config configs/fashion_mnist.yaml --config configs/trainer/cpu_demo.yaml
+    simclr fit --config configs/cifar10.yaml --print_config
+    simclr fit --config configs/cifar10.yaml --ckpt_path last   # resume
+"""
+
+import torch
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar, RichProgressBar
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from simclr.data import ImageDataModule
+from simclr.module import SimCLR
+
+
+class SimCLRCLI(LightningCLI):
+    """LightningCLI with SimCLR's defaults: TensorBoard logs and checkpoints under `runs/`, a
+    configurable checkpoint callback (last + best by validation loss), LR monitor, rich progress bar."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/loss",
+                "checkpoint.mode": "min",
+                "checkpoint.save_last": True,
+                "checkpoint.save_top_k": 1,
+                "checkpoint.filename": "best-{epoch}-{step}",
+            }
+        )
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        # Rich progress bar by default, unless the config turns progress bars off or names its own
+        # (a fixed default callback would clash with `--trainer.enable_progress_bar false`).
+        config = self._get(self.config_init, "trainer", default={})
+        callbacks = list(config.get("callbacks") or [])
+        if config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
+            callbacks.append(RichProgressBar())
+        return super().instantiate_trainer(callbacks=callbacks, **kwargs)
+
+
+def main(args: list[str] | None = None) -> SimCLRCLI:
+    torch.set_float32_matmul_precision("high")
+    return SimCLRCLI(
+        SimCLR,
+        ImageDataModule,
+        subclass_mode_data=True,
+        auto_configure_optimizers=False,
+        save_config_kwargs={"overwrite": True},
+        trainer_defaults={
+            "default_root_dir": "runs",
+            "logger": {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": "runs", "name": "simclr"}},
+            "callbacks": [LearningRateMonitor(logging_interval="step")],
+        },
+        args=args,
+    )
+
+
+if __name__ == "__main__":
+    main()

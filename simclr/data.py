@@ -1,0 +1,252 @@
+"""LightningDataModules: uint8 batches (images (B, C, H, W), labels int64 (B,)) to the device.
+
+The constructors' type hints are the LightningCLI config, e.g.
+
+    data:
+      class_path: simclr.data.CIFAR10
+      init_args: {root: data/cifar10, batch_size: 512, num_workers: 4}
+
+Each module names its pretraining set ("train") and its labelled evaluation set ("val", the official
+test split); `labelled_dataset("train" | "test")` gives the labelled splits a linear probe needs.
+Missing data raises a one-line FileNotFoundError at `setup()`, never at construction or import.
+Augmentation and float conversion happen on the device, in the LightningModule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from simclr.datasets import (
+    ConcatImages,
+    ImageFolderDataset,
+    TensorImages,
+    collate_batch,
+    find_classes,
+    read_cifar,
+    read_fashion_mnist,
+    read_stl10,
+)
+
+
+class ImageDataModule(L.LightningDataModule):
+    """Base class: subclasses implement `load(split)`; this class caches datasets and builds loaders.
+
+    Args:
+        root: where the dataset lives (layout per subclass).
+        batch_size: images per training batch (per device). Train drops the last short batch: a
+            batch of 1 has no negatives for the contrastive loss.
+        num_workers: DataLoader worker processes; 0 loads in the main process (fine for in-memory sets).
+        val_batch_size: images per validation batch; `batch_size` if None.
+        pin_memory: pin host memory for faster copies; only applied when CUDA is available.
+    """
+
+    num_classes: int  # classes of the labelled splits
+    channels: int  # image channels C
+    image_size: int  # image side H = W in pixels
+
+    def __init__(
+        self,
+        root: str,
+        batch_size: int = 256,
+        num_workers: int = 0,
+        val_batch_size: int | None = None,
+        pin_memory: bool = True,
+    ):
+        super().__init__()
+        self.root = root
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.val_batch_size = val_batch_size or batch_size
+        self.pin_memory = pin_memory
+        self._cache: dict[str, Dataset] = {}
+
+    def load(self, split: str) -> Dataset:
+        """Builds the "train" (pretraining) or "val" (labelled official test split) dataset."""
+        raise NotImplementedError
+
+    def dataset(self, split: str) -> Dataset:
+        """The cached dataset for `split` ("train" or "val"), loaded on first use."""
+        if split not in self._cache:
+            self._cache[split] = self.load(split)
+        return self._cache[split]
+
+    def labelled_dataset(self, split: str) -> Dataset:
+        """The labelled "train" or "test" split (for a linear probe); here the pretraining and val sets."""
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        return self.dataset("train" if split == "train" else "val")
+
+    def setup(self, stage: str | None = None) -> None:
+        """Loads (once) the sets the stage needs; raises FileNotFoundError if the data is absent."""
+        if stage in (None, "fit"):
+            self.dataset("train")
+        self.dataset("val")
+
+    def loader(self, dataset: Dataset, batch_size: int, shuffle: bool, drop_last: bool) -> DataLoader:
+        """A DataLoader with this module's worker and pinning settings, yielding uint8 batches."""
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            num_workers=self.num_workers,
+            collate_fn=collate_batch,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled pretraining batches (images uint8 (B, C, H, W), labels int64 (B,)), last short one dropped."""
+        dataset = self.dataset("train")
+        if len(dataset) < self.batch_size:
+            raise ValueError(f"batch_size {self.batch_size} exceeds the {len(dataset)} training images")
+        return self.loader(dataset, self.batch_size, shuffle=True, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Labelled test-split batches in order, the last one possibly short."""
+        return self.loader(self.dataset("val"), self.val_batch_size, shuffle=False, drop_last=False)
+
+
+class FashionMNIST(ImageDataModule):
+    """Fashion-MNIST, 1 x 28 x 28, 10 classes; 60000 train / 10000 test from the idx files."""
+
+    num_classes, channels, image_size = 10, 1, 28
+
+    def __init__(
+        self,
+        root: str = "/usr/share/datasets/fashion-mnist",
+        batch_size: int = 256,
+        num_workers: int = 0,
+        val_batch_size: int | None = None,
+        pin_memory: bool = True,
+    ):
+        super().__init__(root, batch_size, num_workers, val_batch_size, pin_memory)
+
+    def load(self, split: str) -> Dataset:
+        return TensorImages(*read_fashion_mnist(self.root, train=split == "train"))
+
+
+class CIFAR10(ImageDataModule):
+    """CIFAR-10, 3 x 32 x 32, 10 classes; 50000 train / 10000 test from `cifar-10-batches-py`."""
+
+    num_classes, channels, image_size = 10, 3, 32
+
+    def __init__(
+        self,
+        root: str = "data/cifar10",
+        batch_size: int = 256,
+        num_workers: int = 0,
+        val_batch_size: int | None = None,
+        pin_memory: bool = True,
+    ):
+        super().__init__(root, batch_size, num_workers, val_batch_size, pin_memory)
+
+    def load(self, split: str) -> Dataset:
+        return TensorImages(*read_cifar(self.root, train=split == "train", classes=self.num_classes))
+
+
+class CIFAR100(CIFAR10):
+    """CIFAR-100, 3 x 32 x 32, 100 fine classes; 50000 train / 10000 test from `cifar-100-python`."""
+
+    num_classes = 100
+
+    def __init__(
+        self,
+        root: str = "data/cifar100",
+        batch_size: int = 256,
+        num_workers: int = 0,
+        val_batch_size: int | None = None,
+        pin_memory: bool = True,
+    ):
+        super().__init__(root, batch_size, num_workers, val_batch_size, pin_memory)
+
+
+class STL10(ImageDataModule):
+    """STL-10, 3 x 96 x 96, 10 classes; pretrains on unlabeled (100000) + train (5000), tests on 8000.
+
+    Args:
+        unlabeled: pretrain on the unlabeled split plus train if True, on train only if False.
+        (others as in `ImageDataModule`)
+    """
+
+    num_classes, channels, image_size = 10, 3, 96
+
+    def __init__(
+        self,
+        root: str = "data/stl10",
+        unlabeled: bool = True,
+        batch_size: int = 256,
+        num_workers: int = 0,
+        val_batch_size: int | None = None,
+        pin_memory: bool = True,
+    ):
+        super().__init__(root, batch_size, num_workers, val_batch_size, pin_memory)
+        self.unlabeled = unlabeled
+
+    def load(self, split: str) -> Dataset:
+        if split == "val":
+            return TensorImages(*read_stl10(self.root, "test"))
+        train = self.labelled_dataset("train")
+        if not self.unlabeled:
+            return train
+        return ConcatImages([TensorImages(*read_stl10(self.root, "unlabeled")), train])
+
+    def labelled_dataset(self, split: str) -> Dataset:
+        """The labelled "train" (5000) or "test" (8000) split; never the unlabeled one."""
+        if split == "train":
+            if "labelled_train" not in self._cache:
+                self._cache["labelled_train"] = TensorImages(*read_stl10(self.root, "train"))
+            return self._cache["labelled_train"]
+        return super().labelled_dataset(split)
+
+
+class ImageFolder(ImageDataModule):
+    """Images in `root/<class>/*.jpg|png|...`, decoded, resized and centre-cropped in workers.
+
+    Args:
+        root: the train folder, one sub-folder per class.
+        val_root: the validation folder; if None, `root/../val` when it exists, else `root` itself.
+        image_size: side of the square crop in pixels.
+        (others as in `ImageDataModule`; use num_workers > 0 here, decoding is CPU work)
+    """
+
+    channels = 3
+
+    def __init__(
+        self,
+        root: str,
+        val_root: str | None = None,
+        image_size: int = 224,
+        batch_size: int = 256,
+        num_workers: int = 0,
+        val_batch_size: int | None = None,
+        pin_memory: bool = True,
+    ):
+        super().__init__(root, batch_size, num_workers, val_batch_size, pin_memory)
+        self.val_root = val_root
+        self.image_size = image_size
+
+    @property
+    def classes(self) -> list[str]:
+        """Sorted class names, the sub-folders of the train folder."""
+        return find_classes(self.root)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def resolved_val_root(self) -> Path:
+        """The validation folder actually used (see `val_root`)."""
+        if self.val_root is not None:
+            return Path(self.val_root)
+        sibling = Path(self.root).absolute().parent / "val"
+        return sibling if sibling.is_dir() else Path(self.root)
+
+    def load(self, split: str) -> Dataset:
+        if split == "train":
+            return ImageFolderDataset(self.root, self.image_size)
+        return ImageFolderDataset(self.resolved_val_root(), self.image_size, classes=self.classes)

@@ -1,0 +1,105 @@
+"""The SimCLR LightningModule: views -> encoder -> h -> head -> z -> loss."""
+
+from collections.abc import Callable, Iterable
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from simclr.head import ProjectionHead
+from simclr.lars import LARS
+from simclr.losses import NTXentLoss, contrastive_stats
+from simclr.schedule import warmup_cosine
+
+OptimizerCallable = Callable[[Iterable], Optimizer]
+
+
+def param_groups(model: nn.Module) -> list[dict]:
+    """Split parameters: weights get weight decay and LARS adaptation; biases and norm parameters
+    (1-d tensors) get neither, as in SimCLR's `exclude_from_weight_decay`."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim <= 1 else decay).append(p)
+    return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0, "lars_exclude": True}]
+
+
+class SimCLR(L.LightningModule):
+    """SimCLR pretraining (Chen et al. 2020).
+
+    Batches arrive as (uint8 images (B, C, H, W), labels) and are augmented on the device in
+    `on_after_batch_transfer`, so DataLoader workers never touch floats. Labels are never used by the loss.
+
+    Args:
+        encoder: f(.), images -> h; must expose `feature_dim`.
+        augment: uint8 (B, C, H, W) -> list of V float views, e.g. `augmentations.MultiView`.
+        head: builds g(.) from the encoder's feature_dim, e.g. `simclr.head.ProjectionHead` with its
+            other arguments in the config (`in_dim` is filled in here); defaults to ProjectionHead(in_dim).
+        loss: (z_a, z_b) -> scalar; defaults to `NTXentLoss(temperature=0.5)`.
+        optimizer: builds the optimizer from parameter groups; defaults to LARS(lr=0.3 x B/256 is the
+            paper's rule; here lr=0.3). Biases and norm parameters go in a group without weight decay.
+        warmup_epochs: epochs of linear warmup before the cosine decay (the paper: 10).
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        augment: nn.Module,
+        head: Callable[[int], nn.Module] | None = None,
+        loss: nn.Module | None = None,
+        optimizer: OptimizerCallable | None = None,
+        warmup_epochs: float = 10.0,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["encoder", "augment", "head", "loss", "optimizer"])
+        self.encoder = encoder
+        self.head = (head or ProjectionHead)(encoder.feature_dim)
+        self.augment = augment
+        self.loss = loss if loss is not None else NTXentLoss(temperature=0.5)
+        self.optimizer_factory = optimizer if optimizer is not None else (lambda params: LARS(params, lr=0.3))
+        self.warmup_epochs = warmup_epochs
+
+    def forward(self, images: Tensor) -> Tensor:
+        """Normalised float images (B, C, H, W) -> h (B, feature_dim)."""
+        return self.encoder(images)
+
+    def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[list[Tensor], Tensor]:
+        """uint8 images on the device -> V augmented float views (batched on the device)."""
+        images, labels = batch
+        trainer = self._trainer
+        if trainer is not None and (trainer.training or trainer.validating or trainer.sanity_checking):
+            return self.augment(images), labels
+        return batch
+
+    def _shared_step(self, views: list[Tensor], stage: str) -> Tensor:
+        if len(views) != 2:
+            raise ValueError(f"SimCLR's pairwise loss needs exactly 2 views per image, the augment gave {len(views)}; set n_views: 2")
+        n = views[0].shape[0]
+        h = self.encoder(torch.cat(views))  # (V*B, feature_dim): one pass keeps BN statistics over all views
+        z = self.head(h)  # (V*B, out_dim)
+        z_a, z_b = z[:n], z[n : 2 * n]
+        loss = self.loss(z_a, z_b)
+        stats = contrastive_stats(z_a.detach(), z_b.detach())
+        on_step = stage == "train"
+        self.log(f"{stage}/loss", loss, prog_bar=True, on_step=on_step, on_epoch=not on_step, batch_size=n, sync_dist=not on_step)
+        for name, value in stats.items():
+            self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=not on_step, batch_size=n, sync_dist=not on_step)
+        return loss
+
+    def training_step(self, batch: tuple[list[Tensor], Tensor], batch_idx: int) -> Tensor:
+        views, _ = batch
+        return self._shared_step(views, "train")
+
+    def validation_step(self, batch: tuple[list[Tensor], Tensor], batch_idx: int) -> Tensor:
+        views, _ = batch
+        return self._shared_step(views, "val")
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(param_groups(self))
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        epochs = self.trainer.max_epochs if self.trainer.max_epochs and self.trainer.max_epochs > 0 else None
+        warmup = int(self.warmup_epochs * total / epochs) if epochs else 0
+        warmup = min(warmup, total // 2)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, total, warmup))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,0 +1,83 @@
+"""Every YAML in configs/ runs through the CLI with a tiny budget on small generated data."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from simclr.cli import main
+import fakedata
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+MODEL_CONFIGS = sorted(p.name for p in CONFIGS.glob("*.yaml"))
+TRAINER_CONFIGS = sorted(p.name for p in (CONFIGS / "trainer").glob("*.yaml"))
+
+
+def fake_root(config: str, tmp: Path) -> list[str]:
+    """Generate data in the config's on-disk format; return the CLI overrides that point at it."""
+    if config == "fashion_mnist.yaml":
+        return ["--data.init_args.root", str(fakedata.write_fashion_mnist(tmp / "fmnist"))]
+    if config == "cifar10.yaml":
+        return ["--data.init_args.root", str(fakedata.write_cifar10(tmp / "cifar10"))]
+    if config == "stl10.yaml":
+        return ["--data.init_args.root", str(fakedata.write_stl10(tmp / "stl10"))]
+    if config == "imagenet.yaml":
+        train = fakedata.write_image_folder(tmp / "imagenet" / "train", size=(40, 30))
+        val = fakedata.write_image_folder(tmp / "imagenet" / "val", size=(30, 40))
+        return ["--data.init_args.root", str(train), "--data.init_args.val_root", str(val), "--data.init_args.image_size", "36", "--data.init_args.num_workers", "0"]
+    raise AssertionError(f"no fake data for {config}: add it here when adding a config")
+
+
+def tiny(tmp: Path) -> list[str]:
+    return ["--data.init_args.batch_size", "4", "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.logger.init_args.save_dir", str(tmp / "runs"), "--trainer.default_root_dir", str(tmp / "runs")]
+
+
+@pytest.mark.parametrize("config", MODEL_CONFIGS)
+def test_model_config_fast_dev_run(config, tmp_path):
+    overrides = fake_root(config, tmp_path)
+    if config == "imagenet.yaml":  # crop 224 px views from 36 px images: same code path, CPU-sized
+        overrides += ["--model.augment.init_args.pipeline.init_args.size", "32"]
+    cli = main(["fit", "--config", str(CONFIGS / config), *overrides, *tiny(tmp_path), "--trainer.fast_dev_run", "1"])
+    assert cli.trainer.state.finished
+    loss = cli.trainer.callback_metrics["train/loss"]
+    assert torch.isfinite(loss)
+
+
+@pytest.mark.parametrize("trainer_config", TRAINER_CONFIGS)
+def test_trainer_config_fast_dev_run(trainer_config, tmp_path):
+    args = ["fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--config", str(CONFIGS / "trainer" / trainer_config)]
+    cli = main([*args, *fake_root("fashion_mnist.yaml", tmp_path), *tiny(tmp_path), "--trainer.fast_dev_run", "1"])
+    assert cli.trainer.state.finished
+    assert torch.isfinite(cli.trainer.callback_metrics["train/loss"])
+
+
+def test_fit_writes_last_and_best_checkpoints_and_tensorboard_logs_then_resumes(tmp_path):
+    base = ["fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), *fake_root("fashion_mnist.yaml", tmp_path), *tiny(tmp_path)]
+    cli = main([*base, "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2", "--trainer.enable_progress_bar", "false"])
+    run_dir = Path(cli.trainer.log_dir)
+    ckpts = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    assert "last.ckpt" in ckpts and any(name.startswith("best-") for name in ckpts), ckpts
+    assert list(run_dir.glob("events.out.tfevents.*")), "no TensorBoard event file"
+    assert (run_dir / "config.yaml").exists()
+    assert cli.trainer.global_step == 6
+
+    resumed = main([*base, "--trainer.max_epochs", "3", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2", "--trainer.enable_progress_bar", "false", "--ckpt_path", str(run_dir / "checkpoints" / "last.ckpt")])
+    assert resumed.trainer.global_step == 9  # continued from step 6, not restarted
+    assert resumed.trainer.current_epoch == 3
+
+
+def test_print_config_through_console_script(tmp_path):
+    exe = Path(sys.executable).parent / "simclr"
+    out = subprocess.run([str(exe), "fit", "--config", str(CONFIGS / "cifar10.yaml"), "--print_config"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "class_path: simclr.encoder.ResNetEncoder" in out.stdout
+    assert "temperature: 0.5" in out.stdout
+
+
+def test_unknown_config_key_is_rejected(tmp_path):
+    exe = Path(sys.executable).parent / "simclr"
+    out = subprocess.run([str(exe), "fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--model.not_a_key", "1"], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "not_a_key" in out.stderr

@@ -1,0 +1,73 @@
+import pytest
+import torch
+import torchvision
+
+from simclr.encoder import ResNetEncoder
+from simclr.head import ProjectionHead
+
+VARIANTS = [  # (layers, bottleneck, feature_dim)
+    ([2, 2, 2, 2], False, 512),  # ResNet-18
+    ([3, 4, 6, 3], False, 512),  # ResNet-34
+    ([3, 4, 6, 3], True, 2048),  # ResNet-50
+]
+
+
+@pytest.mark.parametrize("layers,bottleneck,dim", VARIANTS)
+@pytest.mark.parametrize("cifar_stem", [False, True])
+def test_encoder_shapes(layers, bottleneck, dim, cifar_stem):
+    enc = ResNetEncoder(layers=layers, bottleneck=bottleneck, cifar_stem=cifar_stem).eval()
+    assert enc.feature_dim == dim
+    with torch.no_grad():
+        h = enc(torch.randn(2, 3, 32, 32))
+    assert h.shape == (2, dim)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_encoder_channel_option(channels):
+    enc = ResNetEncoder(layers=[1, 1, 1, 1], cifar_stem=True, in_channels=channels).eval()
+    assert enc(torch.randn(2, channels, 28, 28)).shape == (2, 512)
+
+
+def test_encoder_rejects_wrong_channel_count():
+    enc = ResNetEncoder(layers=[1, 1, 1, 1], in_channels=1)
+    with pytest.raises(ValueError, match="expects 1-channel images but got 3"):
+        enc(torch.randn(2, 3, 28, 28))
+
+
+def test_cifar_stem_keeps_resolution():
+    enc = ResNetEncoder(layers=[1, 1, 1, 1], cifar_stem=True)
+    assert enc.net.conv1.kernel_size == (3, 3) and enc.net.conv1.stride == (1, 1)
+    assert isinstance(enc.net.maxpool, torch.nn.Identity)
+
+
+def test_backbone_state_dict_loads_strictly_into_torchvision():
+    enc = ResNetEncoder().eval()
+    ref = torchvision.models.resnet18()
+    ref.load_state_dict(enc.backbone_state_dict(), strict=True)
+    ref.fc = torch.nn.Identity()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(ref.eval()(x), enc(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+def test_head_shapes_and_hidden_layers(num_layers):
+    head = ProjectionHead(in_dim=512, hidden_dim=64, out_dim=16, num_layers=num_layers)
+    h = torch.randn(4, 512)
+    outs = head.forward_all(h)
+    assert len(outs) == num_layers
+    assert [o.shape[1] for o in outs] == [64] * (num_layers - 1) + [16]
+    assert torch.equal(outs[-1], head(h))
+    for o in outs[:-1]:
+        assert (o >= 0).all()  # hidden layers end in ReLU
+
+
+def test_head_batch_norm_last():
+    head = ProjectionHead(in_dim=8, hidden_dim=8, out_dim=4, num_layers=3, batch_norm_last=True)
+    z = head(torch.randn(32, 8))
+    assert torch.allclose(z.mean(0), torch.zeros(4), atol=1e-5)
+
+
+def test_head_rejects_zero_layers():
+    with pytest.raises(ValueError, match="num_layers"):
+        ProjectionHead(in_dim=8, num_layers=0)
