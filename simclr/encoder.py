@@ -19,6 +19,9 @@ class ResNetEncoder(nn.Module):
             for small images. False keeps the ImageNet stem (7x7 stride-2 conv and max-pool).
         in_channels: image channels (1 for Fashion-MNIST, 3 for RGB).
         zero_init_residual: start each residual branch at zero (torchvision's option).
+        width: channels of the first stage (torchvision: 64); stages use width x (1, 2, 4, 8). Compute
+            scales with width^2, so 32 or 16 makes CPU runs practical. Only width 64 loads into
+            torchvision's `resnet18()` etc.
     """
 
     def __init__(
@@ -28,6 +31,7 @@ class ResNetEncoder(nn.Module):
         cifar_stem: bool = False,
         in_channels: int = 3,
         zero_init_residual: bool = False,
+        width: int = 64,
     ):
         super().__init__()
         if len(layers) != 4 or min(layers) < 1:
@@ -35,12 +39,17 @@ class ResNetEncoder(nn.Module):
         self.in_channels = in_channels
         self.cifar_stem = cifar_stem
         block = Bottleneck if bottleneck else BasicBlock
-        self.net = ResNet(block, list(layers), zero_init_residual=zero_init_residual)
+        if width != 64:
+            # torchvision fixes the widths at 64-512; build the same modules at another width with its
+            # own `_make_layer`, so the block code, init and state_dict keys stay torchvision's.
+            self.net = _resnet_with_width(block, list(layers), width, zero_init_residual)
+        else:
+            self.net = ResNet(block, list(layers), zero_init_residual=zero_init_residual)
         if cifar_stem:
-            self.net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+            self.net.conv1 = nn.Conv2d(in_channels, width, kernel_size=3, stride=1, padding=1, bias=False)
             self.net.maxpool = nn.Identity()
         elif in_channels != 3:
-            self.net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+            self.net.conv1 = nn.Conv2d(in_channels, width, kernel_size=7, stride=2, padding=3, bias=False)
         if cifar_stem or in_channels != 3:
             nn.init.kaiming_normal_(self.net.conv1.weight, mode="fan_out", nonlinearity="relu")
         self.feature_dim: int = self.net.fc.in_features  # 512 for BasicBlock, 2048 for Bottleneck
@@ -67,3 +76,28 @@ class ResNetEncoder(nn.Module):
         state["fc.weight"] = torch.zeros(1000, self.feature_dim)
         state["fc.bias"] = torch.zeros(1000)
         return state
+
+
+def _resnet_with_width(block: type[nn.Module], layers: list[int], width: int, zero_init_residual: bool) -> ResNet:
+    """A torchvision ResNet whose stages have width x (1, 2, 4, 8) channels instead of 64 x (1, 2, 4, 8)."""
+    net = ResNet(block, [1, 1, 1, 1])  # the skeleton: stem, pooling, fc; stages rebuilt below
+    net.inplanes = width
+    net.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+    net.bn1 = nn.BatchNorm2d(width)
+    net.layer1 = net._make_layer(block, width, layers[0])
+    net.layer2 = net._make_layer(block, 2 * width, layers[1], stride=2)
+    net.layer3 = net._make_layer(block, 4 * width, layers[2], stride=2)
+    net.layer4 = net._make_layer(block, 8 * width, layers[3], stride=2)
+    net.fc = nn.Linear(8 * width * block.expansion, 1000)
+    for m in net.modules():  # torchvision's initialisation
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    if zero_init_residual:
+        for m in net.modules():
+            last_bn = getattr(m, "bn3", None) if isinstance(m, Bottleneck) else getattr(m, "bn2", None) if isinstance(m, BasicBlock) else None
+            if last_bn is not None:
+                nn.init.zeros_(last_bn.weight)
+    return net

@@ -71,3 +71,19 @@ def test_head_batch_norm_last():
 def test_head_rejects_zero_layers():
     with pytest.raises(ValueError, match="num_layers"):
         ProjectionHead(in_dim=8, num_layers=0)
+
+
+@pytest.mark.parametrize("bottleneck", [False, True])
+def test_width_option_scales_channels(bottleneck):
+    enc = ResNetEncoder(layers=[1, 1, 1, 1], bottleneck=bottleneck, width=16, in_channels=1).eval()
+    assert enc.feature_dim == 16 * 8 * (4 if bottleneck else 1)
+    assert enc.net.conv1.out_channels == 16 and enc.net.conv1.in_channels == 1
+    assert enc(torch.randn(2, 1, 28, 28)).shape == (2, enc.feature_dim)
+    n_params = sum(p.numel() for p in enc.parameters())
+    full = sum(p.numel() for p in ResNetEncoder(layers=[1, 1, 1, 1], bottleneck=bottleneck, in_channels=1).parameters())
+    assert n_params < full / 10  # quarter width: about 1/16 of the weights
+
+
+def test_zero_init_residual_with_width():
+    enc = ResNetEncoder(layers=[1, 1, 1, 1], width=8, zero_init_residual=True)
+    assert all((blk.bn2.weight == 0).all() for blk in [enc.net.layer1[0], enc.net.layer4[0]])

@@ -1,0 +1,42 @@
+"""ViewPipeline: uint8 batch on the device -> float [0, 1] -> augmentations in order -> normalised view."""
+
+import torch
+from torch import Tensor, nn
+
+
+class ViewPipeline(nn.Module):
+    """One augmented, normalised view of a batch, computed where the batch lives (CPU or GPU).
+
+    Args:
+        transforms: modules mapping float (B, C, H, W) in [0, 1] to float (B, C, h, w) in [0, 1], applied
+            in order (see augmentations.transforms).
+        mean: per-channel mean subtracted after augmentation, length C.
+        std: per-channel standard deviation divided by after augmentation, length C.
+    """
+
+    def __init__(self, transforms: list[nn.Module], mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        if len(mean) != len(std):
+            raise ValueError(f"mean has {len(mean)} channels but std has {len(std)}")
+        self.transforms = nn.ModuleList(transforms)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """Augment and normalise a batch.
+
+        Args:
+            images: (B, C, H, W) uint8 in [0, 255], or float in [0, 1].
+
+        Returns:
+            (B, C, h, w) float32, (augmented - mean) / std.
+        """
+        channels = images.shape[1]
+        if channels != self.mean.shape[1]:
+            raise ValueError(f"mean/std have {self.mean.shape[1]} channels but images have {channels}")
+        x = images.float() / 255 if images.dtype == torch.uint8 else images.float()  # on images.device
+        for transform in self.transforms:
+            x = transform(x)
+        mean = self.mean.to(x.device, non_blocking=True)  # no-op once the module is on x's device
+        std = self.std.to(x.device, non_blocking=True)
+        return (x - mean) / std
