@@ -40,7 +40,8 @@ class SimCLRCLI(LightningCLI):
         return super().instantiate_trainer(callbacks=callbacks, **kwargs)
 
 
-def main(args: list[str] | None = None) -> SimCLRCLI:
+def run_cli(args: list[str] | None = None) -> SimCLRCLI:
+    """Parse `args` (default: sys.argv), build model, data and trainer, run the subcommand."""
     torch.set_float32_matmul_precision("high")
     return SimCLRCLI(
         SimCLR,
@@ -55,6 +56,11 @@ def main(args: list[str] | None = None) -> SimCLRCLI:
         },
         args=args,
     )
+
+
+def main() -> None:
+    """Console entry point `simclr` (returns None so the exit status is 0 on success)."""
+    run_cli()
 
 
 if __name__ == "__main__":

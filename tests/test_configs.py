@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from simclr.cli import main
+from simclr.cli import run_cli
 import fakedata
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -39,7 +39,7 @@ def test_model_config_fast_dev_run(config, tmp_path):
     overrides = fake_root(config, tmp_path)
     if config == "imagenet.yaml":  # crop 224 px views from 36 px images: same code path, CPU-sized
         overrides += ["--model.augment.init_args.pipeline.init_args.size", "32"]
-    cli = main(["fit", "--config", str(CONFIGS / config), *overrides, *tiny(tmp_path), "--trainer.fast_dev_run", "1"])
+    cli = run_cli(["fit", "--config", str(CONFIGS / config), *overrides, *tiny(tmp_path), "--trainer.fast_dev_run", "1"])
     assert cli.trainer.state.finished
     loss = cli.trainer.callback_metrics["train/loss"]
     assert torch.isfinite(loss)
@@ -48,14 +48,14 @@ def test_model_config_fast_dev_run(config, tmp_path):
 @pytest.mark.parametrize("trainer_config", TRAINER_CONFIGS)
 def test_trainer_config_fast_dev_run(trainer_config, tmp_path):
     args = ["fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--config", str(CONFIGS / "trainer" / trainer_config)]
-    cli = main([*args, *fake_root("fashion_mnist.yaml", tmp_path), *tiny(tmp_path), "--trainer.fast_dev_run", "1"])
+    cli = run_cli([*args, *fake_root("fashion_mnist.yaml", tmp_path), *tiny(tmp_path), "--trainer.fast_dev_run", "1"])
     assert cli.trainer.state.finished
     assert torch.isfinite(cli.trainer.callback_metrics["train/loss"])
 
 
 def test_fit_writes_last_and_best_checkpoints_and_tensorboard_logs_then_resumes(tmp_path):
     base = ["fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), *fake_root("fashion_mnist.yaml", tmp_path), *tiny(tmp_path)]
-    cli = main([*base, "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2", "--trainer.enable_progress_bar", "false"])
+    cli = run_cli([*base, "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2", "--trainer.enable_progress_bar", "false"])
     run_dir = Path(cli.trainer.log_dir)
     ckpts = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     assert "last.ckpt" in ckpts and any(name.startswith("best-") for name in ckpts), ckpts
@@ -63,7 +63,7 @@ def test_fit_writes_last_and_best_checkpoints_and_tensorboard_logs_then_resumes(
     assert (run_dir / "config.yaml").exists()
     assert cli.trainer.global_step == 6
 
-    resumed = main([*base, "--trainer.max_epochs", "3", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2", "--trainer.enable_progress_bar", "false", "--ckpt_path", str(run_dir / "checkpoints" / "last.ckpt")])
+    resumed = run_cli([*base, "--trainer.max_epochs", "3", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2", "--trainer.enable_progress_bar", "false", "--ckpt_path", str(run_dir / "checkpoints" / "last.ckpt")])
     assert resumed.trainer.global_step == 9  # continued from step 6, not restarted
     assert resumed.trainer.current_epoch == 3
 
@@ -81,3 +81,10 @@ def test_unknown_config_key_is_rejected(tmp_path):
     out = subprocess.run([str(exe), "fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--model.not_a_key", "1"], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
     assert "not_a_key" in out.stderr
+
+
+def test_console_script_fit_exits_zero(tmp_path):
+    exe = Path(sys.executable).parent / "simclr"
+    args = ["fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), *fake_root("fashion_mnist.yaml", tmp_path), *tiny(tmp_path), "--trainer.fast_dev_run", "1"]
+    out = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
