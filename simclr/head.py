@@ -11,7 +11,7 @@ class ProjectionHead(nn.Module):
     `forward_all`, so a linear probe can read each of them.
 
     Args:
-        in_dim: size of h (the encoder's `feature_dim`); LightningCLI fills it in from the encoder.
+        in_dim: size of h (the encoder's `feature_dim`); the SimCLR module fills it in from its encoder.
         hidden_dim: width of the hidden layers.
         out_dim: size of z (128 in the paper).
         num_layers: number of Linear layers, >= 1.
