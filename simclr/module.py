@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable
 import lightning as L
 import torch
 from torch import Tensor, nn
+from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters  # no public accessor
 from torch.optim import Optimizer
 
 from simclr.head import ProjectionHead
@@ -52,7 +53,11 @@ class SimCLR(L.LightningModule):
         warmup_epochs: float = 10.0,
     ):
         super().__init__()
-        self.save_hyperparameters(ignore=["encoder", "augment", "head", "loss", "optimizer"])
+        # Under LightningCLI the hparams are the YAML config (class_path/init_args), so
+        # `SimCLR.load_from_checkpoint(path)` rebuilds every part; from plain Python the parts are objects
+        # (maybe lambdas) that must not be pickled into the checkpoint, so only scalars are kept.
+        built_by_cli = _given_hyperparameters.get() is not None
+        self.save_hyperparameters(ignore=[] if built_by_cli else ["encoder", "augment", "head", "loss", "optimizer"])
         self.encoder = encoder
         self.head = (head or ProjectionHead)(encoder.feature_dim)
         self.augment = augment

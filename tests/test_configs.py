@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from simclr.cli import run_cli
+from simclr.module import SimCLR
 import fakedata
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -62,6 +63,9 @@ def test_fit_writes_last_and_best_checkpoints_and_tensorboard_logs_then_resumes(
     assert list(run_dir.glob("events.out.tfevents.*")), "no TensorBoard event file"
     assert (run_dir / "config.yaml").exists()
     assert cli.trainer.global_step == 6
+    loaded = SimCLR.load_from_checkpoint(run_dir / "checkpoints" / "last.ckpt", map_location="cpu")  # rebuilt from the YAML hparams
+    for (name, a), b in zip(cli.model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), name
 
     resumed = run_cli([*base, "--trainer.max_epochs", "3", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2", "--trainer.enable_progress_bar", "false", "--ckpt_path", str(run_dir / "checkpoints" / "last.ckpt")])
     assert resumed.trainer.global_step == 9  # continued from step 6, not restarted
