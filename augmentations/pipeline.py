@@ -22,6 +22,18 @@ class ViewPipeline(nn.Module):
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
 
+    def normalise(self, images: Tensor) -> Tensor:
+        """The un-augmented view used for evaluation (linear probe, kNN, diagnostics).
+
+        Args:
+            images: (B, C, H, W) uint8 in [0, 255], or float in [0, 1].
+
+        Returns:
+            (B, C, H, W) float32, (images - mean) / std.
+        """
+        x = images.float() / 255 if images.dtype == torch.uint8 else images.float()
+        return (x - self.mean.to(x.device, non_blocking=True)) / self.std.to(x.device, non_blocking=True)
+
     def forward(self, images: Tensor) -> Tensor:
         """Augment and normalise a batch.
 

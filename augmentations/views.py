@@ -19,6 +19,10 @@ class MultiView(nn.Module):
         self.pipeline = pipeline
         self.n_views = n_views
 
+    def normalise(self, images: Tensor) -> Tensor:
+        """The un-augmented, normalised view of a batch (for evaluation): the pipeline's `normalise`."""
+        return self.pipeline.normalise(images)
+
     def forward(self, images: Tensor) -> list[Tensor]:
         """Augment a batch n_views times.
 

@@ -77,7 +77,7 @@ class SimCLR(L.LightningModule):
             return self.augment(images), labels
         return batch
 
-    def _shared_step(self, views: list[Tensor], stage: str) -> Tensor:
+    def _shared_step(self, views: list[Tensor], stage: str) -> dict[str, Tensor]:
         if len(views) != 2:
             raise ValueError(f"SimCLR's pairwise loss needs exactly 2 views per image, the augment gave {len(views)}; set n_views: 2")
         n = views[0].shape[0]
@@ -90,13 +90,14 @@ class SimCLR(L.LightningModule):
         self.log(f"{stage}/loss", loss, prog_bar=True, on_step=on_step, on_epoch=not on_step, batch_size=n, sync_dist=not on_step)
         for name, value in stats.items():
             self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=not on_step, batch_size=n, sync_dist=not on_step)
-        return loss
+        # h of the first view, detached, for callbacks such as the online linear probe
+        return {"loss": loss, "h": h[:n].detach()}
 
-    def training_step(self, batch: tuple[list[Tensor], Tensor], batch_idx: int) -> Tensor:
+    def training_step(self, batch: tuple[list[Tensor], Tensor], batch_idx: int) -> dict[str, Tensor]:
         views, _ = batch
         return self._shared_step(views, "train")
 
-    def validation_step(self, batch: tuple[list[Tensor], Tensor], batch_idx: int) -> Tensor:
+    def validation_step(self, batch: tuple[list[Tensor], Tensor], batch_idx: int) -> dict[str, Tensor]:
         views, _ = batch
         return self._shared_step(views, "val")
 

@@ -207,3 +207,12 @@ def test_preset_is_a_lightning_cli_class_path_target():
     augment = parser.instantiate(config).augment
     assert isinstance(augment, A.ViewPipeline)
     assert augment(_uint8(2, 3, 32, "cpu")).shape == (2, 3, 16, 16)
+
+
+def test_normalise_is_the_unaugmented_view():
+    presets, MultiView = A.presets, A.MultiView
+    pipeline = presets.simclr_cifar(32)
+    images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
+    expected = (images.float() / 255 - torch.tensor(presets.CIFAR10_MEAN).view(1, 3, 1, 1)) / torch.tensor(presets.CIFAR10_STD).view(1, 3, 1, 1)
+    assert torch.allclose(pipeline.normalise(images), expected, atol=1e-6)
+    assert torch.equal(MultiView(pipeline).normalise(images), pipeline.normalise(images))
