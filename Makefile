@@ -34,10 +34,15 @@ data: $(STAMP)
 		$(PY) -c "from torchvision.datasets import FashionMNIST as F; F('data', train=True, download=True); F('data', train=False, download=True)"; \
 	fi
 
+# Pretrain, then probe h / head layers / z / random encoder / pixels. The run lives in $(DEMO_DIR)
+# (checkpoints/, TensorBoard events, config.yaml, probe.md, probe.json); a new demo replaces it.
 demo: data
+	rm -rf $(DEMO_DIR)
 	$(VENV)/bin/simclr fit --config configs/fashion_mnist.yaml --config configs/trainer/cpu_demo.yaml \
-		--data.init_args.root $(FMNIST) --trainer.logger.init_args.save_dir $(DEMO_DIR)
-	@echo "Checkpoints and TensorBoard logs: $(DEMO_DIR)  (tensorboard --logdir $(DEMO_DIR))"
+		--data.init_args.root $(FMNIST) --trainer.logger.init_args.save_dir $(DEMO_DIR) \
+		--trainer.logger.init_args.name "" --trainer.logger.init_args.version ""
+	$(VENV)/bin/simclr probe --ckpt $(DEMO_DIR)/checkpoints/last.ckpt --root $(FMNIST) --out_dir $(DEMO_DIR)
+	@echo "Run in $(DEMO_DIR): checkpoints/, probe.md, probe.json; logs: $(VENV)/bin/tensorboard --logdir $(DEMO_DIR)"
 
 test: data
 	SIMCLR_FASHION_MNIST=$(FMNIST) $(PY) -m pytest tests

@@ -1,15 +1,22 @@
-"""The `simclr` command: LightningCLI over the SimCLR module and the image data modules.
+"""The `simclr` command: LightningCLI over the SimCLR module and the image data modules, plus the
+checkpoint commands `probe` and `export` (simclr.commands).
 
     simclr fit --config configs/fashion_mnist.yaml --config configs/trainer/cpu_demo.yaml
     simclr fit --config configs/cifar10.yaml --print_config
-    simclr fit --config configs/cifar10.yaml --ckpt_path last   # resume
+    simclr fit --config configs/cifar10.yaml --ckpt_path runs/simclr/version_0/checkpoints/last.ckpt
+    simclr probe --ckpt runs/demo/checkpoints/last.ckpt
+    simclr export --ckpt runs/demo/checkpoints/last.ckpt --out backbone.pt
 """
 
+import sys
+
+import jsonargparse
 import torch
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar, RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from simclr import commands
 from simclr.data import ImageDataModule
 from simclr.module import SimCLR
 
@@ -58,9 +65,18 @@ def run_cli(args: list[str] | None = None) -> SimCLRCLI:
     )
 
 
+def run_command(args: list[str]) -> object:
+    """`probe` / `export` through jsonargparse: their signatures and docstrings are the options and help."""
+    return jsonargparse.CLI([commands.probe, commands.export], args=args, as_positional=False)
+
+
 def main() -> None:
     """Console entry point `simclr` (returns None so the exit status is 0 on success)."""
-    run_cli()
+    args = sys.argv[1:]
+    if args and args[0] in ("probe", "export"):
+        run_command(args)
+    else:
+        run_cli()
 
 
 if __name__ == "__main__":

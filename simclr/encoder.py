@@ -34,6 +34,10 @@ class ResNetEncoder(nn.Module):
         width: int = 64,
     ):
         super().__init__()
+        self._init_kwargs = dict(
+            layers=list(layers), bottleneck=bottleneck, cifar_stem=cifar_stem, in_channels=in_channels,
+            zero_init_residual=zero_init_residual, width=width,
+        )  # for `fresh_copy`
         if len(layers) != 4 or min(layers) < 1:
             raise ValueError(f"ResNetEncoder layers must be 4 positive block counts, e.g. [2, 2, 2, 2]; got {layers}")
         self.in_channels = in_channels
@@ -63,6 +67,10 @@ class ResNetEncoder(nn.Module):
                 f"set model.encoder.init_args.in_channels to {images.shape[1]}"
             )
         return self.net(images)
+
+    def fresh_copy(self) -> "ResNetEncoder":
+        """A new encoder of the same architecture, randomly initialised (e.g. a random-weights baseline)."""
+        return type(self)(**self._init_kwargs)
 
     def backbone_state_dict(self) -> dict[str, Tensor]:
         """State dict in torchvision's layout (keys `conv1.weight`, ..., `fc.*` of a zero classifier).

@@ -1,0 +1,81 @@
+"""`simclr probe` and `simclr export`: commands on a pretrained checkpoint (LightningCLI runs `fit`)."""
+
+import time
+from pathlib import Path
+
+import torch
+
+from simclr.data import ImageDataModule
+from simclr.module import SimCLR
+
+
+def load_pretrained(ckpt: str, map_location: str | torch.device = "cpu") -> SimCLR:
+    """The SimCLR module of a checkpoint written by `simclr fit`, rebuilt from its saved config."""
+    path = Path(ckpt)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; pass the .ckpt written by `simclr fit` (e.g. runs/demo/checkpoints/last.ckpt)")
+    return SimCLR.load_from_checkpoint(path, map_location=map_location)
+
+
+def export(ckpt: str, out: str = "backbone.pt") -> Path:
+    """Write the encoder of a checkpoint as a plain torchvision ResNet state_dict (projection head dropped).
+
+    For a ResNet-18 layout at width 64 with the ImageNet stem and 3 channels it loads with
+    `torchvision.models.resnet18().load_state_dict(torch.load(out), strict=True)`; with the CIFAR stem
+    (or another channel count), first set the torchvision model's `conv1` to the same shape (and
+    `maxpool` to `nn.Identity()` for the CIFAR stem). The `fc` entries are a zero 1000-way classifier.
+
+    Args:
+        ckpt: checkpoint written by `simclr fit`.
+        out: where to write the state_dict.
+    """
+    model = load_pretrained(ckpt)
+    out_path = Path(out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.encoder.backbone_state_dict(), out_path)
+    print(f"wrote {out_path} (torchvision ResNet state_dict, feature_dim {model.encoder.feature_dim})")
+    return out_path
+
+
+def probe(
+    ckpt: str,
+    data: ImageDataModule | None = None,
+    root: str | None = None,
+    epochs: int = 30,
+    knn_k: int = 200,
+    device: str = "auto",
+    batch_size: int = 1024,
+    out_dir: str | None = None,
+) -> Path:
+    """Linear and kNN probes of every representation of a checkpoint: h, each head layer, z, a random
+    encoder of the same architecture (random_h) and raw pixels; prints the table and writes `probe.md`,
+    `probe.json` and `diagnostics.json` next to the checkpoint.
+
+    Args:
+        ckpt: checkpoint written by `simclr fit`.
+        data: the labelled data (class_path/init_args); default: the data module the checkpoint was trained on.
+        root: override the data root of the checkpoint's data module (data moved since pretraining).
+        epochs: linear probe epochs (same recipe for every representation).
+        knn_k: neighbours of the kNN classifier.
+        device: "cpu", "cuda" or "auto" (CUDA when available).
+        batch_size: images per feature-extraction batch.
+        out_dir: where to write the report; default: the checkpoint's folder.
+    """
+    from simclr.evaluate import evaluate_checkpoint
+    from simclr.probe import ProbeRecipe
+    from simclr.report import format_table, write_report
+
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    model = load_pretrained(ckpt, map_location=dev)
+    if data is None:
+        data = ImageDataModule.load_from_checkpoint(ckpt, map_location="cpu", **({"root": root} if root else {}))
+    elif root:
+        data.root = root
+    start = time.perf_counter()
+    rows, diagnostics = evaluate_checkpoint(model, data, recipe=ProbeRecipe(epochs=epochs), knn_k=knn_k, device=dev, batch_size=batch_size)
+    seconds = time.perf_counter() - start
+    header = f"# Probe of {ckpt}\n\nLinear probe: frozen features, {epochs} epochs; kNN: cosine, k={knn_k}. Took {seconds:.0f} s on {dev}.\n\n"
+    md, js = write_report(rows, Path(out_dir) if out_dir else Path(ckpt).parent, diagnostics=diagnostics, header=header)
+    print(format_table(rows))
+    print(f"wrote {md} and {js}")
+    return js

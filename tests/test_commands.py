@@ -1,0 +1,51 @@
+"""`simclr export` and `simclr probe` on checkpoints written by `simclr fit`."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+import fakedata
+from simclr.cli import run_cli, run_command
+from simclr.module import SimCLR
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def pretrain(tmp: Path, config: str, data_root: Path, *extra: str) -> Path:
+    """One short `simclr fit`; returns its last.ckpt."""
+    run_cli(["fit", "--config", str(CONFIGS / config), "--data.init_args.root", str(data_root), "--data.init_args.batch_size", "8",
+             "--trainer.accelerator", "cpu", "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
+             "--trainer.default_root_dir", str(tmp), "--trainer.logger.init_args.save_dir", str(tmp), "--trainer.logger.init_args.name", "",
+             "--trainer.logger.init_args.version", "", *extra])
+    return tmp / "checkpoints" / "last.ckpt"  # name "" and version "": the run lives directly in tmp
+
+
+@pytest.fixture(scope="module")
+def cifar_ckpt(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("cifar")
+    return pretrain(tmp, "cifar10.yaml", fakedata.write_cifar10(tmp / "data"))
+
+
+def test_export_loads_strictly_into_torchvision_and_gives_the_same_h(cifar_ckpt, tmp_path):
+    out = tmp_path / "backbone.pt"
+    run_command(["export", "--ckpt", str(cifar_ckpt), "--out", str(out)])
+    resnet = torchvision.models.resnet18()
+    resnet.conv1 = torch.nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)  # the CIFAR stem
+    resnet.maxpool = torch.nn.Identity()
+    resnet.load_state_dict(torch.load(out, weights_only=True), strict=True)
+    resnet.fc = torch.nn.Identity()
+    encoder = SimCLR.load_from_checkpoint(cifar_ckpt, map_location="cpu").encoder.eval()
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(resnet.eval()(x), encoder(x), atol=1e-5)
+
+
+def test_export_of_a_missing_checkpoint_is_a_clear_error(tmp_path):
+    exe = Path(sys.executable).parent / "simclr"
+    out = subprocess.run([str(exe), "export", "--ckpt", str(tmp_path / "nope.ckpt")], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "nope.ckpt does not exist" in out.stderr
