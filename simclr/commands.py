@@ -1,5 +1,6 @@
 """`simclr probe` and `simclr export`: commands on a pretrained checkpoint (LightningCLI runs `fit`)."""
 
+import logging
 import time
 from pathlib import Path
 
@@ -15,6 +16,24 @@ def load_pretrained(ckpt: str, map_location: str | torch.device = "cpu") -> SimC
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; pass the .ckpt written by `simclr fit` (e.g. runs/demo/checkpoints/last.ckpt)")
     return SimCLR.load_from_checkpoint(path, map_location=map_location)
+
+
+def load_datamodule(ckpt: str, root: str | None = None) -> ImageDataModule:
+    """The data module a checkpoint was trained with (its YAML config is saved in the checkpoint).
+
+    Rebuilt here rather than with `ImageDataModule.load_from_checkpoint`: Lightning 2.6 filters the
+    saved `_class_path` out of the kwargs before instantiating, so a subclass (FashionMNIST, CIFAR10, ...)
+    comes back as the abstract base.
+    """
+    from lightning.pytorch.cli import instantiate_module
+
+    hparams = dict(torch.load(ckpt, map_location="cpu", weights_only=False).get("datamodule_hyper_parameters") or {})
+    if "_class_path" not in hparams:
+        raise ValueError(f"checkpoint {ckpt} records no data module (not written by `simclr fit`?); pass --data.class_path and --data.init_args.root")
+    hparams.pop("_instantiator", None)
+    if root:
+        hparams["root"] = root
+    return instantiate_module(ImageDataModule, hparams)
 
 
 def export(ckpt: str, out: str = "backbone.pt") -> Path:
@@ -65,17 +84,37 @@ def probe(
     from simclr.probe import ProbeRecipe
     from simclr.report import format_table, write_report
 
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
     model = load_pretrained(ckpt, map_location=dev)
     if data is None:
-        data = ImageDataModule.load_from_checkpoint(ckpt, map_location="cpu", **({"root": root} if root else {}))
+        data = load_datamodule(ckpt, root)
     elif root:
         data.root = root
     start = time.perf_counter()
     rows, diagnostics = evaluate_checkpoint(model, data, recipe=ProbeRecipe(epochs=epochs), knn_k=knn_k, device=dev, batch_size=batch_size)
     seconds = time.perf_counter() - start
     header = f"# Probe of {ckpt}\n\nLinear probe: frozen features, {epochs} epochs; kNN: cosine, k={knn_k}. Took {seconds:.0f} s on {dev}.\n\n"
-    md, js = write_report(rows, Path(out_dir) if out_dir else Path(ckpt).parent, diagnostics=diagnostics, header=header)
+    out = Path(out_dir) if out_dir else Path(ckpt).parent
+    md, js = write_report(rows, out, diagnostics=diagnostics, header=header)
+    log_to_tensorboard(rows, diagnostics, out / "probe")
     print(format_table(rows))
     print(f"wrote {md} and {js}")
     return js
+
+
+def log_to_tensorboard(rows: list, diagnostics: dict, log_dir: Path) -> None:
+    """Probe accuracies, alignment / uniformity / RankMe and the singular value spectra as TensorBoard
+    scalars (`tensorboard --logdir <run>` shows them next to the pretraining curves)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(log_dir)) as writer:
+        for row in rows:
+            writer.add_scalar(f"probe/linear_top1/{row.representation}", row.linear_top1)
+            if row.knn_top1 is not None:
+                writer.add_scalar(f"probe/knn_top1/{row.representation}", row.knn_top1)
+        for name, values in diagnostics.items():
+            for key in ("alignment", "uniformity", "rankme"):
+                writer.add_scalar(f"diagnostics/{key}/{name}", values[key])
+            for k, s in enumerate(values["spectrum"]):  # x axis: singular value index
+                writer.add_scalar(f"diagnostics/spectrum/{name}", s, global_step=k)

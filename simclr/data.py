@@ -57,6 +57,9 @@ class ImageDataModule(L.LightningDataModule):
         pin_memory: bool = True,
     ):
         super().__init__()
+        # Under LightningCLI this records the YAML (class_path + init_args), so checkpoints can rebuild
+        # the data module: `ImageDataModule.load_from_checkpoint(ckpt)` (used by `simclr probe`).
+        self.save_hyperparameters()
         self.root = root
         self.batch_size = batch_size
         self.num_workers = num_workers

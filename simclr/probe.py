@@ -24,17 +24,19 @@ from torchmetrics.classification import MulticlassAccuracy
 class ProbeRecipe:
     """How a linear probe is trained.
 
-    AdamW at lr 1e-3 with a cosine decay: on z-scored features it converges in a few epochs without
-    tuning, unlike SGD whose best lr depends on the feature scale; the cosine decay to zero removes the
-    epoch-to-epoch noise of the last iterate. Large batches keep the Trainer's per-step overhead small
-    (60000 x 128 features, 30 epochs: a few seconds on 2 CPU cores). The probe's matmuls are tiny
+    AdamW with a cosine decay: on z-scored features it converges in a few epochs without tuning,
+    unlike SGD whose best lr depends on the feature scale; the cosine decay to zero removes the
+    epoch-to-epoch noise of the last iterate. Batches of 4096 (lr 4e-3, 1e-3 x 4096/1024) keep the
+    Trainer's per-step overhead small: on Fashion-MNIST (60000 x 128) this matches batch 1024 / lr 1e-3
+    in accuracy (80.7 vs 80.5%; full-batch L-BFGS 82.0%) at half the time (8 s vs 18 s on a busy 2-core
+    CPU). For small labelled sets (STL-10: 5000) use batch 1024 / lr 1e-3 or more epochs. The probe's matmuls are tiny
     ((B, D) x (D, K)), so on the CPU one thread is faster than several that synchronise on every op
     (4x faster on a busy 2-core machine); `num_threads` is restored afterwards.
     """
 
     epochs: int = 30  # passes over the train features
-    batch_size: int = 1024  # features per optimiser step
-    lr: float = 1e-3  # AdamW peak learning rate, cosine-decayed to 0 over all steps
+    batch_size: int = 4096  # features per optimiser step
+    lr: float = 4e-3  # AdamW peak learning rate, cosine-decayed to 0 over all steps
     weight_decay: float = 1e-5  # AdamW decoupled weight decay on the weight matrix
     standardise: bool = True  # z-score features with the train split's per-dimension mean and std
     seed: int = 0  # seeds the probe's initialisation and the batch order
