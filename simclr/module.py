@@ -41,6 +41,8 @@ class SimCLR(L.LightningModule):
         optimizer: builds the optimizer from parameter groups; defaults to LARS(lr=0.3 x B/256 is the
             paper's rule; here lr=0.3). Biases and norm parameters go in a group without weight decay.
         warmup_epochs: epochs of linear warmup before the cosine decay (the paper: 10).
+        channels_last: run the encoder in NHWC memory format (views are converted after augmentation).
+            Faster for convolutions on recent GPUs with bf16 and on CPUs (oneDNN); see README results.
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class SimCLR(L.LightningModule):
         loss: nn.Module | None = None,
         optimizer: OptimizerCallable | None = None,
         warmup_epochs: float = 10.0,
+        channels_last: bool = False,
     ):
         super().__init__()
         # Under LightningCLI the hparams are the YAML config (class_path/init_args), so
@@ -64,6 +67,9 @@ class SimCLR(L.LightningModule):
         self.loss = loss if loss is not None else NTXentLoss(temperature=0.5)
         self.optimizer_factory = optimizer if optimizer is not None else (lambda params: LARS(params, lr=0.3))
         self.warmup_epochs = warmup_epochs
+        self.channels_last = channels_last
+        if channels_last:
+            self.encoder.to(memory_format=torch.channels_last)
 
     def forward(self, images: Tensor) -> Tensor:
         """Normalised float images (B, C, H, W) -> h (B, feature_dim)."""
@@ -81,7 +87,10 @@ class SimCLR(L.LightningModule):
         if len(views) != 2:
             raise ValueError(f"SimCLR's pairwise loss needs exactly 2 views per image, the augment gave {len(views)}; set n_views: 2")
         n = views[0].shape[0]
-        h = self.encoder(torch.cat(views))  # (V*B, feature_dim): one pass keeps BN statistics over all views
+        x = torch.cat(views)  # (V*B, C, H, W)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        h = self.encoder(x)  # (V*B, feature_dim): one pass keeps BN statistics over all views
         z = self.head(h)  # (V*B, out_dim)
         z_a, z_b = z[:n], z[n : 2 * n]
         loss = self.loss(z_a, z_b)

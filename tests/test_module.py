@@ -14,13 +14,14 @@ from simclr.lars import LARS
 from simclr.module import SimCLR, param_groups
 
 
-def tiny_model(optimizer=None, warmup_epochs=1.0) -> SimCLR:
+def tiny_model(optimizer=None, warmup_epochs=1.0, channels_last=False) -> SimCLR:
     return SimCLR(
         encoder=ResNetEncoder(layers=[1, 1, 1, 1], width=8, in_channels=1),
         augment=MultiView(simclr_fashion_mnist(28), n_views=2),
         head=lambda dim: ProjectionHead(dim, hidden_dim=32, out_dim=16),
         optimizer=optimizer,
         warmup_epochs=warmup_epochs,
+        channels_last=channels_last,
     )
 
 
@@ -95,3 +96,15 @@ def test_rejects_more_than_two_views():
     model = tiny_model()
     with pytest.raises(ValueError, match="exactly 2 views"):
         model._shared_step([torch.randn(4, 1, 28, 28)] * 3, "train")
+
+
+def test_channels_last_gives_the_same_loss():
+    torch.manual_seed(0)
+    views = [torch.randn(8, 1, 28, 28), torch.randn(8, 1, 28, 28)]
+    losses = []
+    for channels_last in (False, True):
+        torch.manual_seed(1)
+        model = tiny_model(channels_last=channels_last)
+        losses.append(model._shared_step(views, "train")["loss"])
+    assert model.encoder.net.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(losses[0], losses[1], atol=1e-4)
