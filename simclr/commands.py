@@ -60,7 +60,7 @@ def probe(
     ckpt: str,
     data: ImageDataModule | None = None,
     root: str | None = None,
-    epochs: int = 30,
+    max_iter: int = 100,
     knn_k: int = 200,
     device: str = "auto",
     batch_size: int = 1024,
@@ -74,7 +74,7 @@ def probe(
         ckpt: checkpoint written by `simclr fit`.
         data: the labelled data (class_path/init_args); default: the data module the checkpoint was trained on.
         root: override the data root of the checkpoint's data module (data moved since pretraining).
-        epochs: linear probe epochs (same recipe for every representation).
+        max_iter: L-BFGS iterations of each linear probe (same recipe for every representation).
         knn_k: neighbours of the kNN classifier.
         device: "cpu", "cuda" or "auto" (CUDA when available).
         batch_size: images per feature-extraction batch.
@@ -92,9 +92,9 @@ def probe(
     elif root:
         data.root = root
     start = time.perf_counter()
-    rows, diagnostics = evaluate_checkpoint(model, data, recipe=ProbeRecipe(epochs=epochs), knn_k=knn_k, device=dev, batch_size=batch_size)
+    rows, diagnostics = evaluate_checkpoint(model, data, recipe=ProbeRecipe(max_iter=max_iter), knn_k=knn_k, device=dev, batch_size=batch_size)
     seconds = time.perf_counter() - start
-    header = f"# Probe of {ckpt}\n\nLinear probe: frozen features, {epochs} epochs; kNN: cosine, k={knn_k}. Took {seconds:.0f} s on {dev}.\n\n"
+    header = f"# Probe of {ckpt}\n\nLinear probe: frozen z-scored features, full-batch L-BFGS ({max_iter} iterations, L2 {ProbeRecipe().weight_decay}); kNN: cosine, k={knn_k}. Took {seconds:.0f} s on {dev}.\n\n"
     out = Path(out_dir) if out_dir else Path(ckpt).parent
     md, js = write_report(rows, out, diagnostics=diagnostics, header=header)
     log_to_tensorboard(rows, diagnostics, out / "probe")

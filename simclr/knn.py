@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torchmetrics.functional.classification import multiclass_accuracy
 
 
 def knn_predict(
@@ -69,4 +70,4 @@ def knn_top1(
 ) -> float:
     """Top-1 accuracy in [0, 1] of `knn_predict` against test_labels (M,); other arguments as there."""
     preds = knn_predict(train_features, train_labels, test_features, num_classes, k, temperature, chunk_size)
-    return float((preds.cpu() == test_labels.long().cpu()).float().mean())
+    return float(multiclass_accuracy(preds.cpu(), test_labels.long().cpu(), num_classes, average="micro"))

@@ -16,30 +16,27 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, SequentialSampler, TensorDataset
 from torchmetrics.classification import MulticlassAccuracy
 
 
 @dataclass
 class ProbeRecipe:
-    """How a linear probe is trained.
+    """How a linear probe is trained: full-batch L-BFGS on z-scored features, L2 on the weights.
 
-    AdamW with a cosine decay: on z-scored features it converges in a few epochs without tuning,
-    unlike SGD whose best lr depends on the feature scale; the cosine decay to zero removes the
-    epoch-to-epoch noise of the last iterate. Batches of 4096 (lr 4e-3, 1e-3 x 4096/1024) keep the
-    Trainer's per-step overhead small: on Fashion-MNIST (60000 x 128) this matches batch 1024 / lr 1e-3
-    in accuracy (80.7 vs 80.5%; full-batch L-BFGS 82.0%) at half the time (8 s vs 18 s on a busy 2-core
-    CPU). For small labelled sets (STL-10: 5000) use batch 1024 / lr 1e-3 or more epochs. The probe's matmuls are tiny
-    ((B, D) x (D, K)), so on the CPU one thread is faster than several that synchronise on every op
-    (4x faster on a busy 2-core machine); `num_threads` is restored afterwards.
+    Multinomial logistic regression is convex, so a quasi-Newton solver on the whole train split reaches
+    the optimum without a learning rate or batch size to tune, and the result does not depend on batch
+    order. On Fashion-MNIST (60000 x 256 features of a demo checkpoint) it scored 84.5% where AdamW
+    (30 epochs, batch 4096, lr 4e-3, cosine) stopped at 82.5%, in less time (about 8 s on 2 CPU cores).
+    The features must fit in memory (they are cached for all probes anyway). The probe's matmuls are
+    small, so on the CPU one thread beats several that synchronise on every op; `num_threads` is restored.
     """
 
-    epochs: int = 30  # passes over the train features
-    batch_size: int = 4096  # features per optimiser step
-    lr: float = 4e-3  # AdamW peak learning rate, cosine-decayed to 0 over all steps
-    weight_decay: float = 1e-5  # AdamW decoupled weight decay on the weight matrix
+    max_iter: int = 100  # L-BFGS iterations over the full train split (strong-Wolfe line search)
+    weight_decay: float = 1e-4  # L2 penalty weight_decay * ||W||^2 added to the mean cross-entropy (bias exempt)
+    history_size: int = 20  # L-BFGS curvature pairs kept
     standardise: bool = True  # z-score features with the train split's per-dimension mean and std
-    seed: int = 0  # seeds the probe's initialisation and the batch order
+    seed: int = 0  # seeds the probe's initialisation
     num_threads: int | None = 1  # CPU intra-op threads while training; None keeps torch's setting
 
 
@@ -54,8 +51,9 @@ class LinearProbe(L.LightningModule):
     Args:
         in_dim: feature dimension D.
         num_classes: number of classes K.
-        lr: AdamW learning rate.
-        weight_decay: AdamW weight decay (the bias is exempt).
+        max_iter: L-BFGS iterations per training step (one full-batch step per epoch).
+        weight_decay: L2 penalty on the weight matrix (the bias is exempt).
+        history_size: L-BFGS history.
         mean: (D,) subtracted from features before the layer; none if None.
         std: (D,) features are divided by it (after `mean`); none if None.
     """
@@ -64,8 +62,9 @@ class LinearProbe(L.LightningModule):
         self,
         in_dim: int,
         num_classes: int,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-5,
+        max_iter: int = 100,
+        weight_decay: float = 1e-4,
+        history_size: int = 20,
         mean: Tensor | None = None,
         std: Tensor | None = None,
     ):
@@ -84,7 +83,7 @@ class LinearProbe(L.LightningModule):
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
         logits = self(x)  # (B, K)
-        loss = F.cross_entropy(logits, y)
+        loss = F.cross_entropy(logits, y) + self.hparams.weight_decay * self.linear.weight.pow(2).sum()
         self.train_top1(logits.detach(), y)
         self.log("probe/train_loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
         self.log("probe/train_top1", self.train_top1, on_step=False, on_epoch=True)
@@ -102,25 +101,18 @@ class LinearProbe(L.LightningModule):
         self._eval_step(batch)
 
     def configure_optimizers(self):
-        params = [
-            {"params": [self.linear.weight], "weight_decay": self.hparams.weight_decay},
-            {"params": [self.linear.bias], "weight_decay": 0.0},
-        ]
-        optimizer = torch.optim.AdamW(params, lr=self.hparams.lr)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        # Lightning passes the closure that L-BFGS re-evaluates during its line search.
+        return torch.optim.LBFGS(
+            self.parameters(), lr=1.0, max_iter=self.hparams.max_iter, history_size=self.hparams.history_size,
+            line_search_fn="strong_wolfe",
+        )
 
 
-def feature_loader(x: Tensor, y: Tensor, batch_size: int, generator: torch.Generator | None = None) -> DataLoader:
-    """Batches (features (B, D), labels (B,)) of a TensorDataset, each gathered with one indexing op.
-
-    Shuffled with `generator` if given, else in order. The BatchSampler hands the dataset a list of
-    indices, so there is no per-sample Python loop (60000 rows x 30 epochs would take longer than the probe).
-    """
+def feature_loader(x: Tensor, y: Tensor, batch_size: int) -> DataLoader:
+    """Batches (features (B, D), labels (B,)) of a TensorDataset in order, each gathered with one
+    indexing op (the BatchSampler hands the dataset a list of indices: no per-sample Python loop)."""
     dataset = TensorDataset(x, y)
-    order = RandomSampler(dataset, generator=generator) if generator is not None else SequentialSampler(dataset)
-    return DataLoader(dataset, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None)
+    return DataLoader(dataset, sampler=BatchSampler(SequentialSampler(dataset), batch_size, drop_last=False), batch_size=None)
 
 
 @contextmanager
@@ -179,15 +171,14 @@ def fit_linear_probe(
     with torch.random.fork_rng(devices=[]), cpu_threads(threads):
         torch.manual_seed(recipe.seed)
         mean, std = standardisation(train_x) if recipe.standardise else (None, None)
-        probe = LinearProbe(train_x.shape[1], num_classes, recipe.lr, recipe.weight_decay, mean, std)
-        generator = torch.Generator().manual_seed(recipe.seed)  # RandomSampler draws on the CPU
-        train = feature_loader(train_x, train_y, recipe.batch_size, generator)
-        test = feature_loader(test_x, test_y, max(recipe.batch_size, 8192))
+        probe = LinearProbe(train_x.shape[1], num_classes, recipe.max_iter, recipe.weight_decay, recipe.history_size, mean, std)
+        train = feature_loader(train_x, train_y, len(train_x))  # the full split: one L-BFGS step
+        test = feature_loader(test_x, test_y, 8192)
         with quiet_trainer():
             trainer = L.Trainer(
                 accelerator=accelerator,
                 devices=1,
-                max_epochs=recipe.epochs,
+                max_epochs=1,
                 logger=False,
                 enable_checkpointing=False,
                 enable_progress_bar=False,

@@ -57,17 +57,18 @@ def test_probe_writes_table_json_and_tensorboard_next_to_the_checkpoint(tmp_path
     ckpt = pretrain(tmp_path, "fashion_mnist.yaml", data_root)
     moved = tmp_path / "moved"
     data_root.rename(moved)  # data moved since pretraining: --root points the checkpoint's data module at it
-    run_command(["probe", "--ckpt", str(ckpt), "--root", str(moved), "--epochs", "2", "--knn_k", "5"])
+    run_command(["probe", "--ckpt", str(ckpt), "--root", str(moved), "--max_iter", "5", "--knn_k", "5"])
     rows = json.loads((ckpt.parent / "probe.json").read_text())
     assert [r["representation"] for r in rows] == ["h", "head_1", "z", "random_h", "pixels"]
     for r in rows:
         assert set(r) == {"representation", "dim", "linear_top1", "knn_top1"}
         assert 0.0 <= r["linear_top1"] <= 1.0
         assert r["knn_top1"] is None or 0.0 <= r["knn_top1"] <= 1.0
-    assert rows[0]["dim"] == 128 and rows[-1]["dim"] == 28 * 28
+    feature_dim = SimCLR.load_from_checkpoint(ckpt, map_location="cpu").encoder.feature_dim
+    assert rows[0]["dim"] == feature_dim and rows[-1]["dim"] == 28 * 28
     table = (ckpt.parent / "probe.md").read_text()
     h = rows[0]
-    assert f"| h | 128 | {100 * h['linear_top1']:.2f} | {100 * h['knn_top1']:.2f} |" in table
+    assert f"| h | {feature_dim} | {100 * h['linear_top1']:.2f} | {100 * h['knn_top1']:.2f} |" in table
     assert "| pixels | 784 |" in table and "| pixels | 784 |" in capsys.readouterr().out
     assert list((ckpt.parent / "probe").glob("events.out.tfevents.*"))
     diagnostics = json.loads((ckpt.parent / "diagnostics.json").read_text())

@@ -18,7 +18,7 @@ TRAINER_CONFIGS = sorted(p.name for p in (CONFIGS / "trainer").glob("*.yaml"))
 
 def fake_root(config: str, tmp: Path) -> list[str]:
     """Generate data in the config's on-disk format; return the CLI overrides that point at it."""
-    if config == "fashion_mnist.yaml":
+    if config.startswith("fashion_mnist"):
         return ["--data.init_args.root", str(fakedata.write_fashion_mnist(tmp / "fmnist"))]
     if config == "cifar10.yaml":
         return ["--data.init_args.root", str(fakedata.write_cifar10(tmp / "cifar10"))]

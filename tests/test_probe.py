@@ -18,7 +18,7 @@ from simclr.probe import ProbeRecipe, fit_linear_probe
 from simclr.report import ProbeRow, format_table, write_report
 from tests.fakedata import write_fashion_mnist
 
-FAST = ProbeRecipe(epochs=10, batch_size=128, lr=5e-2)  # a few dozen steps: enough for 8-dim toy features
+FAST = ProbeRecipe(max_iter=50)  # enough for 8-dim toy features
 
 
 def blobs(n: int, classes: int, dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,7 +118,7 @@ def test_evaluate_checkpoint_end_to_end_and_report(tmp_path):
     root = write_fashion_mnist(tmp_path / "fmnist", n_train=64, n_test=32)
     model = tiny_model()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    recipe = ProbeRecipe(epochs=2, batch_size=32)
+    recipe = ProbeRecipe(max_iter=5)
     rows, diag = evaluate_checkpoint(model, FashionMNIST(root=str(root)), recipe, knn_k=5, batch_size=16)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert [r.representation for r in rows] == ["h", "head_1", "z", "random_h", "pixels"]
