@@ -64,6 +64,7 @@ def probe(
     knn_k: int = 200,
     device: str = "auto",
     batch_size: int = 1024,
+    baselines: bool = True,
     out_dir: str | None = None,
 ) -> Path:
     """Linear and kNN probes of every representation of a checkpoint: h, each head layer, z, a random
@@ -78,6 +79,7 @@ def probe(
         knn_k: neighbours of the kNN classifier.
         device: "cpu", "cuda" or "auto" (CUDA when available).
         batch_size: images per feature-extraction batch.
+        baselines: also probe a random encoder of the same architecture (random_h) and raw pixels.
         out_dir: where to write the report; default: the checkpoint's folder.
     """
     from simclr.evaluate import evaluate_checkpoint
@@ -92,7 +94,8 @@ def probe(
     elif root:
         data.root = root
     start = time.perf_counter()
-    rows, diagnostics = evaluate_checkpoint(model, data, recipe=ProbeRecipe(max_iter=max_iter), knn_k=knn_k, device=dev, batch_size=batch_size)
+    rows, diagnostics = evaluate_checkpoint(model, data, recipe=ProbeRecipe(max_iter=max_iter), knn_k=knn_k, device=dev, batch_size=batch_size,
+                                            pixels=baselines, random_baseline=baselines)
     seconds = time.perf_counter() - start
     header = f"# Probe of {ckpt}\n\nLinear probe: frozen z-scored features, full-batch L-BFGS ({max_iter} iterations, L2 {ProbeRecipe().weight_decay}); kNN: cosine, k={knn_k}. Took {seconds:.0f} s on {dev}.\n\n"
     out = Path(out_dir) if out_dir else Path(ckpt).parent
