@@ -119,15 +119,8 @@ class FashionMNIST(ImageDataModule):
 
     num_classes, channels, image_size = 10, 1, 28
 
-    def __init__(
-        self,
-        root: str = "/usr/share/datasets/fashion-mnist",
-        batch_size: int = 256,
-        num_workers: int = 0,
-        val_batch_size: int | None = None,
-        pin_memory: bool = True,
-    ):
-        super().__init__(root, batch_size, num_workers, val_batch_size, pin_memory)
+    def __init__(self, root: str = "/usr/share/datasets/fashion-mnist", **kwargs):  # other arguments: ImageDataModule's
+        super().__init__(root, **kwargs)
 
     def load(self, split: str) -> Dataset:
         return TensorImages(*read_fashion_mnist(self.root, train=split == "train"))
@@ -138,15 +131,8 @@ class CIFAR10(ImageDataModule):
 
     num_classes, channels, image_size = 10, 3, 32
 
-    def __init__(
-        self,
-        root: str = "data/cifar10",
-        batch_size: int = 256,
-        num_workers: int = 0,
-        val_batch_size: int | None = None,
-        pin_memory: bool = True,
-    ):
-        super().__init__(root, batch_size, num_workers, val_batch_size, pin_memory)
+    def __init__(self, root: str = "data/cifar10", **kwargs):  # other arguments: ImageDataModule's
+        super().__init__(root, **kwargs)
 
     def load(self, split: str) -> Dataset:
         return TensorImages(*read_cifar(self.root, train=split == "train", classes=self.num_classes))
@@ -157,15 +143,8 @@ class CIFAR100(CIFAR10):
 
     num_classes = 100
 
-    def __init__(
-        self,
-        root: str = "data/cifar100",
-        batch_size: int = 256,
-        num_workers: int = 0,
-        val_batch_size: int | None = None,
-        pin_memory: bool = True,
-    ):
-        super().__init__(root, batch_size, num_workers, val_batch_size, pin_memory)
+    def __init__(self, root: str = "data/cifar100", **kwargs):  # other arguments: ImageDataModule's
+        super().__init__(root, **kwargs)
 
 
 class STL10(ImageDataModule):
@@ -178,16 +157,8 @@ class STL10(ImageDataModule):
 
     num_classes, channels, image_size = 10, 3, 96
 
-    def __init__(
-        self,
-        root: str = "data/stl10",
-        unlabeled: bool = True,
-        batch_size: int = 256,
-        num_workers: int = 0,
-        val_batch_size: int | None = None,
-        pin_memory: bool = True,
-    ):
-        super().__init__(root, batch_size, num_workers, val_batch_size, pin_memory)
+    def __init__(self, root: str = "data/stl10", unlabeled: bool = True, **kwargs):  # others: ImageDataModule's
+        super().__init__(root, **kwargs)
         self.unlabeled = unlabeled
 
     def load(self, split: str) -> Dataset:
@@ -219,17 +190,8 @@ class ImageFolder(ImageDataModule):
 
     channels = 3
 
-    def __init__(
-        self,
-        root: str,
-        val_root: str | None = None,
-        image_size: int = 224,
-        batch_size: int = 256,
-        num_workers: int = 0,
-        val_batch_size: int | None = None,
-        pin_memory: bool = True,
-    ):
-        super().__init__(root, batch_size, num_workers, val_batch_size, pin_memory)
+    def __init__(self, root: str, val_root: str | None = None, image_size: int = 224, **kwargs):  # others: ImageDataModule's
+        super().__init__(root, **kwargs)
         self.val_root = val_root
         self.image_size = image_size
 
