@@ -28,8 +28,8 @@ class ProbeRecipe:
     the optimum without a learning rate or batch size to tune, and the result does not depend on batch
     order. On Fashion-MNIST (60000 x 256 features of a demo checkpoint) it scored 84.5% where AdamW
     (30 epochs, batch 4096, lr 4e-3, cosine) stopped at 82.5%, in less time (about 8 s on 2 CPU cores).
-    The features must fit in memory (they are cached for all probes anyway). The probe's matmuls are
-    small, so on the CPU one thread beats several that synchronise on every op; `num_threads` is restored.
+    The features must fit in memory (they are cached for all probes anyway). Full-batch matmuls are
+    large enough that all CPU threads help (h: 10.3 s with 2 threads vs 14.2 s with 1).
     """
 
     max_iter: int = 100  # L-BFGS iterations over the full train split (strong-Wolfe line search)
@@ -37,7 +37,7 @@ class ProbeRecipe:
     history_size: int = 20  # L-BFGS curvature pairs kept
     standardise: bool = True  # z-score features with the train split's per-dimension mean and std
     seed: int = 0  # seeds the probe's initialisation
-    num_threads: int | None = 1  # CPU intra-op threads while training; None keeps torch's setting
+    num_threads: int | None = None  # CPU intra-op threads while training (restored after); None keeps torch's
 
 
 def standardisation(x: Tensor, eps: float = 1e-6) -> tuple[Tensor, Tensor]:
