@@ -8,7 +8,6 @@ Features come back as float32 CPU tensors, so probes and kNN run anywhere.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -94,13 +93,3 @@ def pixel_features(dataset: Dataset, normalise: Normalise, batch_size: int = 102
             labels.append(y.long())
     return torch.cat(feats), torch.cat(labels)
 
-
-def cached(path: str | Path | None, fn: Callable[[], dict]) -> dict:
-    """`fn()`, saved to / loaded from `path` with torch.save (computed each time if `path` is None)."""
-    if path is not None and Path(path).is_file():
-        return torch.load(path)
-    result = fn()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        torch.save(result, path)
-    return result

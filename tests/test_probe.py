@@ -11,7 +11,7 @@ from simclr.data import FashionMNIST
 from simclr.datasets import TensorImages
 from simclr.encoder import ResNetEncoder
 from simclr.evaluate import evaluate_checkpoint, random_encoder_like
-from simclr.features import cached, extract_representations, pixel_features
+from simclr.features import extract_representations, pixel_features
 from simclr.head import ProjectionHead
 from simclr.module import SimCLR
 from simclr.probe import ProbeRecipe, fit_linear_probe
@@ -83,14 +83,10 @@ def test_extraction_leaves_encoder_untouched_and_restores_mode():
     torch.nn.Linear(64, 2)(feats["h"]).sum().backward()
 
 
-def test_pixel_features_and_cache(tmp_path):
+def test_pixel_features(tmp_path):
     normalise = simclr_fashion_mnist(28).normalise
     x, y = pixel_features(images(10), normalise, batch_size=4)
     assert x.shape == (10, 784) and y.shape == (10,)
-    calls = []
-    first = cached(tmp_path / "f.pt", lambda: calls.append(1) or {"x": x})
-    second = cached(tmp_path / "f.pt", lambda: calls.append(1) or {"x": x})
-    assert len(calls) == 1 and torch.equal(first["x"], second["x"])
 
 
 def test_random_encoder_like_has_same_architecture_and_new_weights():
