@@ -9,6 +9,7 @@ checkpoint commands `probe` and `export` (simclr.commands).
 """
 
 import sys
+import warnings
 
 import jsonargparse
 import torch
@@ -47,8 +48,16 @@ class SimCLRCLI(LightningCLI):
         return super().instantiate_trainer(callbacks=callbacks, **kwargs)
 
 
+def quiet_known_warnings() -> None:
+    """Hide two warnings that say nothing to our users: the module augments in `on_after_batch_transfer`
+    on purpose, and Lightning 2.6's pytree helper warns about an API torch deprecated."""
+    warnings.filterwarnings("ignore", message="You have overridden `on_after_batch_transfer`")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+
+
 def run_cli(args: list[str] | None = None) -> SimCLRCLI:
     """Parse `args` (default: sys.argv), build model, data and trainer, run the subcommand."""
+    quiet_known_warnings()
     torch.set_float32_matmul_precision("high")
     return SimCLRCLI(
         SimCLR,
@@ -73,6 +82,7 @@ def run_command(args: list[str]) -> object:
 def main() -> None:
     """Console entry point `simclr` (returns None so the exit status is 0 on success)."""
     args = sys.argv[1:]
+    quiet_known_warnings()
     if args and args[0] in ("probe", "export"):
         run_command(args)
     else:
