@@ -30,14 +30,17 @@ class SimCLR(L.LightningModule):
     """SimCLR pretraining (Chen et al. 2020).
 
     Batches arrive as (uint8 images (B, C, H, W), labels) and are augmented on the device in
-    `on_after_batch_transfer`, so DataLoader workers never touch floats. Labels are never used by the loss.
+    `on_after_batch_transfer`, so DataLoader workers never touch floats. Labels reach the loss only for
+    supervised losses (`simclr.supcon.SupConLoss`); the self-supervised losses ignore them.
 
     Args:
         encoder: f(.), images -> h; must expose `feature_dim`.
         augment: uint8 (B, C, H, W) -> list of V float views, e.g. `augmentations.MultiView`.
         head: builds g(.) from the encoder's feature_dim, e.g. `simclr.head.ProjectionHead` with its
             other arguments in the config (`in_dim` is filled in here); defaults to ProjectionHead(in_dim).
-        loss: (z_a, z_b) -> scalar; defaults to `NTXentLoss(temperature=0.5)`.
+        loss: called as `loss(z_1, ..., z_V, labels=labels)` with the V views' (B, out_dim) projections
+            -> scalar, e.g. `NTXentLoss`, `simclr.sigmoid_loss.SigmoidLoss`, `simclr.supcon.SupConLoss`;
+            its parameters (a learnt temperature) are trained with the model. Default `NTXentLoss(0.5)`.
         optimizer: builds the optimizer from parameter groups; defaults to LARS(lr=0.3 x B/256 is the
             paper's rule; here lr=0.3). Biases and norm parameters go in a group without weight decay.
         warmup_epochs: epochs of linear warmup before the cosine decay (the paper: 10).
@@ -83,18 +86,15 @@ class SimCLR(L.LightningModule):
             return self.augment(images), labels
         return batch
 
-    def _shared_step(self, views: list[Tensor], stage: str) -> dict[str, Tensor]:
-        if len(views) != 2:
-            raise ValueError(f"SimCLR's pairwise loss needs exactly 2 views per image, the augment gave {len(views)}; set n_views: 2")
+    def _shared_step(self, views: list[Tensor], stage: str, labels: Tensor | None = None) -> dict[str, Tensor]:
         n = views[0].shape[0]
         x = torch.cat(views)  # (V*B, C, H, W)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         h = self.encoder(x)  # (V*B, feature_dim): one pass keeps BN statistics over all views
-        z = self.head(h)  # (V*B, out_dim)
-        z_a, z_b = z[:n], z[n : 2 * n]
-        loss = self.loss(z_a, z_b)
-        stats = contrastive_stats(z_a.detach(), z_b.detach())
+        z = self.head(h).unflatten(0, (len(views), n))  # (V, B, out_dim)
+        loss = self.loss(*z, labels=labels)  # every view; labels for supervised losses, ignored by the others
+        stats = contrastive_stats(z[0].detach(), z[1].detach()) if len(views) > 1 else {}
         on_step = stage == "train"
         self.log(f"{stage}/loss", loss, prog_bar=True, on_step=on_step, on_epoch=not on_step, batch_size=n, sync_dist=not on_step)
         for name, value in stats.items():
@@ -103,12 +103,12 @@ class SimCLR(L.LightningModule):
         return {"loss": loss, "h": h[:n].detach()}
 
     def training_step(self, batch: tuple[list[Tensor], Tensor], batch_idx: int) -> dict[str, Tensor]:
-        views, _ = batch
-        return self._shared_step(views, "train")
+        views, labels = batch
+        return self._shared_step(views, "train", labels)
 
     def validation_step(self, batch: tuple[list[Tensor], Tensor], batch_idx: int) -> dict[str, Tensor]:
-        views, _ = batch
-        return self._shared_step(views, "val")
+        views, labels = batch
+        return self._shared_step(views, "val", labels)
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(param_groups(self))

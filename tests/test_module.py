@@ -92,10 +92,26 @@ def test_schedule_warms_up_then_decays_to_zero():
     assert lrs[-1] < 0.02
 
 
-def test_rejects_more_than_two_views():
+def test_rejects_a_single_view():
     model = tiny_model()
-    with pytest.raises(ValueError, match="exactly 2 views"):
-        model._shared_step([torch.randn(4, 1, 28, 28)] * 3, "train")
+    with pytest.raises(ValueError, match="at least 2 views"):
+        model._shared_step([torch.randn(4, 1, 28, 28)], "train")
+
+
+def test_every_view_and_the_labels_reach_the_loss():
+    seen = {}
+
+    class Recorder(torch.nn.Module):
+        def forward(self, *views, labels=None):
+            seen["shapes"], seen["labels"] = [tuple(v.shape) for v in views], labels
+            return torch.stack(views).sum()
+
+    model = tiny_model()
+    model.loss = Recorder()
+    labels = torch.arange(4)
+    model._shared_step([torch.randn(4, 1, 28, 28)] * 3, "train", labels)
+    assert seen["shapes"] == [(4, 16)] * 3
+    assert seen["labels"] is labels
 
 
 def test_channels_last_gives_the_same_loss():

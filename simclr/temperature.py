@@ -1,0 +1,48 @@
+"""Temperature of a contrastive loss: a fixed number, or learnt in log space and clamped as in CLIP.
+
+CLIP (Radford et al. 2021, section 2.5): "The learnable temperature parameter tau was initialized to the
+equivalent of 0.07 ... and clipped to prevent scaling the logits by more than 100". Here the parameter is
+log(1 / tau), so tau stays positive and steps are relative; the clamp keeps tau >= `min_value` and passes
+no gradient while it is active. Nothing is read back to the host.
+"""
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def check_temperature(value: float, name: str) -> None:
+    """One clear error for a temperature that is not a positive number."""
+    if not value > 0:
+        raise ValueError(f"{name} temperature must be > 0, got {value}; SimCLR uses 0.1 to 0.5")
+
+
+class Temperature(nn.Module):
+    """tau of a loss: `forward()` returns the float `value`, or a 0-d tensor if `learnable`.
+
+    Args:
+        value: tau (fixed) or its initial value (learnable).
+        learnable: learn log(1 / tau) with the rest of the model (it lands in the optimizer's
+            no-weight-decay group, being 0-d).
+        min_value: lower clamp of a learnt tau (CLIP: 0.01, i.e. logits scaled by at most 100).
+        name: the owning loss, for error messages.
+    """
+
+    def __init__(self, value: float, learnable: bool = False, min_value: float = 0.01, name: str = "loss"):
+        super().__init__()
+        check_temperature(value, name)
+        if learnable and not 0 < min_value <= value:
+            raise ValueError(f"{name} min_temperature must be in (0, temperature={value}], got {min_value}")
+        self.value = value
+        self.min_value = min_value
+        self.log_inv = nn.Parameter(torch.tensor(math.log(1.0 / value))) if learnable else None
+
+    def forward(self) -> float | Tensor:
+        if self.log_inv is None:
+            return self.value
+        return torch.exp(-self.log_inv.clamp(max=math.log(1.0 / self.min_value)))  # tau >= min_value
+
+    def extra_repr(self) -> str:
+        kind = f"learnable, init={self.value}, min={self.min_value}" if self.log_inv is not None else f"{self.value}"
+        return f"temperature={kind}"
