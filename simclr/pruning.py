@@ -4,14 +4,12 @@ The seeds ask "should we prune negatives, and how?". `NegativePruning` removes, 
 floor(fraction x its negatives) negatives chosen at random, the hardest (highest cosine similarity) or the
 easiest (lowest). Pruned pairs leave the softmax denominator (NT-Xent, SupCon) or the pair sum (sigmoid).
 
-Pruning shows each step fewer pairs; `ConstantPairsBudget` (a callback) scales the training length by
-1 / (1 - fraction) so that a pruned run sees as many pairs as the unpruned one.
+Pruning shows each step fewer pairs; `simclr.pair_budget.ConstantPairsBudget` (a callback) scales the
+training length by 1 / (1 - fraction) so that a pruned run sees as many pairs as the unpruned one.
 """
 
-import math
 from typing import Literal
 
-import lightning as L
 import torch
 from torch import Tensor
 
@@ -70,28 +68,3 @@ class NegativePruning(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"fraction={self.fraction}, strategy={self.strategy}"
-
-
-def constant_pairs_factor(fraction: float) -> float:
-    """How much longer to train so a run pruning `fraction` of negatives sees as many pairs: 1 / (1 - fraction)."""
-    return 1.0 / (1.0 - fraction)
-
-
-class ConstantPairsBudget(L.Callback):
-    """Scales `trainer.max_steps` (if set) or `trainer.max_epochs` by 1 / (1 - fraction) of the model's
-    `loss.pruning`, before the optimizer and LR schedule are sized. Epochs are rounded up; give
-    `max_steps` for an exact budget. Add it under `trainer.callbacks` (see configs/loss/prune_*.yaml)."""
-
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if stage != "fit":
-            return
-        pruning = getattr(pl_module.loss, "pruning", None)
-        if pruning is None:
-            raise ValueError("ConstantPairsBudget needs a loss with `pruning` set (e.g. NTXentLoss(pruning=NegativePruning(0.5))); remove the callback or set model.loss.init_args.pruning")
-        factor = constant_pairs_factor(pruning.fraction)
-        if trainer.max_steps > 0:
-            trainer.fit_loop.epoch_loop.max_steps = math.ceil(trainer.max_steps * factor)
-        elif trainer.max_epochs is not None and trainer.max_epochs > 0:
-            trainer.fit_loop.max_epochs = math.ceil(trainer.max_epochs * factor - 1e-9)
-        else:
-            raise ValueError("ConstantPairsBudget needs trainer.max_steps or trainer.max_epochs to scale; set one of them")

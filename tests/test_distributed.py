@@ -1,0 +1,103 @@
+"""DDP on the CPU (2 processes, gloo): losses and encoder gradients equal a single-process run on the
+concatenated batch; without the gather (gather_distributed=False) they do not."""
+
+from functools import partial
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from simclr import distributed
+from simclr.losses import multiview_nt_xent
+from simclr.pruning import NegativePruning
+from simclr.sigmoid_loss import sigmoid_loss
+from simclr.supcon import supcon
+
+WORLD, N_LOCAL, IN_DIM = 2, 5, 12
+
+# name -> (views, loss(z (V, N, D), labels (N,)))
+CASES = {
+    "nt_xent": (2, lambda z, y: multiview_nt_xent(z, 0.2)),
+    "nt_xent_local_only": (2, lambda z, y: multiview_nt_xent(z, 0.2, gather_distributed=False)),
+    "nt_xent_3_views": (3, lambda z, y: multiview_nt_xent(z, 0.3)),
+    "nt_xent_prune_hardest": (2, lambda z, y: multiview_nt_xent(z, 0.2, pruning=NegativePruning(0.5, "hardest"))),
+    "sigmoid": (2, lambda z, y: sigmoid_loss(z, 0.5, -2.0)),
+    "sigmoid_local_only": (2, lambda z, y: sigmoid_loss(z, 0.5, -2.0, gather_distributed=False)),
+    "supcon": (2, lambda z, y: supcon(z, y, 0.2)),
+}
+
+
+def make_model() -> nn.Module:
+    """A tiny encoder + head without BatchNorm (whose per-rank statistics would differ by design)."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(IN_DIM, 16), nn.Tanh(), nn.Linear(16, 8))
+
+
+def global_batch(views: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(views)
+    return torch.randn(views, WORLD * N_LOCAL, IN_DIM, generator=g), torch.randint(0, 3, (WORLD * N_LOCAL,), generator=g)
+
+
+def run_case(model: nn.Module, name: str, first: int, n: int) -> dict:
+    """Loss and encoder gradients of images [first, first + n) of the global batch."""
+    views, loss_fn = CASES[name]
+    x, y = global_batch(views)
+    x, y = x[:, first : first + n], y[first : first + n]
+    model.zero_grad()
+    z = model(x.reshape(views * n, IN_DIM)).reshape(views, n, -1)
+    loss = loss_fn(z, y)
+    loss.backward()
+    return {"loss": loss.detach(), "grads": [p.grad.clone() for p in model.parameters()]}
+
+
+def worker(rank: int, store_path: str, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", store=dist.FileStore(store_path, WORLD), rank=rank, world_size=WORLD)
+    try:
+        assert distributed.world_size() == WORLD and distributed.rank() == rank
+        ddp = nn.parallel.DistributedDataParallel(make_model())  # averages gradients over ranks
+        results = {name: run_case(ddp, name, rank * N_LOCAL, N_LOCAL) for name in CASES}
+        torch.save(results, Path(out_dir) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def ddp_results(tmp_path_factory) -> list[dict]:
+    tmp = tmp_path_factory.mktemp("ddp")
+    # fork: the children reuse the imported torch (spawn would import it twice more, seconds on 2 cores)
+    mp.start_processes(worker, args=(str(tmp / "store"), str(tmp)), nprocs=WORLD, join=True, start_method="fork")
+    return [torch.load(tmp / f"rank{r}.pt") for r in range(WORLD)]
+
+
+def single_process(name: str) -> dict:
+    return run_case(make_model(), name, 0, WORLD * N_LOCAL)
+
+
+def test_helpers_without_process_group():
+    x = torch.randn(3, 4, requires_grad=True)
+    assert distributed.world_size() == 1 and distributed.rank() == 0
+    assert distributed.all_gather_with_grad(x) is x
+    assert distributed.all_gather_no_grad(x) is x
+
+
+@pytest.mark.parametrize("name", ["nt_xent", "nt_xent_3_views", "nt_xent_prune_hardest", "sigmoid", "supcon"])
+def test_ddp_equals_single_process(ddp_results, name):
+    ref = single_process(name)
+    mean_loss = torch.stack([r[name]["loss"] for r in ddp_results]).mean()
+    assert torch.allclose(mean_loss, ref["loss"], atol=1e-5), (mean_loss, ref["loss"])
+    for rank_result in ddp_results:  # DDP leaves the same averaged gradient on every rank
+        for got, want in zip(rank_result[name]["grads"], ref["grads"]):
+            assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()
+
+
+@pytest.mark.parametrize("name", ["nt_xent_local_only", "sigmoid_local_only"])
+def test_without_gather_losses_and_gradients_differ(ddp_results, name):
+    ref = single_process(name.removesuffix("_local_only"))
+    mean_loss = torch.stack([r[name]["loss"] for r in ddp_results]).mean()
+    assert (mean_loss - ref["loss"]).abs() > 1e-2  # fewer negatives per anchor: a different loss
+    grad_gap = max((got - want).abs().max() for got, want in zip(ddp_results[0][name]["grads"], ref["grads"]))
+    assert grad_gap > 1e-3
