@@ -1,0 +1,119 @@
+"""NT-Xent vs sigmoid loss across batch sizes, and negative pruning, on Fashion-MNIST at a fixed budget.
+
+Each run pretrains `configs/fashion_mnist.yaml` (half-width ResNet-10, AdamW lr 2e-3, 2 views) with one loss
+for the same number of images (`--images`, drawn as shuffled batches of the full train split, so smaller
+batches take more steps), then fits a linear probe on frozen h (full-batch L-BFGS, `simclr.probe`) on the
+first `--probe_train` train images and scores top-1 on the 10000 test images. A randomly initialised
+encoder of the same architecture is probed the same way as the floor. One run per cell (seed 0).
+
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/loss_comparison.py --root /usr/share/datasets/fashion-mnist
+
+Prints both tables (markdown) and writes them with the machine's description to `<out>/loss_comparison.json`.
+"""
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import Subset
+
+from simclr.cli import run_cli
+from simclr.evaluate import random_encoder_like
+from simclr.features import extract_representations
+from simclr.probe import ProbeRecipe, fit_linear_probe
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+LOSSES = {"nt_xent": [], "sigmoid": ["--config", str(CONFIGS / "loss" / "sigmoid.yaml")]}
+PRUNING = ["random", "hardest", "easiest"]
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def probe_h(encoder, normalise, datamodule, probe_train: int) -> float:
+    """Linear top-1 of frozen h: train on the first `probe_train` train images, test on the test split."""
+    train = Subset(datamodule.labelled_dataset("train"), range(probe_train))
+    (tr, ytr), (te, yte) = (extract_representations(encoder, None, ds, normalise, 1024) for ds in (train, datamodule.labelled_dataset("test")))
+    return fit_linear_probe(tr["h"], ytr, te["h"], yte, datamodule.num_classes, ProbeRecipe())
+
+
+def pretrain_and_probe(name: str, extra: list[str], batch: int, args) -> tuple[dict, object]:
+    start = time.perf_counter()
+    cli = run_cli([
+        "fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), *extra, "--data.init_args.root", args.root,
+        "--data.init_args.batch_size", str(batch), "--trainer.max_epochs", "1",
+        "--trainer.limit_train_batches", str(args.images // batch), "--trainer.limit_val_batches", "0",
+        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", "--trainer.log_every_n_steps", "1",
+        "--trainer.logger.init_args.save_dir", str(Path(args.out) / name), "--trainer.logger.init_args.name", "",
+    ])
+    train_s = time.perf_counter() - start
+    top1 = probe_h(cli.model.encoder, cli.model.augment.normalise, cli.datamodule, args.probe_train)
+    row = {"run": name, "batch": batch, "steps": cli.trainer.global_step, "images": cli.trainer.global_step * batch,
+           "h_linear_top1": top1, "train_s": round(train_s, 1), "total_s": round(time.perf_counter() - start, 1)}
+    print(json.dumps(row), flush=True)
+    return row, cli
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--images", type=int, default=16384, help="pretraining images per run (each seen as 2 views)")
+    parser.add_argument("--batches", type=int, nargs="+", default=[32, 128, 512])
+    parser.add_argument("--prune_batch", type=int, default=128, help="batch size of the pruning table")
+    parser.add_argument("--prune_fraction", type=float, default=0.5)
+    parser.add_argument("--probe_train", type=int, default=10000)
+    parser.add_argument("--out", default="runs/loss_comparison")
+    args = parser.parse_args()
+    sys.argv = sys.argv[:1]  # run_cli gets its own args; LightningCLI warns when sys.argv has others
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    start = time.perf_counter()
+
+    loss_rows, prune_rows, cli = [], [], None
+    for batch in args.batches:
+        for loss, extra in LOSSES.items():
+            row, cli = pretrain_and_probe(f"{loss}_b{batch}", extra, batch, args)
+            loss_rows.append({"loss": loss, **row})
+    none = next((r for r in loss_rows if r["loss"] == "nt_xent" and r["batch"] == args.prune_batch), None)
+    if none is None:
+        none, cli = pretrain_and_probe(f"nt_xent_b{args.prune_batch}", [], args.prune_batch, args)
+    prune_rows.append({"pruning": "none", **none})
+    for strategy in PRUNING:
+        extra = ["--model.loss.init_args.pruning", "simclr.pruning.NegativePruning",
+                 "--model.loss.init_args.pruning.init_args.fraction", str(args.prune_fraction),
+                 "--model.loss.init_args.pruning.init_args.strategy", strategy]
+        row, cli = pretrain_and_probe(f"prune_{strategy}_b{args.prune_batch}", extra, args.prune_batch, args)
+        prune_rows.append({"pruning": strategy, **row})
+
+    torch.manual_seed(0)
+    random_top1 = probe_h(random_encoder_like(cli.model.encoder), cli.model.augment.normalise, cli.datamodule, args.probe_train)
+
+    lines = [f"NT-Xent vs sigmoid, {args.images} pretraining images per run, h linear top-1 % (random encoder: {100 * random_top1:.2f})", "",
+             "| batch | steps | NT-Xent | sigmoid |", "| ---: | ---: | ---: | ---: |"]
+    for batch in args.batches:
+        cells = {r["loss"]: r for r in loss_rows if r["batch"] == batch}
+        lines.append(f"| {batch} | {cells['nt_xent']['steps']} | {100 * cells['nt_xent']['h_linear_top1']:.2f} | {100 * cells['sigmoid']['h_linear_top1']:.2f} |")
+    lines += ["", f"NT-Xent, batch {args.prune_batch}, {args.prune_fraction:.0%} of each anchor's negatives pruned, same steps, h linear top-1 %", "",
+              "| pruning | h top-1 |", "| --- | ---: |"]
+    lines += [f"| {r['pruning']} | {100 * r['h_linear_top1']:.2f} |" for r in prune_rows]
+    table = "\n".join(lines)
+    print(table)
+    result = {"device": f"{cpu_name()}, {torch.get_num_threads()} threads, no GPU", "torch": torch.__version__,
+              "args": vars(args), "random_encoder_h_top1": random_top1, "losses": loss_rows, "pruning": prune_rows,
+              "wall_s": round(time.perf_counter() - start, 1), "table": table}
+    out = Path(args.out) / "loss_comparison.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
