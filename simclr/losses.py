@@ -9,17 +9,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from simclr.errors import UserError
+
 
 def _check(z_a: Tensor, z_b: Tensor, temperature: float) -> None:
     if z_a.shape != z_b.shape or z_a.dim() != 2:
         raise ValueError(f"nt_xent needs two (N, D) embeddings of the same shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
     if z_a.shape[0] < 2:
-        raise ValueError(
+        raise UserError(
             f"nt_xent needs a batch of at least 2 images (got N={z_a.shape[0]}): with one image there are no negatives; "
-            "raise the batch size or keep drop_last=True"
+            "set data.init_args.batch_size >= 2 and keep drop_last=True"
         )
     if not temperature > 0:
-        raise ValueError(f"nt_xent temperature must be > 0, got {temperature}; SimCLR uses 0.1 to 0.5")
+        raise UserError(f"nt_xent temperature must be > 0, got {temperature}; SimCLR uses 0.1 to 0.5")
 
 
 def similarity_logits(z_a: Tensor, z_b: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
@@ -97,7 +99,7 @@ class NTXentLoss(nn.Module):
     def __init__(self, temperature: float = 0.5):
         super().__init__()
         if not temperature > 0:
-            raise ValueError(f"NTXentLoss temperature must be > 0, got {temperature}; SimCLR uses 0.1 to 0.5")
+            raise UserError(f"NTXentLoss temperature must be > 0, got {temperature}; set model.loss.init_args.temperature to 0.1-0.5 as SimCLR does")
         self.temperature = temperature
 
     def forward(self, z_a: Tensor, z_b: Tensor) -> Tensor:

@@ -8,9 +8,13 @@ from torch import Tensor, nn
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters  # no public accessor
 from torch.optim import Optimizer
 
+from simclr.checkpointing import check_compatible
+from simclr.checks import check_fit_inputs
+from simclr.errors import UserError
 from simclr.head import ProjectionHead
 from simclr.lars import LARS
 from simclr.losses import NTXentLoss, contrastive_stats
+from simclr.rng import AugmentationRNG
 from simclr.schedule import warmup_cosine
 
 OptimizerCallable = Callable[[Iterable], Optimizer]
@@ -70,6 +74,7 @@ class SimCLR(L.LightningModule):
         self.channels_last = channels_last
         if channels_last:
             self.encoder.to(memory_format=torch.channels_last)
+        self.augment_rng = AugmentationRNG()  # the training augmentations' own stream, checkpointed (simclr.rng)
 
     def forward(self, images: Tensor) -> Tensor:
         """Normalised float images (B, C, H, W) -> h (B, feature_dim)."""
@@ -79,13 +84,31 @@ class SimCLR(L.LightningModule):
         """uint8 images on the device -> V augmented float views (batched on the device)."""
         images, labels = batch
         trainer = self._trainer
-        if trainer is not None and (trainer.training or trainer.validating or trainer.sanity_checking):
+        if trainer is not None and trainer.training:
+            with self.augment_rng.draw(images.device, rank=trainer.global_rank):  # same draws after a resume
+                return self.augment(images), labels
+        if trainer is not None and (trainer.validating or trainer.sanity_checking):
             return self.augment(images), labels
         return batch
 
+    def setup(self, stage: str) -> None:
+        """Before fitting: one-line errors for data that does not fit the model (channels, batch size)."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        if stage == "fit" and datamodule is not None:
+            check_fit_inputs(self.encoder, self.augment, datamodule)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["augment_rng"] = self.augment_rng.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """A one-line error for a checkpoint of another architecture; restores the augmentation stream."""
+        check_compatible(self, checkpoint, getattr(self._trainer, "ckpt_path", None), strict=self.strict_loading)
+        if "augment_rng" in checkpoint:
+            self.augment_rng.load_state_dict(checkpoint["augment_rng"])
+
     def _shared_step(self, views: list[Tensor], stage: str) -> dict[str, Tensor]:
         if len(views) != 2:
-            raise ValueError(f"SimCLR's pairwise loss needs exactly 2 views per image, the augment gave {len(views)}; set n_views: 2")
+            raise UserError(f"SimCLR's pairwise loss needs exactly 2 views per image, the augment gave {len(views)}; set n_views: 2")
         n = views[0].shape[0]
         x = torch.cat(views)  # (V*B, C, H, W)
         if self.channels_last:
