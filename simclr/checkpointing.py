@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint as LightningModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import nn
 
@@ -25,6 +27,11 @@ _UNREADABLE = (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFil
 
 
 def _corrupt(path: str | Path, error: BaseException) -> UserError:
+    if "weights_only" in str(error) or "Weights only load failed" in str(error):
+        return UserError(
+            f"checkpoint {path} holds objects that safe loading (torch.load weights_only=True) refuses; "
+            f"if you trust the file, pass --weights_only false"
+        )
     reason = " ".join(str(error).split())[:160] or type(error).__name__
     return UserError(
         f"checkpoint {path} is truncated or corrupt ({reason}); pass an intact checkpoint "
@@ -113,3 +120,29 @@ def check_compatible(model: nn.Module, checkpoint: dict[str, Any], path: str | P
             f"checkpoint {path or ''} is from another architecture: {problems[0]}{more}; use the model config it was "
             f"trained with (config.yaml in its run folder) or drop --ckpt_path to start a new run".replace("checkpoint  is", "checkpoint is")
         )
+
+
+class ModelCheckpoint(LightningModelCheckpoint):
+    """Lightning's ModelCheckpoint (same arguments), with `last.ckpt` kept current for resuming:
+
+    - a step-interval save (`every_n_train_steps`) writes `last.ckpt` at once; Lightning defers the whole
+      save to the next validation while the monitored metric is missing (the first epoch), so a kill in
+      a long first epoch would find nothing to resume from;
+    - when training ends, `last.ckpt` holds the final weights; Lightning skips that save when a
+      step-interval save already wrote `last.ckpt` earlier in the run.
+    """
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args: Any, **kwargs: Any) -> None:
+        super().on_train_batch_end(trainer, pl_module, *args, **kwargs)
+        step = trainer.global_step
+        due = self._every_n_train_steps >= 1 and step % self._every_n_train_steps == 0
+        if due and self.save_last and self._last_global_step_saved != step and not self._should_skip_saving_checkpoint(trainer):
+            previous = self._last_global_step_saved
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+            if self._defer_save_until_validation:  # let the deferred top-k save at validation end still run
+                self._last_global_step_saved = previous
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.save_last and self._last_global_step_saved != trainer.global_step and not trainer.fast_dev_run:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        super().on_train_end(trainer, pl_module)

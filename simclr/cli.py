@@ -18,17 +18,17 @@ import warnings
 import jsonargparse
 import torch
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar, RichProgressBar
+from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar, RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from simclr import commands
-from simclr.checkpointing import AtomicCheckpointIO
+from simclr.checkpointing import AtomicCheckpointIO, ModelCheckpoint
 from simclr.data import ImageDataModule
 from simclr.errors import DEBUG_ENV, user_message
 from simclr.guards import NonFiniteLossGuard
 from simclr.module import SimCLR
-from simclr.rng import RNGStateCallback
+from simclr.resumable import ResumeCallback
 
 
 class SimCLRCLI(LightningCLI):
@@ -55,7 +55,7 @@ class SimCLRCLI(LightningCLI):
         callbacks = list(config.get("callbacks") or [])
         if config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
             callbacks.append(RichProgressBar())
-        for kind in (RNGStateCallback, NonFiniteLossGuard):  # unless the config names its own
+        for kind in (ResumeCallback, NonFiniteLossGuard):  # unless the config names its own
             if not any(isinstance(c, kind) for c in callbacks):
                 callbacks.append(kind())
         plugins = config.get("plugins")

@@ -1,10 +1,14 @@
-"""A training DataLoader that resumes mid-epoch: same permutation, the batches already trained skipped.
+"""Exact mid-epoch resumption: a train DataLoader that continues the killed epoch, and the callback
+that checkpoints it with the global RNG states.
 
-Lightning's fit loop saves `state_dict()` of every train loader that has one in the checkpoint
-(`loops.fit_loop.combined_loader`) and calls `load_state_dict()` before the first batch after a
-resume. The state is the sampler's (seed, epoch) and the batches yielded in the current epoch; the
+The loader's state is the sampler's (seed, epoch) and the batches yielded in the current epoch; the
 permutation is a function of (seed, epoch) alone, so the resumed epoch continues where the killed one
 stopped. Skipping happens on batch indices, so no skipped image is loaded or decoded.
+
+`ResumeCallback` saves and restores that state itself. Lightning 2.6 has the same hook (its fit loop
+saves `state_dict()` of stateful train loaders) but never loads it back when `configure_optimizers`
+reads `trainer.estimated_stepping_batches` (ours does, for the LR schedule): that builds the train
+loader before the checkpoint is restored, and the fit loop then skips the step that loads the state.
 """
 
 from __future__ import annotations
@@ -14,7 +18,11 @@ from collections.abc import Iterable, Iterator, Sized
 from typing import Any
 
 import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import CombinedLoader
 from torch.utils.data import DataLoader, RandomSampler
+
+from simclr.rng import collect_rng_states, set_rng_states
 
 
 class EpochRandomSampler(RandomSampler):
@@ -96,3 +104,42 @@ class ResumableDataLoader(DataLoader):
                 sampler.seed = int(state["seed"])
             if epoch is not None:
                 sampler.set_epoch(int(epoch))
+
+
+def _train_loaders(trainer: Trainer) -> list[Any]:
+    loaders = trainer.train_dataloader
+    if isinstance(loaders, CombinedLoader):
+        return list(loaders.flattened)
+    if isinstance(loaders, dict):
+        return list(loaders.values())
+    return list(loaders) if isinstance(loaders, (list, tuple)) else [loaders]
+
+
+class ResumeCallback(Callback):
+    """Keeps in every checkpoint what an exact resume needs beyond Lightning's own state: the global
+    RNG states (torch CPU and CUDA, numpy, Python) and the position of each resumable train loader.
+
+    Both are put back in `on_train_start`: after the sanity check (which draws from the global RNG)
+    and before the first batch is fetched (the loader skips the batches the killed run already trained).
+    """
+
+    def __init__(self) -> None:
+        self._to_restore: dict[str, Any] | None = None
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
+        checkpoint["resume"] = {
+            "rng": collect_rng_states(),
+            "train_loaders": [dl.state_dict() for dl in _train_loaders(trainer) if isinstance(dl, ResumableDataLoader)],
+        }
+
+    def on_load_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
+        self._to_restore = checkpoint.get("resume")
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self._to_restore is None:
+            return
+        state, self._to_restore = self._to_restore, None
+        set_rng_states(state["rng"])
+        loaders = [dl for dl in _train_loaders(trainer) if isinstance(dl, ResumableDataLoader)]
+        for loader, loader_state in zip(loaders, state.get("train_loaders", [])):
+            loader.load_state_dict(loader_state)

@@ -6,21 +6,20 @@
   (1) our ops and kornia draw from the global generator (kornia takes no generator argument), (2) the
   state is just (seed, step), the same on every rank, while only rank 0 writes checkpoints, and (3) DDP
   ranks get different augmentation parameters for their shards. The global RNG is left untouched.
-- `RNGStateCallback`: torch (CPU and CUDA), numpy and Python global states in every checkpoint, put back
-  when training resumes (after the sanity check, which draws from them).
+- `collect_rng_states` / `set_rng_states`: torch (CPU and CUDA), numpy and Python global states, which
+  `simclr.resumable.ResumeCallback` keeps in every checkpoint.
 The data order is the third stream: `simclr.resumable` (seeded per epoch, batches skipped on resume).
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import torch
-from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states  # private, but Lightning's own
-from lightning.pytorch import Callback, LightningModule, Trainer
 
 
 def stream_seed(seed: int, rank: int, step: int) -> int:
@@ -63,23 +62,25 @@ class AugmentationRNG:
         self.seed, self.step = int(state["seed"]), int(state["step"])
 
 
-class RNGStateCallback(Callback):
-    """Saves torch (CPU, CUDA), numpy and Python global RNG states in every checkpoint and restores them
-    when training resumes from one (`on_train_start`, i.e. after the sanity check has drawn from them)."""
+def collect_rng_states() -> dict[str, Any]:
+    """torch CPU and CUDA, numpy and Python global RNG states, as types `torch.load(weights_only=True)` accepts
+    (Lightning's `_collect_rng_states` keeps numpy's state as an ndarray, which weights-only loading refuses)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "torch.cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)],
+        "python": random.getstate(),
+    }
 
-    def __init__(self) -> None:
-        self._to_restore: dict[str, Any] | None = None
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"rng": _collect_rng_states(include_cuda=torch.cuda.is_available())}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._to_restore = state_dict.get("rng")
-
-    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self._to_restore is not None:
-            states = dict(self._to_restore)
-            if not torch.cuda.is_available() or len(states.get("torch.cuda") or []) != torch.cuda.device_count():
-                states.pop("torch.cuda", None)  # written on other hardware: CUDA streams start from the seed
-            _set_rng_states(states)
-            self._to_restore = None
+def set_rng_states(states: dict[str, Any]) -> None:
+    """Restores what `collect_rng_states` returned; CUDA states only onto as many devices as were saved."""
+    torch.set_rng_state(states["torch"])
+    cuda = states.get("torch.cuda") or []
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = states["python"]
+    random.setstate((version, tuple(internal), gauss_next))
