@@ -23,11 +23,13 @@ from torch import nn
 
 from simclr.errors import UserError
 
-_UNREADABLE = (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, AttributeError, ImportError)
+UNREADABLE_ERRORS = (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, AttributeError, ImportError)
 
 
-def _corrupt(path: str | Path, error: BaseException) -> UserError:
-    if "weights_only" in str(error) or "Weights only load failed" in str(error):
+def unreadable_checkpoint(path: str | Path, error: BaseException) -> UserError:
+    """The one-line error for a checkpoint file `torch.load` failed on with `error`."""
+    intact = Path(path).is_file() and zipfile.is_zipfile(path)  # torch.save writes a zip; a cut-off one has no directory
+    if intact and ("weights_only" in str(error) or "Weights only load failed" in str(error)):
         return UserError(
             f"checkpoint {path} holds objects that safe loading (torch.load weights_only=True) refuses; "
             f"if you trust the file, pass --weights_only false"
@@ -68,8 +70,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             )
         try:
             return super().load_checkpoint(path, *args, **kwargs)
-        except _UNREADABLE as e:
-            raise _corrupt(path, e) from e
+        except UNREADABLE_ERRORS as e:
+            raise unreadable_checkpoint(path, e) from e
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -84,8 +86,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(f"checkpoint {path} does not exist; pass the .ckpt written by `simclr fit` (e.g. runs/demo/checkpoints/last.ckpt)")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-    except _UNREADABLE as e:
-        raise _corrupt(path, e) from e
+    except UNREADABLE_ERRORS as e:
+        raise unreadable_checkpoint(path, e) from e
     hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
     if not isinstance(checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None, dict) or not hparams or "encoder" not in hparams:
         raise UserError(

@@ -23,7 +23,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from simclr import commands
-from simclr.checkpointing import AtomicCheckpointIO, ModelCheckpoint
+from simclr.checkpointing import UNREADABLE_ERRORS, AtomicCheckpointIO, ModelCheckpoint, unreadable_checkpoint
 from simclr.data import ImageDataModule
 from simclr.errors import DEBUG_ENV, user_message
 from simclr.guards import NonFiniteLossGuard
@@ -47,6 +47,14 @@ class SimCLRCLI(LightningCLI):
                 "checkpoint.filename": "best-{epoch}-{step}",
             }
         )
+
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI reads the model config saved in `--ckpt_path` here (it replaces the command line's
+        # model config); a truncated or corrupt file gets our one-line error instead of torch's traceback.
+        try:
+            super()._parse_ckpt_path()
+        except UNREADABLE_ERRORS as e:
+            raise unreadable_checkpoint(self.config[self.config.subcommand].get("ckpt_path"), e) from e
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         # Rich progress bar by default, unless the config turns progress bars off or names its own

@@ -294,7 +294,6 @@ class ImageFolderDataset(Dataset):
         try:
             image = decode_image(str(path), mode=ImageReadMode.RGB)  # (3, H, W) uint8
         except (RuntimeError, ValueError, OSError) as e:
-            reason = " ".join(str(e).split())[:120]
-            raise UserError(f"cannot decode image {path} ({reason}); delete or replace the file (or re-export it as PNG/JPEG)") from e
+            raise UserError(f"cannot decode image {path} ({' '.join(str(e).split())[:120]}); delete or replace the file") from e
         image = TF.resize(image, [self.image_size], antialias=True)  # shorter side -> image_size
         return TF.center_crop(image, [self.image_size, self.image_size]), label
