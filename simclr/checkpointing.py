@@ -10,7 +10,6 @@ sees the old checkpoint or the new one, never a partial file.
 from __future__ import annotations
 
 import os
-import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -21,20 +20,27 @@ from lightning.pytorch.callbacks import ModelCheckpoint as LightningModelCheckpo
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import nn
 
-from simclr.errors import UserError
+from simclr.errors import UserError, short_reason
 
-UNREADABLE_ERRORS = (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, AttributeError, ImportError)
+# torch.load of a damaged file fails in many ways (zip reader, unpickler, legacy format parser); every
+# exception raised by a bare torch.load(path) is about the file, so these wrappers catch them all.
+UNREADABLE_ERRORS = (Exception,)
 
 
 def unreadable_checkpoint(path: str | Path, error: BaseException) -> UserError:
     """The one-line error for a checkpoint file `torch.load` failed on with `error`."""
-    intact = Path(path).is_file() and zipfile.is_zipfile(path)  # torch.save writes a zip; a cut-off one has no directory
+    local = Path(path).is_file()
+    intact = local and zipfile.is_zipfile(path)  # torch.save writes a zip; a cut-off one has lost its directory
     if intact and ("weights_only" in str(error) or "Weights only load failed" in str(error)):
         return UserError(
             f"checkpoint {path} holds objects that safe loading (torch.load weights_only=True) refuses; "
             f"if you trust the file, pass --weights_only false"
         )
-    reason = " ".join(str(error).split())[:160] or type(error).__name__
+    reason = short_reason(error)
+    if local and not intact:
+        with open(path, "rb") as fh:
+            zipped = fh.read(2) == b"PK"
+        reason = "the end of the file is missing: its write was cut off" if zipped else "not a file written by torch.save"
     return UserError(
         f"checkpoint {path} is truncated or corrupt ({reason}); pass an intact checkpoint "
         f"(another .ckpt in {Path(path).parent}) or start a new run without it"

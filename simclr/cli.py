@@ -14,6 +14,7 @@ User mistakes end with one line on stderr, `simclr: error: <what was wrong>; <th
 import os
 import sys
 import warnings
+from pathlib import Path
 
 import jsonargparse
 import torch
@@ -51,10 +52,13 @@ class SimCLRCLI(LightningCLI):
     def _parse_ckpt_path(self) -> None:
         # LightningCLI reads the model config saved in `--ckpt_path` here (it replaces the command line's
         # model config); a truncated or corrupt file gets our one-line error instead of torch's traceback.
-        try:
-            super()._parse_ckpt_path()
-        except UNREADABLE_ERRORS as e:
-            raise unreadable_checkpoint(self.config[self.config.subcommand].get("ckpt_path"), e) from e
+        ckpt_path = self.config[self.config.subcommand].get("ckpt_path") if self.config.get("subcommand") else None
+        if ckpt_path and Path(ckpt_path).is_file():
+            try:
+                torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)  # memory-mapped: cheap
+            except UNREADABLE_ERRORS as e:
+                raise unreadable_checkpoint(ckpt_path, e) from e
+        super()._parse_ckpt_path()
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         # Rich progress bar by default, unless the config turns progress bars off or names its own

@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.io import ImageReadMode, decode_image
 
-from simclr.errors import UserError
+from simclr.errors import UserError, short_reason
 
 Batch = tuple[Tensor, Tensor]  # images uint8 (B, C, H, W), labels int64 (B,)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -294,6 +294,6 @@ class ImageFolderDataset(Dataset):
         try:
             image = decode_image(str(path), mode=ImageReadMode.RGB)  # (3, H, W) uint8
         except (RuntimeError, ValueError, OSError) as e:
-            raise UserError(f"cannot decode image {path} ({' '.join(str(e).split())[:120]}); delete or replace the file") from e
+            raise UserError(f"cannot decode image {path} ({short_reason(e)}); delete or replace the file") from e
         image = TF.resize(image, [self.image_size], antialias=True)  # shorter side -> image_size
         return TF.center_crop(image, [self.image_size, self.image_size]), label

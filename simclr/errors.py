@@ -34,6 +34,12 @@ class TrainingDiverged(UserError):
     """The training loss became non-finite (see `simclr.guards.NonFiniteLossGuard`)."""
 
 
+def short_reason(error: BaseException, limit: int = 100) -> str:
+    """The first sentence of an exception's message, without C++ source locations, for a one-line error."""
+    text = re.sub(r"^.*\.(cpp|h):\d+,? ", "", " ".join(str(error).split())) or type(error).__name__
+    return re.split(r"(?<=[a-z])\. ", text)[0][:limit].rstrip(".")
+
+
 def _last_line_of_worker_error(message: str) -> str:
     """`Caught X in DataLoader worker process 0. Original Traceback ... pkg.X: msg` -> `msg`."""
     last = [line for line in message.splitlines() if line.strip()][-1]

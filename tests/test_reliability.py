@@ -129,7 +129,7 @@ def bad_checkpoints(tmp_path: Path, trained: Path) -> dict[str, tuple[Path, str]
     truncated = tmp_path / "truncated.ckpt"
     truncated.write_bytes(trained.read_bytes()[: trained.stat().st_size // 2])  # a copy cut off mid-write
     corrupt = tmp_path / "corrupt.ckpt"
-    corrupt.write_bytes(os.urandom(4096))
+    corrupt.write_bytes(bytes(range(256)) * 16)  # not a torch.save file at all
     return {
         "missing": (tmp_path / "nope.ckpt", "does not exist"),
         "truncated": (truncated, "is truncated or corrupt"),
