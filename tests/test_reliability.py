@@ -212,10 +212,9 @@ def loss_curve(run: Path) -> list[tuple[int, float]]:
 
 
 def test_same_seed_and_config_give_identical_loss_curves(tiny, tmp_path):
-    csv_logger = ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.max_steps", "6"]
     for name in ("a", "b"):
-        cli.run_cli([*run_args(tiny, tmp_path / name)[:-4], "--checkpoint.dirpath", str(tmp_path / name), *csv_logger,
-                     "--trainer.logger.init_args.save_dir", str(tmp_path / name)])
+        cli.run_cli(run_args(tiny, tmp_path / name, "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
+                             "--trainer.logger.init_args.save_dir", str(tmp_path / name), "--trainer.max_steps", "6"))
     curve = loss_curve(tmp_path / "a")
     assert len(curve) == 6 and curve == loss_curve(tmp_path / "b")
 
