@@ -17,13 +17,3 @@ class KillAfterStep(Callback):
         if trainer.global_step == self.step:
             os.kill(os.getpid(), signal.SIGKILL)
 
-
-class RecordSteps(Callback):
-    """Debug: appends (global_step, batch label checksum, augment step, loss) to a file each step."""
-
-    def __init__(self, path: str):
-        self.path = path
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        with open(self.path, "a") as fh:
-            fh.write(f"{trainer.global_step} {batch_idx} {batch[1].tolist()} {pl_module.augment_rng.step} {float(outputs['loss']):.6f}\n")
