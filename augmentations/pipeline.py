@@ -45,7 +45,10 @@ class ViewPipeline(nn.Module):
         """
         channels = images.shape[1]
         if channels != self.mean.shape[1]:
-            raise ValueError(f"mean/std have {self.mean.shape[1]} channels but images have {channels}")
+            raise ValueError(
+                f"mean/std have {self.mean.shape[1]} channels but images have {channels}; "
+                f"give the pipeline a mean and std with {channels} values"
+            )
         x = images.float() / 255 if images.dtype == torch.uint8 else images.float()  # on images.device
         for transform in self.transforms:
             x = transform(x)

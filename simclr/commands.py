@@ -6,16 +6,33 @@ from pathlib import Path
 
 import torch
 
+from simclr.checkpointing import read_checkpoint
 from simclr.data import ImageDataModule
+from simclr.errors import UserError
+from simclr.features import projection_head, representation_names
 from simclr.module import SimCLR
 
 
 def load_pretrained(ckpt: str, map_location: str | torch.device = "cpu") -> SimCLR:
-    """The SimCLR module of a checkpoint written by `simclr fit`, rebuilt from its saved config."""
-    path = Path(ckpt)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist; pass the .ckpt written by `simclr fit` (e.g. runs/demo/checkpoints/last.ckpt)")
-    return SimCLR.load_from_checkpoint(path, map_location=map_location)
+    """The SimCLR module of a checkpoint written by `simclr fit`, rebuilt from its saved config.
+
+    A missing file raises FileNotFoundError; a truncated, corrupt or foreign file a one-line UserError.
+    """
+    read_checkpoint(ckpt)  # memory-mapped: checks the file cheaply before Lightning loads it
+    return SimCLR.load_from_checkpoint(Path(ckpt), map_location=map_location)
+
+
+def check_representations(model: SimCLR, wanted: list[str] | None, ckpt: str) -> list[str]:
+    """The representations to probe: `wanted`, or all the model has; UserError for one it lacks (z without a head)."""
+    available = representation_names(projection_head(model.head))
+    missing = [name for name in wanted or [] if name not in available]
+    if missing:
+        why = "has no projection head" if len(available) == 1 else f"has only {', '.join(available)}"
+        raise UserError(
+            f"checkpoint {ckpt} {why}, so it has no {missing[0]!r} to probe; pass --representations "
+            f"'[{', '.join(available)}]' (or pretrain with a projection head, e.g. simclr.head.ProjectionHead)"
+        )
+    return wanted or available
 
 
 def load_datamodule(ckpt: str, root: str | None = None) -> ImageDataModule:
@@ -27,9 +44,9 @@ def load_datamodule(ckpt: str, root: str | None = None) -> ImageDataModule:
     """
     from lightning.pytorch.cli import instantiate_module
 
-    hparams = dict(torch.load(ckpt, map_location="cpu", weights_only=False).get("datamodule_hyper_parameters") or {})
+    hparams = dict(read_checkpoint(ckpt).get("datamodule_hyper_parameters") or {})
     if "_class_path" not in hparams:
-        raise ValueError(f"checkpoint {ckpt} records no data module (not written by `simclr fit`?); pass --data.class_path and --data.init_args.root")
+        raise UserError(f"checkpoint {ckpt} records no data module (not written by `simclr fit`?); pass --data.class_path and --data.init_args.root")
     hparams.pop("_instantiator", None)
     if root:
         hparams["root"] = root
@@ -66,6 +83,7 @@ def probe(
     batch_size: int = 1024,
     baselines: bool = True,
     out_dir: str | None = None,
+    representations: list[str] | None = None,
 ) -> Path:
     """Linear and kNN probes of every representation of a checkpoint: h, each head layer, z, a random
     encoder of the same architecture (random_h) and raw pixels; prints the table and writes `probe.md`,
@@ -81,6 +99,7 @@ def probe(
         batch_size: images per feature-extraction batch.
         baselines: also probe a random encoder of the same architecture (random_h) and raw pixels.
         out_dir: where to write the report; default: the checkpoint's folder.
+        representations: which of h, head_1, ..., z to probe, e.g. [h, z]; default: all the checkpoint has.
     """
     from simclr.evaluate import evaluate_checkpoint
     from simclr.probe import ProbeRecipe
@@ -89,13 +108,14 @@ def probe(
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
     model = load_pretrained(ckpt, map_location=dev)
+    representations = check_representations(model, representations, ckpt)
     if data is None:
         data = load_datamodule(ckpt, root)
     elif root:
         data.root = root
     start = time.perf_counter()
     rows, diagnostics = evaluate_checkpoint(model, data, recipe=ProbeRecipe(max_iter=max_iter), knn_k=knn_k, device=dev, batch_size=batch_size,
-                                            pixels=baselines, random_baseline=baselines)
+                                            pixels=baselines, random_baseline=baselines, representations=representations)
     seconds = time.perf_counter() - start
     header = f"# Probe of {ckpt}\n\nLinear probe: frozen z-scored features, full-batch L-BFGS ({max_iter} iterations, L2 {ProbeRecipe().weight_decay}); kNN: cosine, k={knn_k}. Took {seconds:.0f} s on {dev}.\n\n"
     out = Path(out_dir) if out_dir else Path(ckpt).parent

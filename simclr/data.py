@@ -30,6 +30,8 @@ from simclr.datasets import (
     read_fashion_mnist,
     read_stl10,
 )
+from simclr.errors import UserError
+from simclr.resumable import EpochRandomSampler, ResumableDataLoader
 
 
 class ImageDataModule(L.LightningDataModule):
@@ -90,11 +92,16 @@ class ImageDataModule(L.LightningDataModule):
         self.dataset("val")
 
     def loader(self, dataset: Dataset, batch_size: int, shuffle: bool, drop_last: bool) -> DataLoader:
-        """A DataLoader with this module's worker and pinning settings, yielding uint8 batches."""
-        return DataLoader(
+        """A DataLoader with this module's worker and pinning settings, yielding uint8 batches.
+
+        Shuffled loaders resume mid-epoch (`simclr.resumable`): the order is a function of (seed, epoch).
+        """
+        seed = torch.initial_seed()  # the seed seed_everything set
+        return ResumableDataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
+            sampler=EpochRandomSampler(dataset, seed) if shuffle else None,
+            generator=torch.Generator().manual_seed(seed),  # worker seeds without drawing from the global RNG
             drop_last=drop_last,
             num_workers=self.num_workers,
             collate_fn=collate_batch,
@@ -106,12 +113,14 @@ class ImageDataModule(L.LightningDataModule):
         """Shuffled pretraining batches (images uint8 (B, C, H, W), labels int64 (B,)), last short one dropped."""
         dataset = self.dataset("train")
         if len(dataset) < self.batch_size:
-            raise ValueError(f"batch_size {self.batch_size} exceeds the {len(dataset)} training images")
+            raise UserError(f"batch_size {self.batch_size} exceeds the {len(dataset)} training images; set data.init_args.batch_size <= {len(dataset)}")
         return self.loader(dataset, self.batch_size, shuffle=True, drop_last=True)
 
     def val_dataloader(self) -> DataLoader:
-        """Labelled test-split batches in order, the last one possibly short."""
-        return self.loader(self.dataset("val"), self.val_batch_size, shuffle=False, drop_last=False)
+        """Labelled test-split batches in order, the last one possibly short (but never a single image,
+        which NT-Xent cannot score: it is dropped)."""
+        dataset = self.dataset("val")
+        return self.loader(dataset, self.val_batch_size, shuffle=False, drop_last=len(dataset) % self.val_batch_size == 1)
 
 
 class FashionMNIST(ImageDataModule):

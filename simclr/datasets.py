@@ -23,6 +23,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.io import ImageReadMode, decode_image
 
+from simclr.errors import UserError, short_reason
+
 Batch = tuple[Tensor, Tensor]  # images uint8 (B, C, H, W), labels int64 (B,)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -240,7 +242,10 @@ def read_stl10(root: str | Path, split: str) -> Batch:
 def find_classes(root: str | Path) -> list[str]:
     """Sorted names of the sub-folders of `root` (one per class); FileNotFoundError if none."""
     root = Path(root)
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    try:
+        classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    except PermissionError as e:
+        raise UserError(f"cannot read the image folder {root.absolute()} ({e.strerror}); give the user read access (chmod -R a+rX) or pass another --data.init_args.root") from e
     if not classes:
         raise FileNotFoundError(
             f"no image folder at {root.absolute()}: expected {root.absolute()}/<class>/*.jpg (or png, bmp, webp); "
@@ -289,6 +294,6 @@ class ImageFolderDataset(Dataset):
         try:
             image = decode_image(str(path), mode=ImageReadMode.RGB)  # (3, H, W) uint8
         except (RuntimeError, ValueError, OSError) as e:
-            raise RuntimeError(f"cannot decode image {path}: {e}") from e
+            raise UserError(f"cannot decode image {path} ({short_reason(e)}); delete or replace the file") from e
         image = TF.resize(image, [self.image_size], antialias=True)  # shorter side -> image_size
         return TF.center_crop(image, [self.image_size, self.image_size]), label

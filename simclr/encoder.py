@@ -4,6 +4,8 @@ import torch
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
+from simclr.errors import UserError
+
 
 class ResNetEncoder(nn.Module):
     """torchvision ResNet without its classifier: images (B, C, H, W) -> h (B, feature_dim).
@@ -62,7 +64,7 @@ class ResNetEncoder(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         """images (B, in_channels, H, W) float -> h (B, feature_dim)."""
         if images.shape[1] != self.in_channels:
-            raise ValueError(
+            raise UserError(
                 f"ResNetEncoder expects {self.in_channels}-channel images but got {images.shape[1]} channels; "
                 f"set model.encoder.init_args.in_channels to {images.shape[1]}"
             )

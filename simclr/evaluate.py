@@ -18,7 +18,7 @@ from torch.utils.data import Dataset, Subset
 
 from simclr.data import ImageDataModule
 from simclr.diagnostics import representation_diagnostics
-from simclr.features import extract_representations, pixel_features
+from simclr.features import extract_representations, pixel_features, projection_head
 from simclr.knn import knn_top1
 from simclr.module import SimCLR
 from simclr.probe import ProbeRecipe, fit_linear_probe
@@ -87,7 +87,7 @@ def augmented_view_features(
         with torch.random.fork_rng(devices=[torch.device(device)] if torch.device(device).type == "cuda" else []):
             torch.manual_seed(seed)
             feats, _ = extract_representations(
-                model.encoder, model.head, dataset, lambda images, v=v: model.augment(images)[v], batch_size, device
+                model.encoder, projection_head(model.head), dataset, lambda images, v=v: model.augment(images)[v], batch_size, device
             )
         views.append(feats)
     return views[0], views[1]
@@ -105,6 +105,7 @@ def evaluate_checkpoint(
     random_baseline: bool = True,
     diagnostics: bool = True,
     seed: int = 0,
+    representations: list[str] | None = None,
 ) -> tuple[list[ProbeRow], dict]:
     """Probes every representation of a frozen SimCLR model on the datamodule's labelled splits.
 
@@ -119,6 +120,7 @@ def evaluate_checkpoint(
         random_baseline: add `random_h`, a randomly initialised encoder of the same architecture.
         diagnostics: compute alignment / uniformity / RankMe / spectrum for h and z.
         seed: seeds the random encoder and the augmented views of the diagnostics.
+        representations: which of h, head_1, ..., z to probe; all of them if None.
 
     Returns:
         (rows in the order h, head_1, ..., z, random_h, pixels; diagnostics {"h": {...}, "z": {...}} or {}).
@@ -130,12 +132,14 @@ def evaluate_checkpoint(
     log.info("evaluating on %d train / %d test images, %d classes", len(train_set), len(test_set), num_classes)
 
     with _timed("feature extraction (train + test)"):
-        train_feats, train_y = extract_representations(model.encoder, model.head, train_set, normalise, batch_size, device)
-        test_feats, test_y = extract_representations(model.encoder, model.head, test_set, normalise, batch_size, device)
+        head = projection_head(model.head)
+        train_feats, train_y = extract_representations(model.encoder, head, train_set, normalise, batch_size, device)
+        test_feats, test_y = extract_representations(model.encoder, head, test_set, normalise, batch_size, device)
     rows = [
         _probe(name, (train_feats[name], train_y), (test_feats[name], test_y), num_classes, recipe,
                name in KNN_NAMES, knn_k, knn_temperature)
         for name in train_feats
+        if representations is None or name in representations
     ]
 
     if random_baseline:
@@ -159,7 +163,7 @@ def evaluate_checkpoint(
         with _timed("diagnostics"):
             subset = Subset(test_set, range(min(DIAGNOSTIC_IMAGES, len(test_set))))
             view1, view2 = augmented_view_features(model, subset, batch_size, device, seed)
-            keep = ("h", "z")
+            keep = [k for k in ("h", "z") if k in test_feats]
             diag = representation_diagnostics(
                 {k: view1[k] for k in keep}, {k: view2[k] for k in keep}, {k: test_feats[k] for k in keep}
             )

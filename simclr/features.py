@@ -23,6 +23,12 @@ def _loader(dataset: Dataset, batch_size: int) -> DataLoader:
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=False, collate_fn=collate_batch)
 
 
+def projection_head(head: nn.Module | None) -> nn.Module | None:
+    """`head` if it is a projection MLP with readable layers (`forward_all`, `layers`), else None (e.g. a model
+    trained with `head: torch.nn.Identity` has no z of its own)."""
+    return head if hasattr(head, "forward_all") and hasattr(head, "layers") else None
+
+
 def representation_names(head: nn.Module | None) -> list[str]:
     """Keys of `extract_representations`' dict: "h", "head_1" ... "head_{L-1}", "z" ("h" only without a head)."""
     if head is None:

@@ -8,9 +8,12 @@ from torch import Tensor, nn
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters  # no public accessor
 from torch.optim import Optimizer
 
+from simclr.checkpointing import check_compatible
+from simclr.checks import check_fit_inputs
 from simclr.head import ProjectionHead
 from simclr.lars import LARS
 from simclr.losses import NTXentLoss, contrastive_stats
+from simclr.rng import AugmentationRNG
 from simclr.schedule import warmup_cosine
 
 OptimizerCallable = Callable[[Iterable], Optimizer]
@@ -73,6 +76,7 @@ class SimCLR(L.LightningModule):
         self.channels_last = channels_last
         if channels_last:
             self.encoder.to(memory_format=torch.channels_last)
+        self.augment_rng = AugmentationRNG()  # the training augmentations' own stream, checkpointed (simclr.rng)
 
     def forward(self, images: Tensor) -> Tensor:
         """Normalised float images (B, C, H, W) -> h (B, feature_dim)."""
@@ -82,9 +86,27 @@ class SimCLR(L.LightningModule):
         """uint8 images on the device -> V augmented float views (batched on the device)."""
         images, labels = batch
         trainer = self._trainer
-        if trainer is not None and (trainer.training or trainer.validating or trainer.sanity_checking):
+        if trainer is not None and trainer.training:
+            with self.augment_rng.draw(images.device, rank=trainer.global_rank):  # same draws after a resume
+                return self.augment(images), labels
+        if trainer is not None and (trainer.validating or trainer.sanity_checking):
             return self.augment(images), labels
         return batch
+
+    def setup(self, stage: str) -> None:
+        """Before fitting: one-line errors for data that does not fit the model (channels, batch size)."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        if stage == "fit" and datamodule is not None:
+            check_fit_inputs(self.encoder, self.augment, datamodule)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["augment_rng"] = self.augment_rng.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """A one-line error for a checkpoint of another architecture; restores the augmentation stream."""
+        check_compatible(self, checkpoint, getattr(self._trainer, "ckpt_path", None), strict=self.strict_loading)
+        if "augment_rng" in checkpoint:
+            self.augment_rng.load_state_dict(checkpoint["augment_rng"])
 
     def _shared_step(self, views: list[Tensor], stage: str, labels: Tensor | None = None) -> dict[str, Tensor]:
         n = views[0].shape[0]

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from simclr.distributed import all_gather_no_grad, all_gather_with_grad, rank
+from simclr.errors import UserError
 
 
 class Pairs(NamedTuple):
@@ -32,9 +33,9 @@ class Pairs(NamedTuple):
 def check_views(z: Tensor, name: str) -> None:
     """One clear error for inputs no contrastive loss can use: z must be (V >= 2, N, D)."""
     if z.dim() != 3:
-        raise ValueError(f"{name} needs views stacked as (V, N, D), got shape {tuple(z.shape)}; pass torch.stack([z_1, ..., z_V])")
+        raise UserError(f"{name} needs views stacked as (V, N, D), got shape {tuple(z.shape)}; pass torch.stack([z_1, ..., z_V])")
     if z.shape[0] < 2:
-        raise ValueError(f"{name} needs at least 2 views per image, got {z.shape[0]}; set n_views: 2 (or more) in the augment")
+        raise UserError(f"{name} needs at least 2 views per image, got {z.shape[0]}; set n_views: 2 (or more) in the augment")
 
 
 def contrastive_pairs(z: Tensor, labels: Tensor | None = None, gather_distributed: bool = True) -> Pairs:
@@ -60,7 +61,7 @@ def contrastive_pairs(z: Tensor, labels: Tensor | None = None, gather_distribute
         cand = zn
     n_global = cand.shape[1]
     if n_global < 2:
-        raise ValueError(
+        raise UserError(
             f"contrastive losses need a batch of at least 2 images (got N={n_global}): with one image there are no negatives; "
             "raise the batch size or keep drop_last=True"
         )

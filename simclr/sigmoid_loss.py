@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from simclr.errors import UserError
 from simclr.pairs import check_views, contrastive_pairs
 from simclr.pruning import NegativePruning
 from simclr.temperature import Temperature, check_temperature
@@ -78,7 +79,7 @@ class SigmoidLoss(nn.Module):
     ):
         super().__init__()
         if not math.isfinite(bias):
-            raise ValueError(f"SigmoidLoss bias must be a finite number, got {bias}; SigLIP starts from -10")
+            raise UserError(f"SigmoidLoss bias must be a finite number, got {bias}; SigLIP starts from -10")
         self.temperature = Temperature(temperature, learnable, min_temperature, name="SigmoidLoss")
         self.bias = nn.Parameter(torch.tensor(float(bias))) if learnable else bias
         self.gather_distributed = gather_distributed

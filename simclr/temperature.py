@@ -11,11 +11,13 @@ import math
 import torch
 from torch import Tensor, nn
 
+from simclr.errors import UserError
+
 
 def check_temperature(value: float, name: str) -> None:
     """One clear error for a temperature that is not a positive number."""
     if not value > 0:
-        raise ValueError(f"{name} temperature must be > 0, got {value}; SimCLR uses 0.1 to 0.5")
+        raise UserError(f"{name} temperature must be > 0, got {value}; set model.loss.init_args.temperature to 0.1-0.5 as SimCLR does")
 
 
 class Temperature(nn.Module):
@@ -33,7 +35,7 @@ class Temperature(nn.Module):
         super().__init__()
         check_temperature(value, name)
         if learnable and not 0 < min_value <= value:
-            raise ValueError(f"{name} min_temperature must be in (0, temperature={value}], got {min_value}")
+            raise UserError(f"{name} min_temperature must be in (0, temperature={value}], got {min_value}")
         self.value = value
         self.min_value = min_value
         self.log_inv = nn.Parameter(torch.tensor(math.log(1.0 / value))) if learnable else None

@@ -134,7 +134,7 @@ def test_image_folder_bad_file_names_the_file(tmp_path):
     bad = root / "a" / "broken.png"
     bad.write_bytes(b"definitely not a png")
     ds = ImageFolderDataset(root, image_size=8)
-    with pytest.raises(RuntimeError, match="broken.png"):
+    with pytest.raises(ValueError, match="broken.png"):
         [ds[i] for i in range(len(ds))]
 
 
