@@ -6,6 +6,7 @@ checkpoint commands `probe` and `export` (simclr.commands).
     simclr fit --config configs/cifar10.yaml --ckpt_path runs/simclr/version_0/checkpoints/last.ckpt
     simclr probe --ckpt runs/demo/checkpoints/last.ckpt
     simclr export --ckpt runs/demo/checkpoints/last.ckpt --out backbone.pt
+    simclr compare-augs --config configs/fashion_mnist.yaml --strategies configs/strategies/pairs_fashion_mnist.yaml
 """
 
 import sys
@@ -85,6 +86,10 @@ def main() -> None:
     quiet_known_warnings()
     if args and args[0] in ("probe", "export"):
         run_command(args)
+    elif args and args[0] == "compare-augs":  # simclr.compare_command: augmentation strategies compared
+        from simclr.compare_command import compare_augs
+
+        compare_augs(args[1:])
     else:
         run_cli()
 
