@@ -19,6 +19,7 @@ import csv
 import json
 import logging
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -48,6 +49,7 @@ class Budget:
     batch_size: int | None = None  # pretraining batch; None: the data module's
     probe_images: int | None = 10000  # labelled train images (fixed random subset) the probes learn from; None: all
     val_images: int = 2048  # first test images on which the final contrastive loss and top-1 are measured
+    test_images: int | None = None  # first test images the probes are tested on; None: the whole official test split
     probe_max_iter: int = 100  # L-BFGS iterations of each linear probe (simclr.probe.ProbeRecipe)
 
 
@@ -57,8 +59,8 @@ class CompareRow:
 
     strategy: str  # Strategy.name
     parts: list[str]  # its building blocks in order (heatmap axes)
-    h_top1: float  # linear probe on h, official test split
-    z_top1: float  # linear probe on z, official test split
+    h_top1: float  # linear probe on h, official test split (its first Budget.test_images)
+    z_top1: float  # linear probe on z, official test split (its first Budget.test_images)
     final_loss: float | None  # NT-Xent on the strategy's views of `val_images` test images after training
     contrastive_top1: float | None  # fraction of those anchors whose positive is the most similar candidate
     train_loss: float | None  # NT-Xent of the last training step (None for the untrained baseline)
@@ -138,7 +140,9 @@ def run_strategy(
     batch_size = budget.batch_size or datamodule.batch_size
     train_loader = datamodule.loader(pretrain, batch_size, shuffle=True, drop_last=True)
     val_loader = datamodule.loader(val, datamodule.val_batch_size, shuffle=False, drop_last=False)
-    with quiet_trainer():
+    with quiet_trainer(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")  # Lightning 2.6 vs torch, harmless
+        warnings.filterwarnings("ignore", message="You have overridden `on_after_batch_transfer`")  # SimCLR augments there on purpose
         trainer = _trainer(budget, accelerator, precision)
         trainer.fit(model, train_dataloaders=train_loader)
         train_loss = float(trainer.callback_metrics["train/loss"])
@@ -190,9 +194,9 @@ def compare(
         fixed_subset(datamodule.dataset("train"), budget.train_images, seed),
         Subset(test, range(min(budget.val_images, len(test)))),
         fixed_subset(datamodule.labelled_dataset("train"), budget.probe_images, seed + 1),
-        test,
+        test if budget.test_images is None else Subset(test, range(min(budget.test_images, len(test)))),
     )
-    rows = [run_untrained(build_model, splits[2], test, datamodule.num_classes, budget, seed)] if untrained else []
+    rows = [run_untrained(build_model, splits[2], splits[3], datamodule.num_classes, budget, seed)] if untrained else []
     for strategy in strategies:
         rows.append(run_strategy(strategy, build_model, datamodule, splits, budget, one_sided, seed, accelerator, precision))
         if out_dir is not None:
@@ -227,3 +231,32 @@ def format_rows(rows: Sequence[CompareRow]) -> str:
         contrastive = "-" if r.contrastive_top1 is None else f"{100 * r.contrastive_top1:.1f}"
         lines.append(f"| {r.strategy} | {100 * r.h_top1:.2f} | {100 * r.z_top1:.2f} | {loss} | {contrastive} | {r.seconds:.0f} |")
     return "\n".join(lines) + "\n"
+
+
+def summary(rows: Sequence[CompareRow], pair: tuple[str, str] = ("crop", "color"), metric: str = "h_top1") -> str:
+    """A few sentences on a pairwise comparison, computed from the rows (for notebooks and reports):
+    the best pair, the best single transformation, whether `pair` beats every single one, and how many
+    strategies beat the untrained encoder."""
+    def pct(r: CompareRow) -> str:
+        return f"{100 * getattr(r, metric):.2f}%"
+
+    singles = [r for r in rows if len(r.parts) == 1]
+    pairs = [r for r in rows if len(r.parts) == 2]
+    lines = []
+    if pairs:
+        best = max(pairs, key=lambda r: getattr(r, metric))
+        lines.append(f"Best pair: {' then '.join(best.parts)} ({pct(best)}).")
+    if singles:
+        best_single = max(singles, key=lambda r: getattr(r, metric))
+        lines.append(f"Best single transformation: {best_single.parts[0]} ({pct(best_single)}).")
+    target = next((r for r in pairs if tuple(r.parts) == tuple(pair)), None)
+    if target is not None and singles:
+        above = [r.parts[0] for r in singles if getattr(r, metric) >= getattr(target, metric)]
+        verdict = "beats every single transformation" if not above else f"does not beat {', '.join(above)}"
+        lines.append(f"{'+'.join(pair)} ({pct(target)}) {verdict}.")
+    untrained = next((r for r in rows if r.strategy == UNTRAINED), None)
+    if untrained is not None:
+        trained = [r for r in rows if r is not untrained]
+        better = sum(getattr(r, metric) > getattr(untrained, metric) for r in trained)
+        lines.append(f"{better} of {len(trained)} strategies beat the untrained encoder ({pct(untrained)}).")
+    return " ".join(lines)

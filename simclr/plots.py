@@ -72,7 +72,7 @@ def pair_heatmap(rows: Sequence[CompareRow], path: str | Path, metric: str = "h_
         raise ValueError("pair_heatmap needs rows of ordered pairs (two parts each); use bar_chart for other strategies")
     scale = 100 if metric.endswith("top1") else 1
     values = np.array(matrix, dtype=float) * scale
-    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(names), 0.8 + 0.8 * len(names)))
+    fig, ax = plt.subplots(figsize=(3.0 + 0.8 * len(names), 2.2 + 0.7 * len(names)))
     image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis")
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set_yticks(range(len(names)), names)
@@ -109,8 +109,8 @@ def bar_chart(rows: Sequence[CompareRow], path: str | Path, metrics: Sequence[st
     lowest = math.inf
     for k, metric in enumerate(metrics):
         scale = 100 if metric.endswith("top1") else 1
-        values = [scale * getattr(r, metric) for r in ordered]
-        lowest = min(lowest, *values)
+        values = [math.nan if getattr(r, metric) is None else scale * getattr(r, metric) for r in ordered]  # None: no bar
+        lowest = min(lowest, *(v for v in values if not math.isnan(v)))
         ax.barh([i + k * height for i in range(len(ordered))], values, height=height, label=METRIC_LABELS.get(metric, metric))
     ax.set_yticks([i + height * (len(metrics) - 1) / 2 for i in range(len(ordered))], [r.strategy for r in ordered], fontsize=8)
     ax.set_xlim(left=max(0.0, lowest - 5))  # accuracies differ by a few points: zoom in
