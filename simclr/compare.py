@@ -41,16 +41,27 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Budget:
-    """How long each strategy trains and how it is probed (the same for every strategy)."""
+    """How long each strategy trains and how it is probed (the same for every strategy).
 
-    epochs: int = 1  # passes over the pretraining images
-    max_steps: int = -1  # stop after this many optimiser steps if > 0 (before `epochs` ends)
-    train_images: int | None = None  # pretrain on a fixed random subset of this many images; None: all
-    batch_size: int | None = None  # pretraining batch; None: the data module's
-    probe_images: int | None = 10000  # labelled train images (fixed random subset) the probes learn from; None: all
-    val_images: int = 2048  # first test images on which the final contrastive loss and top-1 are measured
-    test_images: int | None = None  # first test images the probes are tested on; None: the whole official test split
-    probe_max_iter: int = 100  # L-BFGS iterations of each linear probe (simclr.probe.ProbeRecipe)
+    Attributes:
+        epochs: passes over the pretraining images.
+        max_steps: stop after this many optimiser steps if > 0 (before `epochs` ends).
+        train_images: pretrain on a fixed random subset of this many images; None: all.
+        batch_size: pretraining batch; None: the data module's.
+        probe_images: labelled train images (a fixed random subset) the probes learn from; None: all.
+        val_images: first test images on which the final contrastive loss and top-1 are measured.
+        test_images: first test images the probes are tested on; None: the whole official test split.
+        probe_max_iter: L-BFGS iterations of each linear probe (simclr.probe.ProbeRecipe).
+    """
+
+    epochs: int = 1
+    max_steps: int = -1
+    train_images: int | None = None
+    batch_size: int | None = None
+    probe_images: int | None = 10000
+    val_images: int = 2048
+    test_images: int | None = None
+    probe_max_iter: int = 100
 
 
 @dataclass

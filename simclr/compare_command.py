@@ -1,4 +1,4 @@
-"""`simclr compare-augs`: the augmentation comparison (`simclr.compare`) from the command line.
+r"""`simclr compare-augs`: the augmentation comparison (`simclr.compare`) from the command line.
 
     simclr compare-augs --config configs/fashion_mnist.yaml \
         --strategies configs/strategies/pairs_fashion_mnist.yaml --out runs/compare \
@@ -13,6 +13,7 @@ ordered pairs) and bars.png into `--out`.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import warnings
 from pathlib import Path
@@ -57,7 +58,10 @@ def parser():
 
     from simclr.compare import Budget
 
-    p = jsonargparse.ArgumentParser(prog="simclr compare-augs", description=__doc__.split("\n\n")[0])
+    class HelpFormatter(argparse.RawDescriptionHelpFormatter, jsonargparse.DefaultHelpFormatter):
+        """Keeps the line breaks of the description (the usage example)."""
+
+    p = jsonargparse.ArgumentParser(prog="simclr compare-augs", description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--strategies", type=str, required=True, help="strategies YAML (schema: simclr.strategies.StrategySpec)")
     p.add_argument("--out", type=str, default="runs/compare", help="folder for compare.csv/json and the plots")
     p.add_class_arguments(Budget, "budget")
@@ -77,10 +81,9 @@ def compare_augs(args: list[str]) -> Path:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     fit_args, rest = split_fit_args(args)
+    options = parser().parse_args(rest)  # --help prints the options and exits here
     if "--config" not in fit_args:
         raise SystemExit("simclr compare-augs needs --config <simclr fit config>, e.g. --config configs/fashion_mnist.yaml")
-    p = parser()
-    options = p.parse_args(rest)
     strategies = load_strategies(options.strategies)
     build_model, datamodule = build_from_fit_config(fit_args)
     budget = Budget(**options.budget.as_dict())
