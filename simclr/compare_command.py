@@ -63,6 +63,7 @@ def parser():
 
     p = jsonargparse.ArgumentParser(prog="simclr compare-augs", description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--strategies", type=str, required=True, help="strategies YAML (schema: simclr.strategies.StrategySpec)")
+    p.add_argument("--only", type=list[str] | None, default=None, help="keep the strategies made of these blocks only, e.g. [crop,color]")
     p.add_argument("--out", type=str, default="runs/compare", help="folder for compare.csv/json and the plots")
     p.add_class_arguments(Budget, "budget")
     p.add_argument("--one_sided", type=bool, default=True, help="Figure 5 protocol: identity | strategy; false augments both views")
@@ -77,7 +78,7 @@ def compare_augs(args: list[str]) -> Path:
     """Parse `args`, run the comparison, write the table and plots; returns the path of compare.json."""
     from simclr.compare import Budget, compare, format_rows, write_rows
     from simclr.plots import bar_chart, pair_heatmap, pair_matrix
-    from simclr.strategies import load_strategies
+    from simclr.strategies import load_strategies, restrict
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     fit_args, rest = split_fit_args(args)
@@ -85,6 +86,10 @@ def compare_augs(args: list[str]) -> Path:
     if "--config" not in fit_args:
         raise SystemExit("simclr compare-augs needs --config <simclr fit config>, e.g. --config configs/fashion_mnist.yaml")
     strategies = load_strategies(options.strategies)
+    if options.only:
+        strategies = restrict(strategies, options.only)
+        if not strategies:
+            raise SystemExit(f"--only {options.only} keeps no strategy of {options.strategies}; name blocks it defines")
     build_model, datamodule = build_from_fit_config(fit_args)
     budget = Budget(**options.budget.as_dict())
     rows = compare(strategies, build_model, datamodule, budget, options.one_sided, options.seed, options.accelerator,

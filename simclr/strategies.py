@@ -20,7 +20,7 @@ Strategies are data, built outside the runner (`simclr.compare`): in Python from
         class_path: augmentations.presets.simclr_fashion_mnist
 
 Generators: `singles`, `ordered_pairs`, `compositions`, `from_pipelines` and `strength_sweep` (the
-colour-strength rows of the paper's Table 1).
+colour-strength rows of the paper's Table 1); `restrict` keeps the strategies made of some blocks only.
 """
 
 from __future__ import annotations
@@ -97,6 +97,12 @@ def strength_sweep(
     Example: `strength_sweep(presets.color, [0.25, 0.5, 1.0], before=presets.crop(28))`.
     """
     return [Strategy(f"{prefix} {s:g}", [*before, *make(s)], (f"{prefix} {s:g}",)) for s in strengths]
+
+
+def restrict(strategies: Sequence[Strategy], blocks: Sequence[str]) -> list[Strategy]:
+    """The strategies made only of the named blocks (e.g. a 4 x 4 corner of the 7 x 7 pair grid), in order."""
+    keep = set(blocks)
+    return [s for s in strategies if s.parts and set(s.parts) <= keep]
 
 
 class StrategySpec:

@@ -25,7 +25,7 @@ from simclr.data import FashionMNIST
 from simclr.encoder import ResNetEncoder
 from simclr.head import ProjectionHead
 from simclr.module import SimCLR
-from simclr.strategies import Strategy, compositions, load_strategies, ordered_pairs, singles, strength_sweep
+from simclr.strategies import Strategy, compositions, load_strategies, ordered_pairs, restrict, singles, strength_sweep
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 BLOCKS = {"a": [RandomRot90()], "b": [RandomGaussianNoise(p=1.0)], "c": [RandomHorizontalFlip()]}
@@ -40,6 +40,8 @@ def test_pairs_yaml_gives_singles_then_ordered_pairs():
     crop_color = next(s for s in strategies if s.name == "crop+color")
     assert [type(m) for m in crop_color.transforms] == [RandomResizedCrop, RandomHorizontalFlip, RandomColorJitter]
     assert crop_color.transforms[0].scale == (0.2, 1.0) and crop_color.transforms[2].brightness == 0.4
+    kept = restrict(strategies, ["color", "crop"])
+    assert [s.name for s in kept] == ["crop", "color", "crop+color", "color+crop"]
     color_crop = next(s for s in strategies if s.name == "color+crop")
     assert [type(m) for m in color_crop.transforms] == [RandomColorJitter, RandomResizedCrop, RandomHorizontalFlip]
 
@@ -159,7 +161,7 @@ def test_cli_compare_augs(tmp_path, monkeypatch):
         "simclr", "compare-augs", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--data.init_args.root", str(root),
         "--data.init_args.batch_size", "16", "--model.encoder.init_args.width", "8", "--strategies", str(spec),
         "--out", str(out), "--budget.max_steps", "1", "--budget.probe_images", "32", "--budget.val_images", "16",
-        "--budget.probe_max_iter", "2", "--accelerator", "cpu",
+        "--budget.probe_max_iter", "2", "--accelerator", "cpu", "--only", "[rotate, noise]",
     ])
     cli.main()
     rows = read_rows(out / "compare.json")
