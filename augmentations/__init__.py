@@ -39,7 +39,7 @@ from augmentations.transforms import (
     Resize,
     Sobel,
 )
-from augmentations.views import MultiView
+from augmentations.views import MultiView, OneSidedViews
 
 __all__ = [
     "CIFAR10_MEAN",
@@ -49,6 +49,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "MultiView",
+    "OneSidedViews",
     "RandomColorJitter",
     "RandomCutout",
     "RandomGaussianBlur",

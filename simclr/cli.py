@@ -6,6 +6,7 @@ checkpoint commands `probe` and `export` (simclr.commands).
     simclr fit --config configs/cifar10.yaml --ckpt_path runs/simclr/version_0/checkpoints/last.ckpt
     simclr probe --ckpt runs/demo/checkpoints/last.ckpt
     simclr export --ckpt runs/demo/checkpoints/last.ckpt --out backbone.pt
+    simclr compare-augs --config configs/fashion_mnist.yaml --strategies configs/strategies/pairs_fashion_mnist.yaml
 
 User mistakes end with one line on stderr, `simclr: error: <what was wrong>; <the fix>`, and exit status 1
 (simclr.errors); SIMCLR_DEBUG=1 shows their traceback. Bugs keep their traceback.
@@ -120,6 +121,10 @@ def main() -> None:
     try:
         if args and args[0] in ("probe", "export"):
             run_command(args)
+        elif args and args[0] == "compare-augs":  # simclr.compare_command: augmentation strategies compared
+            from simclr.compare_command import compare_augs
+
+            compare_augs(args[1:])
         else:
             run_cli()
     except Exception as error:

@@ -10,6 +10,12 @@ from nbclient import NotebookClient
 import fakedata
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+TINY = {  # per-notebook CI budgets, on top of root and n_images
+    "compare_augmentations.ipynb": dict(transforms=["crop", "color"], width=8, batch_size=16, train_images=64, max_steps=2,
+                                        probe_images=64, val_images=32, test_images=64, probe_max_iter=5, out="runs"),
+    "h_vs_z.ipynb": dict(width=8, batch_size=16, pretrain_steps=2, probe_images=128, test_images=128, task_images=64,
+                         probe_max_iter=5, out="runs"),
+}
 
 
 def with_parameters(nb, **params) -> None:
@@ -26,7 +32,7 @@ def with_parameters(nb, **params) -> None:
 def test_notebook_runs(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     root = os.environ.get("SIMCLR_FASHION_MNIST") or str(fakedata.write_fashion_mnist(tmp_path / "fmnist"))
-    with_parameters(nb, root=root, n_images=4)
+    with_parameters(nb, root=root, n_images=4, **TINY.get(path.name, {}))
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
