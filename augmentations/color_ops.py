@@ -117,7 +117,8 @@ def color_jitter(
         for op in (first, 1 - first):
             images = _blend(images, op, factors.gather(1, op[:, None]).squeeze(1))
         return images
-    blend_order = order[order != 3].reshape(-1, 3)  # (B, 3) the blend ops in the image's order
+    last = torch.argsort((order == 3).int(), dim=1, stable=True)  # (B, 4) positions, the hue's moved last
+    blend_order = order.gather(1, last[:, :3])  # (B, 3) the blend ops in the image's order (no mask indexing)
     before = (order == 3).int().argmax(dim=1)  # (B,) how many blend ops come before the hue shift
     steps = [blend_order[:, k] for k in range(3)]  # (B,) each
     skip = torch.full_like(before, 3)  # op 3 = identity in `_blend`

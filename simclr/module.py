@@ -43,6 +43,9 @@ class SimCLR(L.LightningModule):
         warmup_epochs: epochs of linear warmup before the cosine decay (the paper: 10).
         channels_last: run the encoder in NHWC memory format (views are converted after augmentation).
             Faster for convolutions on recent GPUs with bf16 and on CPUs (oneDNN); see README results.
+        compile: compile the encoder and the head with `torch.compile` (in place, `nn.Module.compile`, so
+            state_dict keys and checkpoints are unchanged). The first steps are slow while it compiles;
+            needs a C++ compiler on CPU and Triton on GPU (both come with Linux torch wheels). Off by default.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class SimCLR(L.LightningModule):
         optimizer: OptimizerCallable | None = None,
         warmup_epochs: float = 10.0,
         channels_last: bool = False,
+        compile: bool = False,
     ):
         super().__init__()
         # Under LightningCLI the hparams are the YAML config (class_path/init_args), so
@@ -70,6 +74,9 @@ class SimCLR(L.LightningModule):
         self.channels_last = channels_last
         if channels_last:
             self.encoder.to(memory_format=torch.channels_last)
+        if compile:
+            self.encoder.compile()
+            self.head.compile()
 
     def forward(self, images: Tensor) -> Tensor:
         """Normalised float images (B, C, H, W) -> h (B, feature_dim)."""
