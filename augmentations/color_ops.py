@@ -55,11 +55,13 @@ def hue_shift(images: Tensor, shift: Tensor) -> Tensor:
     value, channel = images.max(dim=-3)  # (B, H, W); ties pick the first channel, like torchvision
     chroma = value - images.amin(dim=-3)  # (B, H, W)
     safe = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
-    sextant = torch.where(channel == 0, (g - b) / safe, torch.where(channel == 1, (b - r) / safe + 2, (r - g) / safe + 4))
-    sextant = (sextant + 6 * shift.to(images.dtype).reshape(-1, 1, 1)).remainder(6)  # (B, H, W) in [0, 6)
+    # hue in sextants: (g - b) / C on the red sextants, 2 + (b - r) / C on green, 4 + (r - g) / C on blue
+    difference = torch.where(channel == 0, g - b, torch.where(channel == 1, b - r, r - g))
+    sextant = difference / safe + 2 * channel + 6 * shift.to(images.dtype).reshape(-1, 1, 1)  # (B, H, W)
     n = torch.arange(5, 0, -2, dtype=images.dtype, device=images.device).reshape(1, 3, 1, 1)  # R, G, B: 5, 3, 1
-    k = (n + sextant.unsqueeze(-3)).remainder(6)  # (B, 3, H, W)
-    return (value.unsqueeze(-3) - chroma.unsqueeze(-3) * torch.minimum(k, 4 - k).clamp(0, 1)).clamp(0, 1)
+    k = (n + sextant.unsqueeze(-3)).remainder_(6)  # (B, 3, H, W) in [0, 6)
+    ramp = torch.minimum(k, 4 - k).clamp_(0, 1)  # (B, 3, H, W)
+    return torch.addcmul(value.unsqueeze(-3), chroma.unsqueeze(-3), ramp, value=-1).clamp_(0, 1)
 
 
 def _blend(images: Tensor, op: Tensor, factor: Tensor) -> Tensor:
@@ -79,7 +81,7 @@ def _blend(images: Tensor, op: Tensor, factor: Tensor) -> Tensor:
     op4 = per_image(op)
     target = torch.where(op4 == 0, torch.zeros_like(mean), torch.where(op4 == 1, mean, gray))
     blend = per_image(torch.where(op <= 2, factor, torch.ones_like(factor)))  # 1 keeps x exactly
-    return (blend * images + (1 - blend) * target).clamp(0, 1)
+    return torch.addcmul((1 - blend) * target, blend, images).clamp_(0, 1)  # one full-size pass + clamp
 
 
 def color_jitter(
