@@ -103,7 +103,10 @@ class SimCLR(L.LightningModule):
         loss = self.loss(z_a, z_b)
         stats = contrastive_stats(z_a.detach(), z_b.detach())
         on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, prog_bar=True, on_step=on_step, on_epoch=not on_step, batch_size=n, sync_dist=not on_step)
+        # Step-level values stay off the progress bar: Lightning converts progress-bar values to Python
+        # floats after every batch (a host sync per step on the GPU); the logger reads them only every
+        # `log_every_n_steps`. The validation loss (epoch-level) is on the bar.
+        self.log(f"{stage}/loss", loss, prog_bar=not on_step, on_step=on_step, on_epoch=not on_step, batch_size=n, sync_dist=not on_step)
         for name, value in stats.items():
             self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=not on_step, batch_size=n, sync_dist=not on_step)
         # h of the first view, detached, for callbacks such as the online linear probe

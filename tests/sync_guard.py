@@ -30,7 +30,16 @@ class HostReadError(AssertionError):
 
 
 class NoHostReads(TorchDispatchMode):
-    """Context manager (or `start()` / `stop()` across hooks) that raises HostReadError on a host read."""
+    """Context manager that raises HostReadError on a host read.
+
+    Args:
+        patch_methods: also patch `tolist` / `numpy` / `cpu` (leave False around host-side code that
+            legitimately reads CPU tensors, such as a DataLoader's sampler).
+    """
+
+    def __init__(self, patch_methods: bool = True):
+        super().__init__()
+        self.patch_methods = patch_methods
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -43,8 +52,8 @@ class NoHostReads(TorchDispatchMode):
         return func(*args, **kwargs)
 
     def __enter__(self):
-        self._saved = {name: getattr(torch.Tensor, name) for name in HOST_METHODS}
-        for name in HOST_METHODS:
+        self._saved = {name: getattr(torch.Tensor, name) for name in HOST_METHODS} if self.patch_methods else {}
+        for name in self._saved:
             setattr(torch.Tensor, name, _raiser(name))
         return super().__enter__()
 

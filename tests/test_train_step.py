@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lightning as L
+from lightning.pytorch.callbacks import RichProgressBar
 import pytest
 import torch
 
@@ -13,36 +14,42 @@ from sync_guard import HostReadError, NoHostReads
 from test_module import loader, tiny_model, trainer
 
 class ForbidHostReads(L.Callback):
-    """Runs each training batch under `NoHostReads`, from the device-side augmentation to the end of the
-    batch's hooks: a host read anywhere in `on_after_batch_transfer`, `training_step`, backward, the
-    optimiser step or a callback's `on_train_batch_end` fails the fit. Register it last."""
+    """Watches every training batch for host reads, end to end. From the device-side augmentation to the
+    step's `on_train_batch_end` (training_step, backward, optimiser, callbacks): `NoHostReads()`. From there
+    to the next augmentation (Lightning's logger connector, the progress bar, fetching the next batch):
+    the dispatch-level check only, since the sampler reads its CPU permutation with `tolist`. Register it
+    last, so its `on_train_batch_end` runs after the other callbacks'."""
 
     def __init__(self) -> None:
         self.guard: NoHostReads | None = None
         self.steps = 0
 
-    def stop(self) -> None:
+    def switch(self, guard: NoHostReads | None) -> None:
         if self.guard is not None:
             self.guard.__exit__(None, None, None)
-            self.guard = None
+        self.guard = guard
+        if guard is not None:
+            guard.__enter__()
 
     def setup(self, trainer, pl_module, stage):
         augment = pl_module.on_after_batch_transfer
 
         def guarded(batch, dataloader_idx):
             if trainer.training:
-                self.guard = NoHostReads()
-                self.guard.__enter__()
+                self.switch(NoHostReads())
             return augment(batch, dataloader_idx)
 
         pl_module.on_after_batch_transfer = guarded
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self.stop()
         self.steps += 1
+        self.switch(NoHostReads(patch_methods=False) if self.steps < trainer.max_steps else None)
+
+    def on_train_end(self, trainer, pl_module):
+        self.switch(None)
 
     def on_exception(self, trainer, pl_module, exception):
-        self.stop()
+        self.switch(None)
 
 
 @pytest.mark.parametrize(
@@ -53,12 +60,15 @@ class ForbidHostReads(L.Callback):
 def test_training_step_reads_nothing_back_to_the_host(optimizer):
     torch.manual_seed(0)
     guard = ForbidHostReads()
-    fit = trainer(max_steps=3, log_every_n_steps=1000, callbacks=[OnlineLinearProbe(num_classes=10), guard])
+    # As the CLI trains: a rich progress bar and the online probe; logging every 1000 steps (a logging
+    # step reads the logged values back, by design, once per interval).
+    fit = L.Trainer(accelerator="cpu", max_steps=4, log_every_n_steps=1000, logger=False, enable_checkpointing=False,
+                    enable_model_summary=False, callbacks=[RichProgressBar(), OnlineLinearProbe(num_classes=10), guard])  # fmt: skip
     try:
         fit.fit(tiny_model(optimizer), train_dataloaders=loader())
     finally:
-        guard.stop()
-    assert guard.steps == 3 and torch.isfinite(fit.callback_metrics["train/loss"])
+        guard.switch(None)
+    assert guard.steps == 4 and torch.isfinite(fit.callback_metrics["train/loss"])
 
 
 def test_forbid_host_reads_catches_a_sync():
@@ -74,7 +84,7 @@ def test_forbid_host_reads_catches_a_sync():
     guard = ForbidHostReads()
     with pytest.raises(HostReadError, match="_local_scalar_dense"):
         trainer(max_steps=1, callbacks=[guard]).fit(model, train_dataloaders=loader())
-    guard.stop()
+    guard.switch(None)
 
 
 @pytest.mark.parametrize(
