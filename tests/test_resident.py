@@ -84,3 +84,14 @@ def test_fit_with_resident_data_trains(tmp_path):
     assert torch.isfinite(fit.callback_metrics["train/loss"]) and torch.isfinite(fit.callback_metrics["val/loss"])
     assert not torch.equal(before, model.encoder.net.conv1.weight)
     assert not dm._resident._tensors  # freed at teardown
+
+
+@pytest.mark.parametrize("device_resident", [False, True])
+def test_loaders_pin_host_memory_exactly_when_cuda_is_used(tmp_path, device_resident):
+    # Pinned uint8 batches (or index batches) let Lightning's non_blocking copy overlap with compute.
+    dm = data.FashionMNIST(str(write_fashion_mnist(tmp_path, n_train=20, n_test=12)), batch_size=4, device_resident=device_resident)
+    dm.setup("fit")
+    assert dm.train_dataloader().pin_memory == torch.cuda.is_available()
+    unpinned = data.FashionMNIST(dm.root, batch_size=4, pin_memory=False, device_resident=device_resident)
+    unpinned.setup("fit")
+    assert unpinned.train_dataloader().pin_memory is False
