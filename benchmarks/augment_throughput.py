@@ -56,25 +56,34 @@ def torchvision_transform(size: int) -> T.Compose:
 
 
 class TwoViews(Dataset):
-    """Per-sample dataset: image i -> two independently transformed float views (torchvision style)."""
+    """Per-sample dataset: image i -> two independently transformed float views (torchvision style).
 
-    def __init__(self, images: torch.Tensor, transform: T.Compose):
-        self.images, self.transform = images, transform
+    `length` items cycle over the stored images (a large set without holding it in memory)."""
+
+    def __init__(self, images: torch.Tensor, transform: T.Compose, length: int):
+        self.images, self.transform, self.length = images, transform, length
 
     def __len__(self) -> int:
-        return len(self.images)
+        return self.length
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = self.images[i]
+        image = self.images[i % len(self.images)]
         return self.transform(image), self.transform(image)
 
 
-def measure(method: str, size: int, source: int, args, device: torch.device) -> dict:
+def loader_iters(args) -> int:
+    """Batches per timed window of the worker loader: at least 2 per worker, so a window measures the
+    workers' steady rate, not batches they prefetched while the previous window was timed."""
+    return max(args.iters, 2 * args.workers)
+
+
+def make_step(method: str, size: int, source: int, args, device: torch.device):
+    """A function that makes one batch of two views per image with `method`."""
     batch = args.batch
     if method == "torchvision":
-        n = batch * (args.iters * (args.repeats + args.warmup) + 2)  # enough images for every batch
-        images = torch.randint(0, 256, (n, 3, source, source), dtype=torch.uint8)
-        loader = DataLoader(TwoViews(images, torchvision_transform(size)), batch_size=batch, num_workers=args.workers,
+        n = batch * (loader_iters(args) * (args.repeats + args.warmup) + 2 + 2 * args.workers)  # every batch, prefetch
+        images = torch.randint(0, 256, (min(n, 4 * batch), 3, source, source), dtype=torch.uint8)
+        loader = DataLoader(TwoViews(images, torchvision_transform(size), n), batch_size=batch, num_workers=args.workers,
                             pin_memory=device.type == "cuda", persistent_workers=args.workers > 0, drop_last=True)  # fmt: skip
         batches = iter(loader)
 
@@ -95,11 +104,29 @@ def measure(method: str, size: int, source: int, args, device: torch.device) -> 
                 x = images.float() / 255
                 return pipeline(x), pipeline(x)
 
-    times = time_windows(step, device, args.iters, args.repeats, args.warmup)
-    seconds = median(times)
-    return {"method": method, "image_size": size, "source_size": source, "batch": batch, "views_per_batch": 2 * batch,
-            "workers": args.workers if method == "torchvision" else 0, "median_s_per_batch": seconds,
-            "views_per_s": 2 * batch / seconds, "times_s": times}  # fmt: skip
+    return step
+
+
+def measure_size(size: int, source: int, args, device: torch.device) -> list[dict]:
+    """Times every method at one size. The on-device methods are timed in turns, window by window, so
+    load from other processes hits them alike; torchvision's workers run alone (they prefetch, and they
+    would compete for the CPU while the others are timed)."""
+    steps = {m: make_step(m, size, source, args, device) for m in args.methods if m != "torchvision"}
+    times: dict[str, list[float]] = {m: [] for m in steps}
+    for _ in range(args.warmup + args.repeats):
+        for method, step in steps.items():
+            times[method] += time_windows(step, device, args.iters, 1, 0)
+    times = {m: t[args.warmup :] for m, t in times.items()}
+    if "torchvision" in args.methods:
+        step = make_step("torchvision", size, source, args, device)
+        times["torchvision"] = time_windows(step, device, loader_iters(args), args.repeats, args.warmup)
+    rows = []
+    for method in args.methods:
+        seconds = median(times[method])
+        rows.append({"method": method, "image_size": size, "source_size": source, "batch": args.batch, "views_per_batch": 2 * args.batch,
+                     "workers": args.workers if method == "torchvision" else 0, "median_s_per_batch": seconds,
+                     "views_per_s": 2 * args.batch / seconds, "times_s": times[method]})  # fmt: skip
+    return rows
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -120,7 +147,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if len(sources) != len(args.sizes):
         parser.error(f"--source needs one side per size, got {sources} for sizes {args.sizes}")
     torch.manual_seed(0)
-    rows = [measure(m, size, source, args, device) for size, source in zip(args.sizes, sources) for m in args.methods]
+    rows = [row for size, source in zip(args.sizes, sources) for row in measure_size(size, source, args, device)]
     for row in rows:
         ours = next((r for r in rows if r["method"] == "ours" and r["image_size"] == row["image_size"]), None)
         row["ours_speedup"] = ours["views_per_s"] / row["views_per_s"] if ours else None
