@@ -3,6 +3,7 @@
 Every op is sync-free: no `.item()`, no boolean-mask indexing, no `if tensor:`. Images that an op should
 leave alone are handled by identity parameters (factor 1, sigma 0, k 0) or by `torch.where` on a (B,)
 mask, so a whole batch is one kernel launch per step on the GPU whatever the per-image probabilities.
+Colour ops (luma, hue_shift, color_jitter, grayscale) live in color_ops.py and are re-exported here.
 Random parameters are drawn elsewhere (transforms.py); only `sample_crop_boxes` draws, because its
 rejection sampling is part of the semantics it reproduces.
 """
@@ -11,40 +12,14 @@ import math
 
 import torch
 import torch.nn.functional as F
-from kornia.enhance import adjust_hue
 from kornia.filters import sobel
 from torch import Tensor
 
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's rgb_to_grayscale (0.2989 ~ 0.299)
+from augmentations.color_ops import LUMA_WEIGHTS, color_jitter, grayscale, hue_shift, luma  # noqa: F401 (re-exported)
+from augmentations.color_ops import per_image as _per_image
+
 SOBEL_MAX = math.sqrt(5) / 4  # largest normalised Sobel magnitude on [0, 1] images
 CROP_TRIES = 10  # torchvision RandomResizedCrop draws up to 10 candidate boxes per image
-
-
-def _per_image(x: Tensor) -> Tensor:
-    """(B,) -> (B, 1, 1, 1) so a per-image value broadcasts over an image batch."""
-    return x.reshape(-1, 1, 1, 1)
-
-
-def _check_color_channels(images: Tensor) -> int:
-    channels = images.shape[-3]
-    if channels not in (1, 3):
-        raise ValueError(f"colour ops need 1 or 3 channels, got {channels}")
-    return channels
-
-
-def luma(images: Tensor) -> Tensor:
-    """ITU-R 601 luma of RGB images (the image itself when C == 1).
-
-    Args:
-        images: (B, C, H, W) with C in {1, 3}.
-
-    Returns:
-        (B, 1, H, W) grayscale.
-    """
-    if _check_color_channels(images) == 1:
-        return images
-    r, g, b = images.unbind(dim=-3)
-    return (LUMA_WEIGHTS[0] * r + LUMA_WEIGHTS[1] * g + LUMA_WEIGHTS[2] * b).unsqueeze(-3)
 
 
 def sample_crop_boxes(
@@ -132,65 +107,6 @@ def resized_crop(images: Tensor, boxes: Tensor, size: tuple[int, int]) -> Tensor
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def color_jitter(
-    images: Tensor, brightness: Tensor, contrast: Tensor, saturation: Tensor, hue: Tensor, order: Tensor
-) -> Tensor:
-    """Colour jitter with per-image factors and a per-image order of the four ops (torchvision semantics).
-
-    kornia's ColorJitter draws one op order per batch; SimCLR (torchvision ColorJitter per image) draws one
-    per image. Without a per-sample loop, we loop over the 4 positions instead: at each position every
-    image's op is applied to the whole batch with identity factors where it is not that image's op, and
-    `torch.where` keeps the right result. Brightness, contrast and saturation are all `f * x + (1 - f) *
-    target` (target 0, grayscale mean, per-pixel grayscale), so one blend per position covers them.
-    Values are clamped to [0, 1] after each op. For C == 1, saturation and hue are the identity.
-
-    Args:
-        images: (B, C, H, W) float in [0, 1], C in {1, 3}.
-        brightness: (B,) factor, 1 = identity; x * b.
-        contrast: (B,) factor, 1 = identity; blend with the image's mean grayscale value.
-        saturation: (B,) factor, 1 = identity; blend with the per-pixel grayscale.
-        hue: (B,) shift in [-0.5, 0.5] of a full turn, 0 = identity; rotation of the HSV hue.
-        order: (B, 4) long, per-image permutation of [0=brightness, 1=contrast, 2=saturation, 3=hue].
-
-    Returns:
-        (B, C, H, W) jittered images in [0, 1].
-    """
-    channels = _check_color_channels(images)
-    factors = torch.stack([brightness, contrast, saturation, hue], dim=1).to(images.dtype)  # (B, 4)
-    order = order.to(device=images.device, dtype=torch.long)
-    x = images
-    for position in range(4):
-        op = order[:, position]  # (B,)
-        factor = factors.gather(1, op[:, None]).squeeze(1)  # (B,)
-        gray = luma(x)  # (B, 1, H, W)
-        mean = gray.mean(dim=(-3, -2, -1), keepdim=True)  # (B, 1, 1, 1)
-        op4 = _per_image(op)
-        target = torch.where(op4 == 0, torch.zeros_like(mean), torch.where(op4 == 1, mean, gray))
-        blends = (op < 2) if channels == 1 else (op < 3)  # ops that are a blend for this channel count
-        blend = _per_image(torch.where(blends, factor, torch.ones_like(factor)))  # 1 keeps x exactly
-        x_new = (blend * x + (1 - blend) * target).clamp(0, 1)
-        if channels == 3:
-            shift = torch.where(op == 3, factor, torch.zeros_like(factor)) * (2 * math.pi)  # radians
-            x_new = torch.where(op4 == 3, adjust_hue(x, shift).clamp(0, 1), x_new)
-        x = x_new
-    return x
-
-
-def grayscale(images: Tensor, apply: Tensor) -> Tensor:
-    """Replace selected images by their luma, replicated to C channels.
-
-    Args:
-        images: (B, C, H, W) float, C in {1, 3}; identity for C == 1.
-        apply: (B,) bool, which images to convert.
-
-    Returns:
-        (B, C, H, W).
-    """
-    if _check_color_channels(images) == 1:
-        return images
-    return torch.where(_per_image(apply), luma(images).expand_as(images), images)
-
-
 def gaussian_kernels(sigma: Tensor, kernel_size: int) -> Tensor:
     """Normalised 1-D Gaussian kernels, one per sigma; sigma <= 0 gives the delta (identity) kernel.
 
@@ -236,6 +152,19 @@ def gaussian_blur(images: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
     x = F.conv2d(x, kernel[:, None, None, :], groups=batch * channels)  # horizontal pass
     x = F.conv2d(x, kernel[:, None, :, None], groups=batch * channels)  # vertical pass
     return x.reshape(batch, channels, height, width)
+
+
+def hflip(images: Tensor, apply: Tensor) -> Tensor:
+    """Flip selected images left-right.
+
+    Args:
+        images: (B, C, H, W).
+        apply: (B,) bool, which images to flip.
+
+    Returns:
+        (B, C, H, W).
+    """
+    return torch.where(_per_image(apply), images.flip(-1), images)
 
 
 def solarize(images: Tensor, apply: Tensor, threshold: float = 0.5) -> Tensor:

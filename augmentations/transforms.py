@@ -2,7 +2,7 @@
 
 Parameters come from the global torch RNG on `images.device`, so `torch.manual_seed` makes a run
 reproducible. Every module maps float (B, C, H, W) in [0, 1] to float (B, C, h, w) in [0, 1] and keeps
-the batch shape. Our own modules are sync-free; the kornia-backed ones (flip, cutout, rotation, noise)
+the batch shape. Our own modules are sync-free; the kornia-backed ones (cutout, rotation, noise)
 draw per image too but may index the selected images internally, as kornia does.
 """
 
@@ -188,7 +188,10 @@ class Sobel(nn.Module):
 
 
 class RandomHorizontalFlip(nn.Module):
-    """Flip each image left-right with probability p (kornia).
+    """Flip each image left-right with probability p.
+
+    Ours rather than kornia's: kornia's augmentations branch on `batch_prob.any()` / `.all()` and index
+    the selected images, a host sync per call on the GPU; here one `torch.where` picks per image.
 
     Args:
         p: probability of flipping an image.
@@ -196,11 +199,11 @@ class RandomHorizontalFlip(nn.Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        self.flip = K.RandomHorizontalFlip(p=p, keepdim=True)
+        self.p = p
 
     def forward(self, images: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""
-        return self.flip(images)
+        return ops.hflip(images, _coin(images.shape[0], self.p, images))
 
 
 class RandomCutout(nn.Module):

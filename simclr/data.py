@@ -10,6 +10,10 @@ Each module names its pretraining set ("train") and its labelled evaluation set 
 test split); `labelled_dataset("train" | "test")` gives the labelled splits a linear probe needs.
 Missing data raises a one-line FileNotFoundError at `setup()`, never at construction or import.
 Augmentation and float conversion happen on the device, in the LightningModule.
+
+Two ways to the device: by default uint8 batches are gathered on the host and copied (pinned memory when
+CUDA is used; Lightning copies with non_blocking=True); with `device_resident=True` the whole in-memory
+set is copied to the device once and each batch is gathered there from an index batch (simclr.resident).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from simclr.datasets import (
 )
 from simclr.errors import UserError
 from simclr.resumable import EpochRandomSampler, ResumableDataLoader
+from simclr.resident import IndexBatch, IndexDataset, ResidentStore, collate_indices
 
 
 class ImageDataModule(L.LightningDataModule):
@@ -44,6 +49,11 @@ class ImageDataModule(L.LightningDataModule):
         num_workers: DataLoader worker processes; 0 loads in the main process (fine for in-memory sets).
         val_batch_size: images per validation batch; `batch_size` if None.
         pin_memory: pin host memory for faster copies; only applied when CUDA is available.
+        device_resident: keep the whole uint8 train and val sets on the training device (copied once, at
+            the first batch) and gather each batch there; the loader yields only indices, in the main
+            process (num_workers is ignored). For in-memory sets that fit in device memory (Fashion-MNIST,
+            CIFAR, STL-10); not for image folders. Needs the trainer to use this data module's hooks
+            (`trainer.fit(model, datamodule=dm)`, as the CLI does).
     """
 
     num_classes: int  # classes of the labelled splits
@@ -57,6 +67,7 @@ class ImageDataModule(L.LightningDataModule):
         num_workers: int = 0,
         val_batch_size: int | None = None,
         pin_memory: bool = True,
+        device_resident: bool = False,
     ):
         super().__init__()
         # Under LightningCLI this records the YAML (class_path + init_args), so checkpoints can rebuild
@@ -67,7 +78,9 @@ class ImageDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.val_batch_size = val_batch_size or batch_size
         self.pin_memory = pin_memory
+        self.device_resident = device_resident
         self._cache: dict[str, Dataset] = {}
+        self._resident = ResidentStore()
 
     def load(self, split: str) -> Dataset:
         """Builds the "train" (pretraining) or "val" (labelled official test split) dataset."""
@@ -91,12 +104,25 @@ class ImageDataModule(L.LightningDataModule):
             self.dataset("train")
         self.dataset("val")
 
-    def loader(self, dataset: Dataset, batch_size: int, shuffle: bool, drop_last: bool) -> DataLoader:
-        """A DataLoader with this module's worker and pinning settings, yielding uint8 batches.
+    def loader(self, split: str, batch_size: int, shuffle: bool, drop_last: bool) -> DataLoader:
+        """A DataLoader over `split` with this module's worker and pinning settings: uint8 batches, or
+        `IndexBatch`es of positions when device-resident (gathered in `transfer_batch_to_device`).
 
         Shuffled loaders resume mid-epoch (`simclr.resumable`): the order is a function of (seed, epoch).
         """
+        dataset = self.dataset(split)
         seed = torch.initial_seed()  # the seed seed_everything set
+        pin = self.pin_memory and torch.cuda.is_available()
+        if self.device_resident:
+            indices = IndexDataset(len(dataset), split)
+            return ResumableDataLoader(
+                indices,
+                batch_size=batch_size,
+                sampler=EpochRandomSampler(indices, seed) if shuffle else None,
+                drop_last=drop_last,
+                collate_fn=collate_indices,
+                pin_memory=pin,
+            )
         return ResumableDataLoader(
             dataset,
             batch_size=batch_size,
@@ -105,7 +131,7 @@ class ImageDataModule(L.LightningDataModule):
             drop_last=drop_last,
             num_workers=self.num_workers,
             collate_fn=collate_batch,
-            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            pin_memory=pin,
             persistent_workers=self.num_workers > 0,
         )
 
@@ -114,13 +140,23 @@ class ImageDataModule(L.LightningDataModule):
         dataset = self.dataset("train")
         if len(dataset) < self.batch_size:
             raise UserError(f"batch_size {self.batch_size} exceeds the {len(dataset)} training images; set data.init_args.batch_size <= {len(dataset)}")
-        return self.loader(dataset, self.batch_size, shuffle=True, drop_last=True)
+        return self.loader("train", self.batch_size, shuffle=True, drop_last=True)
 
     def val_dataloader(self) -> DataLoader:
         """Labelled test-split batches in order, the last one possibly short (but never a single image,
         which NT-Xent cannot score: it is dropped)."""
         dataset = self.dataset("val")
-        return self.loader(dataset, self.val_batch_size, shuffle=False, drop_last=len(dataset) % self.val_batch_size == 1)
+        return self.loader("val", self.val_batch_size, shuffle=False, drop_last=len(dataset) % self.val_batch_size == 1)
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        """Device-resident batches are gathered on the device; others move as Lightning moves them."""
+        if isinstance(batch, IndexBatch):
+            return self._resident.gather(batch, self.dataset(batch.split), device)
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+    def teardown(self, stage: str) -> None:
+        """Frees the device copies of device-resident sets."""
+        self._resident.clear()
 
 
 class FashionMNIST(ImageDataModule):

@@ -32,26 +32,35 @@ class LARS(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        """One LARS step for every parameter with a gradient.
+
+        Multi-tensor (`torch._foreach_*`): a handful of kernels per parameter group instead of ~8 per
+        parameter, which matters on the GPU, where a ResNet-18 step would otherwise spend ~500 kernel
+        launches here. Trust ratios are computed for all parameters at once as (P,) tensors: no host sync.
+        """
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            exclude = group["lars_exclude"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                d = p.grad
-                if not exclude:
-                    if group["weight_decay"]:
-                        d = d.add(p, alpha=group["weight_decay"])
-                    w_norm, d_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(d)
-                    trust = torch.where((w_norm > 0) & (d_norm > 0), group["eta"] * w_norm / d_norm, torch.ones_like(w_norm))
-                    d = d * trust
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            d = [p.grad for p in params]
+            if not group["lars_exclude"]:
+                if group["weight_decay"]:
+                    d = torch._foreach_add(d, params, alpha=group["weight_decay"])  # g + wd * w
+                w_norm = torch.stack(torch._foreach_norm(params))  # (P,)
+                d_norm = torch.stack(torch._foreach_norm(d))  # (P,)
+                trust = torch.where((w_norm > 0) & (d_norm > 0), group["eta"] * w_norm / d_norm, torch.ones_like(w_norm))
+                d = torch._foreach_mul(d, list(trust.unbind()))  # new tensors: the gradients stay as they are
+            bufs = []
+            for p in params:
                 state = self.state[p]
                 if "momentum_buffer" not in state:
                     state["momentum_buffer"] = torch.zeros_like(p)
-                buf = state["momentum_buffer"]
-                buf.mul_(group["momentum"]).add_(d, alpha=group["lr"])
-                p.sub_(buf)
+                bufs.append(state["momentum_buffer"])
+            torch._foreach_mul_(bufs, group["momentum"])
+            torch._foreach_add_(bufs, d, alpha=group["lr"])  # v = momentum * v + lr * trust * d
+            torch._foreach_sub_(params, bufs)  # w -= v
         return loss

@@ -49,6 +49,9 @@ class SimCLR(L.LightningModule):
         warmup_epochs: epochs of linear warmup before the cosine decay (the paper: 10).
         channels_last: run the encoder in NHWC memory format (views are converted after augmentation).
             Faster for convolutions on recent GPUs with bf16 and on CPUs (oneDNN); see README results.
+        compile: compile the encoder and the head with `torch.compile` (in place, `nn.Module.compile`, so
+            state_dict keys and checkpoints are unchanged). The first steps are slow while it compiles;
+            needs a C++ compiler on CPU and Triton on GPU (both come with Linux torch wheels). Off by default.
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class SimCLR(L.LightningModule):
         optimizer: OptimizerCallable | None = None,
         warmup_epochs: float = 10.0,
         channels_last: bool = False,
+        compile: bool = False,
     ):
         super().__init__()
         # Under LightningCLI the hparams are the YAML config (class_path/init_args), so
@@ -77,6 +81,9 @@ class SimCLR(L.LightningModule):
         if channels_last:
             self.encoder.to(memory_format=torch.channels_last)
         self.augment_rng = AugmentationRNG()  # the training augmentations' own stream, checkpointed (simclr.rng)
+        if compile:
+            self.encoder.compile()
+            self.head.compile()
 
     def forward(self, images: Tensor) -> Tensor:
         """Normalised float images (B, C, H, W) -> h (B, feature_dim)."""
@@ -118,7 +125,10 @@ class SimCLR(L.LightningModule):
         loss = self.loss(*z, labels=labels)  # every view; labels for supervised losses, ignored by the others
         stats = contrastive_stats(z[0].detach(), z[1].detach()) if len(views) > 1 else {}
         on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, prog_bar=True, on_step=on_step, on_epoch=not on_step, batch_size=n, sync_dist=not on_step)
+        # Step-level values stay off the progress bar: Lightning converts progress-bar values to Python
+        # floats after every batch (a host sync per step on the GPU); the logger reads them only every
+        # `log_every_n_steps`. The validation loss (epoch-level) is on the bar.
+        self.log(f"{stage}/loss", loss, prog_bar=not on_step, on_step=on_step, on_epoch=not on_step, batch_size=n, sync_dist=not on_step)
         for name, value in stats.items():
             self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=not on_step, batch_size=n, sync_dist=not on_step)
         # h of the first view, detached, for callbacks such as the online linear probe

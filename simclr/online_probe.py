@@ -64,7 +64,9 @@ class OnlineLinearProbe(L.Callback):
                 raise ValueError(f"OnlineLinearProbe holds a probe for feature_dim {self.probe.in_features}, the encoder gives {feature_dim}")
             return
         self.probe = nn.Linear(feature_dim, self.num_classes, device=device, dtype=torch.float32)
-        self.optimizer = torch.optim.AdamW(self.probe.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        # fused: one kernel for the step, and its step counter lives on the device, so the step reads
+        # nothing back to the host (the default keeps it on the CPU and calls .item() on it)
+        self.optimizer = torch.optim.AdamW(self.probe.parameters(), lr=self.lr, weight_decay=self.weight_decay, fused=True)
 
     def _to(self, device: torch.device) -> None:
         """Moves the probe, its optimizer state and the metric to `device` (a no-op when already there)."""

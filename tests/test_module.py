@@ -14,7 +14,7 @@ from simclr.lars import LARS
 from simclr.module import SimCLR, param_groups
 
 
-def tiny_model(optimizer=None, warmup_epochs=1.0, channels_last=False) -> SimCLR:
+def tiny_model(optimizer=None, warmup_epochs=1.0, channels_last=False, compile=False) -> SimCLR:
     return SimCLR(
         encoder=ResNetEncoder(layers=[1, 1, 1, 1], width=8, in_channels=1),
         augment=MultiView(simclr_fashion_mnist(28), n_views=2),
@@ -22,6 +22,7 @@ def tiny_model(optimizer=None, warmup_epochs=1.0, channels_last=False) -> SimCLR
         optimizer=optimizer,
         warmup_epochs=warmup_epochs,
         channels_last=channels_last,
+        compile=compile,
     )
 
 

@@ -72,3 +72,32 @@ def test_lars_trains_a_small_model():
 def test_lars_rejects_bad_arguments():
     with pytest.raises(ValueError, match="LARS got"):
         LARS([torch.nn.Parameter(torch.ones(1))], lr=-1)
+
+
+def test_lars_multi_tensor_step_matches_per_parameter_formula():
+    # The step runs on all parameters of a group at once; check it against the formula one tensor at a time.
+    torch.manual_seed(0)
+    weights = [torch.nn.Parameter(torch.randn(4, 3)), torch.nn.Parameter(torch.randn(5)), torch.nn.Parameter(torch.zeros(2, 2))]
+    biases = [torch.nn.Parameter(torch.randn(3)), torch.nn.Parameter(torch.randn(2))]
+    lr, momentum, wd, eta = 0.2, 0.9, 1e-2, 1e-3
+    opt = LARS([{"params": weights}, {"params": biases, "lars_exclude": True}], lr=lr, momentum=momentum, weight_decay=wd, eta=eta)
+    expected = [p.detach().clone() for p in weights + biases]
+    bufs = [torch.zeros_like(p) for p in expected]
+    for _ in range(3):
+        grads = [torch.randn_like(p) for p in expected]
+        grads[4] = None  # a parameter without a gradient is left alone
+        for p, g in zip(weights + biases, grads):
+            p.grad = g
+        opt.step()
+        for i, g in enumerate(grads):
+            if g is None:
+                continue
+            d = g
+            if i < len(weights):
+                d = g + wd * expected[i]
+                w_norm, d_norm = expected[i].norm(), d.norm()
+                d = d * (eta * w_norm / d_norm if w_norm > 0 and d_norm > 0 else 1.0)
+            bufs[i] = momentum * bufs[i] + lr * d
+            expected[i] = expected[i] - bufs[i]
+    for p, e in zip(weights + biases, expected):
+        torch.testing.assert_close(p.detach(), e, atol=1e-6, rtol=1e-5)

@@ -1,0 +1,69 @@
+"""Each benchmark script runs at a tiny size and writes a JSON record with every field (no timing checks)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import augment_throughput  # noqa: E402
+import ntxent  # noqa: E402
+import train_throughput  # noqa: E402
+
+ENVIRONMENT = ("benchmark", "device", "device_name", "torch", "cuda", "kornia", "torchvision", "lightning", "threads", "timing", "command", "settings")
+COMMON = ("--device", "cpu", "--repeats", "2", "--warmup", "1")
+
+
+def load(path: Path, benchmark: str) -> dict:
+    record = json.loads(path.read_text())
+    missing = [key for key in ENVIRONMENT if key not in record]
+    assert not missing, missing
+    assert record["benchmark"] == benchmark and record["device"] == "cpu" and record["timing"] == "wall-clock"
+    assert record["device_name"] and record["torch"] and record["kornia"]
+    return record
+
+
+def check_row(row: dict, fields: tuple[str, ...], repeats: int = 2) -> None:
+    missing = [key for key in fields if key not in row]
+    assert not missing, missing
+    for key in fields:
+        if key.endswith("times_s"):
+            assert len(row[key]) == repeats and all(t > 0 for t in row[key])
+        elif isinstance(row[key], float):
+            assert row[key] > 0, (key, row[key])
+
+
+def test_augment_throughput_json(tmp_path):
+    out = tmp_path / "aug.json"
+    augment_throughput.main(["--sizes", "16", "--source", "20", "--batch", "4", "--iters", "1", "--workers", "0", "--out", str(out), *COMMON])
+    record = load(out, "augment_throughput")
+    assert [r["method"] for r in record["results"]] == ["ours", "kornia", "torchvision"]
+    for row in record["results"]:
+        check_row(row, ("method", "image_size", "source_size", "batch", "views_per_batch", "workers", "median_s_per_batch", "views_per_s", "times_s", "ours_speedup"))
+        assert row["image_size"] == 16 and row["views_per_batch"] == 8
+
+
+def test_train_throughput_json(tmp_path):
+    out = tmp_path / "train.json"
+    train_throughput.main(["--presets", "tiny", "--iters", "2", "--optimizer", "sgd-fused", "--out", str(out), *COMMON])
+    record = load(out, "train_throughput")
+    assert record["settings"]["precision"] == "32-true"
+    (row,) = record["results"]
+    check_row(row, ("preset", "image_size", "batch", "dataset_size", "end_to_end_s_per_step", "end_to_end_images_per_s", "end_to_end_times_s",
+                    "model_only_s_per_step", "model_only_images_per_s", "model_only_times_s", "ratio", "epoch_s"))  # fmt: skip
+    assert row["ratio"] == pytest.approx(row["end_to_end_images_per_s"] / row["model_only_images_per_s"])
+
+
+def test_ntxent_json(tmp_path):
+    out = tmp_path / "ntxent.json"
+    ntxent.main(["--batches", "16", "--iters", "1", "--out", str(out), *COMMON])
+    record = load(out, "ntxent")
+    assert [r["batch"] for r in record["results"]] == [16]
+    for row in record["results"]:
+        check_row(row, ("batch", "dim", "dtype", "median_ms", "times_s", "peak_method"))
+        assert row["peak_extra_mib"] >= 0
