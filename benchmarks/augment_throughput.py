@@ -20,7 +20,7 @@ import argparse
 
 import torch
 import torchvision.transforms.v2 as T
-from common import REPO, median, pick_device, print_table, time_windows, write_json
+from common import add_timing_arguments, median, pick_device, print_table, time_windows, write_json
 from torch.utils.data import DataLoader, Dataset
 
 from augmentations import IMAGENET_MEAN, IMAGENET_STD, MultiView, blur_kernel_size, simclr_imagenet
@@ -136,11 +136,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--batch", type=int, default=256, help="images per batch (2 views each)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--workers", type=int, default=16, help="DataLoader workers for the torchvision pipeline")
-    parser.add_argument("--iters", type=int, default=5, help="batches per timed window")
-    parser.add_argument("--repeats", type=int, default=5, help="timed windows (the median is reported)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed windows first")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--out", default=str(REPO / "benchmarks/results/augment_throughput.json"))
+    add_timing_arguments(parser, iters=5, warmup=1, out="benchmarks/results/augment_throughput.json", unit="batches")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
     sources = args.source or [32 if s <= 32 else 256 for s in args.sizes]

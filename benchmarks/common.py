@@ -7,6 +7,7 @@ wall time. Warm-up windows are run and dropped first; the figure reported is the
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -112,3 +113,12 @@ def write_json(path: str | Path, benchmark: str, device: torch.device, settings:
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {path}")
     return path
+
+
+def add_timing_arguments(parser: argparse.ArgumentParser, iters: int, warmup: int, out: str, unit: str = "calls") -> None:
+    """The options every timing benchmark shares: window size, windows, warm-up, device and JSON path."""
+    parser.add_argument("--iters", type=int, default=iters, help=f"{unit} per timed window")
+    parser.add_argument("--repeats", type=int, default=5, help="timed windows (the median is reported)")
+    parser.add_argument("--warmup", type=int, default=warmup, help="untimed windows first")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--out", default=str(REPO / out))

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import torch
-from common import REPO, median, pick_device, print_table, time_windows, write_json
+from common import add_timing_arguments, median, pick_device, print_table, time_windows, write_json
 
 from simclr.losses import nt_xent
 
@@ -72,11 +72,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--dim", type=int, default=128, help="projection dimension D")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="dtype of the projections")
     parser.add_argument("--temperature", type=float, default=0.1)
-    parser.add_argument("--iters", type=int, default=5, help="calls per timed window")
-    parser.add_argument("--repeats", type=int, default=5, help="timed windows (the median is reported)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed windows first")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--out", default=str(REPO / "benchmarks/results/ntxent.json"))
+    add_timing_arguments(parser, iters=5, warmup=1, out="benchmarks/results/ntxent.json", unit="calls")
     parser.add_argument("--_cpu-peak", dest="cpu_peak", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.cpu_peak is not None:

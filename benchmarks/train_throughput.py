@@ -23,9 +23,8 @@ import warnings
 
 import lightning as L
 import torch
-from common import REPO, median, pick_device, print_table, synchronize, time_windows, write_json
+from common import add_timing_arguments, median, pick_device, print_table, synchronize, time_windows, write_json
 from lightning.pytorch.loggers import TensorBoardLogger
-from torch import nn
 
 from augmentations import MultiView, simclr_cifar, simclr_imagenet
 from simclr.data import ImageDataModule
@@ -105,7 +104,7 @@ def build_model(preset: tuple, args) -> SimCLR:
 
 def end_to_end(preset: tuple, args, device: torch.device, batch: int, dataset_size: int) -> list[float]:
     """Seconds per step of each timed window of `Trainer.fit` (warm-up windows dropped)."""
-    size, source = preset[4], preset[5]
+    source = preset[5]
     data = SyntheticImages(source, max(dataset_size, batch), batch_size=batch, device_resident=True)
     timer = WindowTimer(args.iters)
     with tempfile.TemporaryDirectory() as logs, warnings.catch_warnings():
@@ -151,11 +150,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile encoder and head")
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="lars")
     parser.add_argument("--modes", nargs="+", choices=["end-to-end", "model-only"], default=["end-to-end", "model-only"])
-    parser.add_argument("--iters", type=int, default=10, help="steps per timed window")
-    parser.add_argument("--repeats", type=int, default=5, help="timed windows (the median is reported)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed windows first")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--out", default=str(REPO / "benchmarks/results/train_throughput.json"))
+    add_timing_arguments(parser, iters=10, warmup=2, out="benchmarks/results/train_throughput.json", unit="steps")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
     args.precision = args.precision or ("bf16-mixed" if device.type == "cuda" else "32-true")

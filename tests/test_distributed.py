@@ -1,7 +1,6 @@
 """DDP on the CPU (2 processes, gloo): losses and encoder gradients equal a single-process run on the
 concatenated batch; without the gather (gather_distributed=False) they do not."""
 
-from functools import partial
 from pathlib import Path
 
 import pytest
