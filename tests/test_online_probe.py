@@ -57,16 +57,17 @@ def test_probe_learns_above_chance_and_stays_out_of_the_simclr_optimizer():
         def on_train_batch_end(self, trainer, *args):
             losses.append(float(trainer.callback_metrics["online/train_loss"]))
 
-    # 24 steps: enough for BatchNorm running statistics (used by validation) to settle and the probe to learn
-    fit = trainer(max_epochs=2, enable_checkpointing=False, callbacks=[probe, RecordLoss()])
+    # 48 steps: enough for BatchNorm running statistics (used by validation) to settle and the probe to learn
+    # (with 24 the first-vs-last loss comparison depended on the seed: seed 0 and 2 rose, seeds 0-3 all fall at 48)
+    fit = trainer(max_epochs=4, enable_checkpointing=False, callbacks=[probe, RecordLoss()])
     fit.fit(model, loader(96, 8, seed=0, shuffle=True), loader(64, 32, seed=1, shuffle=False))
 
     metrics = fit.callback_metrics
     for name in ("online/train_top1", "online/train_loss", "online/val_top1"):
         assert name in metrics and torch.isfinite(metrics[name])
     assert 0.0 <= metrics["online/train_top1"] <= 1.0 and 0.0 <= metrics["online/val_top1"] <= 1.0
-    assert metrics["online/val_top1"] > 0.45  # chance is 1 / N_CLASSES = 0.25; seeds 0-3 give 0.6-0.73
-    assert len(losses) == 24 and sum(losses[-6:]) < sum(losses[:6])
+    assert metrics["online/val_top1"] > 0.45  # chance is 1 / N_CLASSES = 0.25; seeds 0-3 give 0.66-0.94
+    assert len(losses) == 48 and sum(losses[-6:]) < sum(losses[:6])
     probe_params = {id(p) for p in probe.probe.parameters()}
     assert probe_params.isdisjoint(id(p) for p in model.parameters())
     assert probe_params.isdisjoint(id(p) for group in fit.optimizers[0].param_groups for p in group["params"])
