@@ -5,6 +5,7 @@ from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from simclr.errors import UserError
+from simclr.small_maps import use_small_map_convs
 
 
 class ResNetEncoder(nn.Module):
@@ -24,6 +25,9 @@ class ResNetEncoder(nn.Module):
         width: channels of the first stage (torchvision: 64); stages use width x (1, 2, 4, 8). Compute
             scales with width^2, so 32 or 16 makes CPU runs practical. Only width 64 loads into
             torchvision's `resnet18()` etc.
+        small_map_gemm: on the CPU, compute convolutions on maps of at most 2x2 pixels as one dense
+            matrix product (`simclr.small_maps`): the same function, 1.4x faster training steps for the
+            Fashion-MNIST demo encoder, whose layer3/layer4 run on 2x2 and 1x1 maps. No effect on CUDA.
     """
 
     def __init__(
@@ -34,11 +38,13 @@ class ResNetEncoder(nn.Module):
         in_channels: int = 3,
         zero_init_residual: bool = False,
         width: int = 64,
+        small_map_gemm: bool = True,
     ):
         super().__init__()
         self._init_kwargs = dict(
             layers=list(layers), bottleneck=bottleneck, cifar_stem=cifar_stem, in_channels=in_channels,
             zero_init_residual=zero_init_residual, width=width,
+            small_map_gemm=small_map_gemm,
         )  # for `fresh_copy`
         if len(layers) != 4 or min(layers) < 1:
             raise ValueError(f"ResNetEncoder layers must be 4 positive block counts, e.g. [2, 2, 2, 2]; got {layers}")
@@ -60,6 +66,8 @@ class ResNetEncoder(nn.Module):
             nn.init.kaiming_normal_(self.net.conv1.weight, mode="fan_out", nonlinearity="relu")
         self.feature_dim: int = self.net.fc.in_features  # 512 for BasicBlock, 2048 for Bottleneck
         self.net.fc = nn.Identity()
+        if small_map_gemm:
+            use_small_map_convs(self.net)
 
     def forward(self, images: Tensor) -> Tensor:
         """images (B, in_channels, H, W) float -> h (B, feature_dim)."""
