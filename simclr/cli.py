@@ -68,6 +68,8 @@ class SimCLRCLI(LightningCLI):
         callbacks = list(config.get("callbacks") or [])
         if config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
             callbacks.append(RichProgressBar())
+        if config.get("logger") is not False and not any(isinstance(c, LearningRateMonitor) for c in callbacks):
+            callbacks.append(LearningRateMonitor(logging_interval="step"))  # needs a logger: not with `logger: false`
         for kind in (ResumeCallback, NonFiniteLossGuard):  # unless the config names its own
             if not any(isinstance(c, kind) for c in callbacks):
                 callbacks.append(kind())
@@ -76,6 +78,13 @@ class SimCLRCLI(LightningCLI):
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         return super().instantiate_trainer(callbacks=callbacks, **kwargs)
+
+    def _instantiate_trainer(self, config: dict, callbacks: list) -> Trainer:
+        # The `checkpoint` callback is always built from its option group; drop it when the trainer says
+        # `enable_checkpointing: false`, which Lightning would otherwise reject as a contradiction.
+        if config.get("enable_checkpointing") is False:
+            callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
+        return super()._instantiate_trainer(config, callbacks)
 
 
 def quiet_known_warnings() -> None:
@@ -99,7 +108,6 @@ def run_cli(args: list[str] | None = None) -> SimCLRCLI:
         trainer_defaults={
             "default_root_dir": "runs",
             "logger": {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": "runs", "name": "simclr"}},
-            "callbacks": [LearningRateMonitor(logging_interval="step")],
         },
         args=args,
     )

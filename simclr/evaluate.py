@@ -131,10 +131,11 @@ def evaluate_checkpoint(
     num_classes = datamodule.num_classes
     log.info("evaluating on %d train / %d test images, %d classes", len(train_set), len(test_set), num_classes)
 
+    layout = torch.channels_last if getattr(model, "channels_last", False) else torch.contiguous_format
     with _timed("feature extraction (train + test)"):
         head = projection_head(model.head)
-        train_feats, train_y = extract_representations(model.encoder, head, train_set, normalise, batch_size, device)
-        test_feats, test_y = extract_representations(model.encoder, head, test_set, normalise, batch_size, device)
+        train_feats, train_y = extract_representations(model.encoder, head, train_set, normalise, batch_size, device, layout)
+        test_feats, test_y = extract_representations(model.encoder, head, test_set, normalise, batch_size, device, layout)
     rows = [
         _probe(name, (train_feats[name], train_y), (test_feats[name], test_y), num_classes, recipe,
                name in KNN_NAMES, knn_k, knn_temperature)
@@ -145,10 +146,10 @@ def evaluate_checkpoint(
     if random_baseline:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            random_encoder = random_encoder_like(model.encoder)
+            random_encoder = random_encoder_like(model.encoder).to(memory_format=layout)
         with _timed("feature extraction with a random encoder"):
-            rand_train, _ = extract_representations(random_encoder, None, train_set, normalise, batch_size, device)
-            rand_test, _ = extract_representations(random_encoder, None, test_set, normalise, batch_size, device)
+            rand_train, _ = extract_representations(random_encoder, None, train_set, normalise, batch_size, device, layout)
+            rand_test, _ = extract_representations(random_encoder, None, test_set, normalise, batch_size, device, layout)
         rows.append(_probe("random_h", (rand_train["h"], train_y), (rand_test["h"], test_y), num_classes, recipe,
                            True, knn_k, knn_temperature))
         del rand_train, rand_test

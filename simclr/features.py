@@ -44,6 +44,7 @@ def extract_representations(
     normalise: Normalise,
     batch_size: int = 1024,
     device: str | torch.device = "cpu",
+    memory_format: torch.memory_format = torch.contiguous_format,
 ) -> tuple[dict[str, Tensor], Tensor]:
     """Frozen features of every image in `dataset`, in dataset order.
 
@@ -54,6 +55,8 @@ def extract_representations(
         normalise: uint8 (B, C, H, W) on `device` -> float (B, C, H, W), e.g. `MultiView.normalise`.
         batch_size: images per forward pass.
         device: where the forward passes run; the modules must already be there.
+        memory_format: layout of the encoder's input, e.g. `torch.channels_last` for an encoder kept in
+            NHWC (the SimCLR module's `channels_last`), whose CPU convolutions are ~2x faster that way.
 
     Returns:
         ({"h": (N, feature_dim), "head_1": (N, hidden_dim), ..., "z": (N, out_dim)} float32 on the CPU,
@@ -70,6 +73,7 @@ def extract_representations(
         with torch.inference_mode():
             for images, y in _loader(dataset, batch_size):
                 x = normalise(images.to(device, non_blocking=True))  # uint8 moved, float made on the device
+                x = x.contiguous(memory_format=memory_format)
                 h = encoder(x)  # (B, feature_dim)
                 outs = [h] + (head.forward_all(h) if head is not None else [])  # [h, head_1, ..., z]
                 for name, out in zip(names, outs):

@@ -54,8 +54,8 @@ class LinearProbe(L.LightningModule):
         max_iter: L-BFGS iterations per training step (one full-batch step per epoch).
         weight_decay: L2 penalty on the weight matrix (the bias is exempt).
         history_size: L-BFGS history.
-        mean: (D,) subtracted from features before the layer; none if None.
-        std: (D,) features are divided by it (after `mean`); none if None.
+        mean: (D,) subtracted from features before the layer; with `std`, or None for neither.
+        std: (D,) features are divided by it (after `mean`).
     """
 
     def __init__(
@@ -71,14 +71,18 @@ class LinearProbe(L.LightningModule):
         super().__init__()
         self.save_hyperparameters(ignore=["mean", "std"])
         self.linear = nn.Linear(in_dim, num_classes)
-        self.register_buffer("mean", torch.zeros(in_dim) if mean is None else mean.detach().clone().float())
-        self.register_buffer("std", torch.ones(in_dim) if std is None else std.detach().clone().float())
+        if (mean is None) != (std is None):
+            raise ValueError("LinearProbe takes both mean and std, or neither")
+        self.register_buffer("mean", None if mean is None else mean.detach().clone().float())
+        self.register_buffer("std", None if std is None else std.detach().clone().float())
         self.train_top1 = MulticlassAccuracy(num_classes, average="micro")
         self.test_top1 = MulticlassAccuracy(num_classes, average="micro")
 
     def forward(self, x: Tensor) -> Tensor:
         """features (B, D) -> logits (B, K)."""
-        return self.linear((x - self.mean) / self.std)
+        if self.mean is not None:
+            x = (x - self.mean) / self.std
+        return self.linear(x)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
@@ -170,8 +174,10 @@ def fit_linear_probe(
     threads = None if train_x.is_cuda else recipe.num_threads
     with torch.random.fork_rng(devices=[]), cpu_threads(threads):
         torch.manual_seed(recipe.seed)
-        mean, std = standardisation(train_x) if recipe.standardise else (None, None)
-        probe = LinearProbe(train_x.shape[1], num_classes, recipe.max_iter, recipe.weight_decay, recipe.history_size, mean, std)
+        if recipe.standardise:  # once here, not in every L-BFGS evaluation (150 ms each on 60000 x 784 pixels)
+            mean, std = standardisation(train_x)
+            train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
+        probe = LinearProbe(train_x.shape[1], num_classes, recipe.max_iter, recipe.weight_decay, recipe.history_size)
         train = feature_loader(train_x, train_y, len(train_x))  # the full split: one L-BFGS step
         test = feature_loader(test_x, test_y, 8192)
         with quiet_trainer():

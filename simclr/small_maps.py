@@ -27,6 +27,13 @@ def tap_index(
         (H_o * W_o, H * W) long: `ky * kw + kx` of the tap, or `kh * kw` (an extra zero tap) where the
         output pixel does not see that input pixel. Row-major pixel order on both sides.
     """
+    with torch.inference_mode(False):  # cached and later saved for backward: never an inference tensor
+        return _tap_index(height, width, kernel, stride, padding)
+
+
+def _tap_index(
+    height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
+) -> Tensor:
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     out_h, out_w = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
     top = (torch.arange(out_h) * sh - ph).view(out_h, 1, 1, 1)  # input row under the kernel's first tap

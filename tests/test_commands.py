@@ -81,3 +81,17 @@ def test_probe_writes_table_json_and_tensorboard_next_to_the_checkpoint(tmp_path
 def test_probe_of_a_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         run_command(["probe", "--ckpt", str(tmp_path / "missing.ckpt")])
+
+
+def test_fit_runs_without_a_logger_or_checkpoints(tmp_path):
+    """`--trainer.logger false` drops the default LR monitor and `--trainer.enable_checkpointing false`
+    the default checkpoint callback, instead of Lightning rejecting the combination."""
+    data_root = fakedata.write_fashion_mnist(tmp_path / "fmnist", n_train=32, n_test=16)
+    cli = run_cli(["fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--data.init_args.root", str(data_root),
+                   "--data.init_args.batch_size", "8", "--trainer.accelerator", "cpu", "--trainer.max_steps", "2",
+                   "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
+                   "--trainer.default_root_dir", str(tmp_path / "run"), "--trainer.logger", "false",
+                   "--trainer.enable_checkpointing", "false"])
+    assert cli.trainer.global_step == 2 and cli.trainer.logger is None
+    assert cli.trainer.checkpoint_callback is None
+    assert not list(tmp_path.rglob("*.ckpt"))

@@ -76,3 +76,12 @@ def test_encoder_with_small_map_gemm_has_the_same_parameters_outputs_and_gradien
     for (name, p_fast), p_plain in zip(fast.named_parameters(), plain.parameters()):
         torch.testing.assert_close(p_fast.grad, p_plain.grad, rtol=1e-3, atol=1e-4, msg=name)
     assert fast.fresh_copy()._init_kwargs["small_map_gemm"] is True
+
+
+def test_a_first_call_under_inference_mode_does_not_break_later_training():
+    tap_index.cache_clear()
+    conv = use_small_map_convs(nn.Sequential(nn.Conv2d(3, 5, 3, padding=1)))
+    with torch.inference_mode():
+        conv(torch.randn(2, 3, 2, 2))  # e.g. a probe or validation pass caches the index first
+    conv(torch.randn(2, 3, 2, 2)).sum().backward()
+    assert conv[0].weight.grad is not None
