@@ -116,11 +116,13 @@ def simclr_fashion_mnist(
     size: int = 28,
     strength: float = 0.5,
     crop_scale: tuple[float, float] = (0.2, 1.0),
+    blur_p: float = 0.0,
     mean: list[float] = FASHION_MNIST_MEAN,
     std: list[float] = FASHION_MNIST_STD,
 ) -> ViewPipeline:
     """Fashion-MNIST views: crop (default scale (0.2, 1): small greyscale images lose the object at 0.08)
-    + flip, jitter p=0.8 (only brightness and contrast act on one channel); no grayscale, no blur."""
+    + flip, jitter p=0.8 (only brightness and contrast act on one channel); no grayscale; Gaussian blur
+    with probability `blur_p` (0: none)."""
     s = strength
     jitter = [RandomColorJitter(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s, p=0.8)]
-    return compose([crop(size, scale=crop_scale), jitter], mean, std)
+    return compose([crop(size, scale=crop_scale), jitter, blur(size, p=blur_p) if blur_p > 0 else []], mean, std)

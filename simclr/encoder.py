@@ -25,6 +25,8 @@ class ResNetEncoder(nn.Module):
         width: channels of the first stage (torchvision: 64); stages use width x (1, 2, 4, 8). Compute
             scales with width^2, so 32 or 16 makes CPU runs practical. Only width 64 loads into
             torchvision's `resnet18()` etc.
+        max_pool: keep the ImageNet stem's 3x3 stride-2 max-pool (the CIFAR stem never has one); False
+            keeps twice the resolution in every stage (4x the compute), e.g. for 28 px images.
         small_map_gemm: on the CPU, compute convolutions on maps of at most 2x2 pixels as one dense
             matrix product (`simclr.small_maps`): the same function, 1.4x faster training steps for the
             Fashion-MNIST demo encoder, whose layer3/layer4 run on 2x2 and 1x1 maps. No effect on CUDA.
@@ -39,12 +41,13 @@ class ResNetEncoder(nn.Module):
         zero_init_residual: bool = False,
         width: int = 64,
         small_map_gemm: bool = True,
+        max_pool: bool = True,
     ):
         super().__init__()
         self._init_kwargs = dict(
             layers=list(layers), bottleneck=bottleneck, cifar_stem=cifar_stem, in_channels=in_channels,
             zero_init_residual=zero_init_residual, width=width,
-            small_map_gemm=small_map_gemm,
+            small_map_gemm=small_map_gemm, max_pool=max_pool,
         )  # for `fresh_copy`
         if len(layers) != 4 or min(layers) < 1:
             raise ValueError(f"ResNetEncoder layers must be 4 positive block counts, e.g. [2, 2, 2, 2]; got {layers}")
@@ -62,6 +65,8 @@ class ResNetEncoder(nn.Module):
             self.net.maxpool = nn.Identity()
         elif in_channels != 3:
             self.net.conv1 = nn.Conv2d(in_channels, width, kernel_size=7, stride=2, padding=3, bias=False)
+        if not max_pool:
+            self.net.maxpool = nn.Identity()
         if cifar_stem or in_channels != 3:
             nn.init.kaiming_normal_(self.net.conv1.weight, mode="fan_out", nonlinearity="relu")
         self.feature_dim: int = self.net.fc.in_features  # 512 for BasicBlock, 2048 for Bottleneck

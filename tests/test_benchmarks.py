@@ -13,6 +13,7 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import augment_throughput  # noqa: E402
 import ntxent  # noqa: E402
+import small_map_conv  # noqa: E402
 import train_throughput  # noqa: E402
 
 ENVIRONMENT = ("benchmark", "device", "device_name", "torch", "cuda", "kornia", "torchvision", "lightning", "threads", "timing", "command", "settings")
@@ -67,3 +68,17 @@ def test_ntxent_json(tmp_path):
     for row in record["results"]:
         check_row(row, ("batch", "dim", "dtype", "median_ms", "times_s", "peak_method"))
         assert row["peak_extra_mib"] >= 0
+
+
+def test_small_map_conv_json(tmp_path):
+    out = tmp_path / "small.json"
+    small_map_conv.main(["--batch", "4", "--width", "4", "--iters", "1", "--out", str(out), *COMMON])
+    record = load(out, "small_map_conv")
+    *convs, step = record["results"]
+    assert [r["conv"] for r in convs] == ["layer3.conv2 (2x2)", "layer4.conv1 (2x2 -> 1x1)", "layer4.conv2 (1x1)"]
+    for row in convs:
+        check_row(row, ("conv", "images", "c_in", "c_out", "torch_forward_ms", "gemm_forward_ms"))
+        assert row["images"] == 8  # backward = (forward + backward) - forward: may round to 0 at this size
+        assert min(row["torch_backward_ms"], row["gemm_backward_ms"], row["backward_speedup"]) >= 0
+    check_row(step, ("width", "images", "torch_step_ms", "gemm_step_ms", "torch_step_times_s", "gemm_step_times_s", "step_speedup"))
+    assert step["step_speedup"] == pytest.approx(step["torch_step_ms"] / step["gemm_step_ms"])

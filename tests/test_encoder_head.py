@@ -40,6 +40,17 @@ def test_cifar_stem_keeps_resolution():
     assert isinstance(enc.net.maxpool, torch.nn.Identity)
 
 
+def test_max_pool_option_doubles_the_resolution_of_every_stage():
+    x = torch.randn(2, 1, 28, 28)
+    pooled = ResNetEncoder(layers=[1, 1, 1, 1], width=8, in_channels=1)
+    unpooled = ResNetEncoder(layers=[1, 1, 1, 1], width=8, in_channels=1, max_pool=False)
+    assert pooled.net.layer4(pooled.net.layer3(pooled.net.layer2(pooled.net.layer1(
+        pooled.net.maxpool(pooled.net.conv1(x)))))).shape[-1] == 1  # 28 -> 14 -> 7 -> 4 -> 2 -> 1
+    assert unpooled.net.layer4(unpooled.net.layer3(unpooled.net.layer2(unpooled.net.layer1(
+        unpooled.net.maxpool(unpooled.net.conv1(x)))))).shape[-1] == 2  # 28 -> 14 -> 14 -> 7 -> 4 -> 2
+    assert unpooled(x).shape == (2, 64) and unpooled.fresh_copy()._init_kwargs["max_pool"] is False
+
+
 def test_backbone_state_dict_loads_strictly_into_torchvision():
     enc = ResNetEncoder().eval()
     ref = torchvision.models.resnet18()
