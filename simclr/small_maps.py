@@ -24,8 +24,8 @@ def tap_index(
     """Which kernel tap links each output pixel to each input pixel.
 
     Returns:
-        (H_o * W_o, H * W) long: `ky * kw + kx` of the tap, or `kh * kw` (an extra zero tap) where the
-        output pixel does not see that input pixel. Row-major pixel order on both sides.
+        (H_o, W_o, H * W) long: `ky * kw + kx` of the tap, or `kh * kw` (an extra zero tap) where the
+        output pixel does not see that input pixel. Input pixels in row-major order.
     """
     with torch.inference_mode(False):  # cached and later saved for backward: never an inference tensor
         return _tap_index(height, width, kernel, stride, padding)
@@ -41,7 +41,7 @@ def _tap_index(
     ky = torch.arange(height).view(1, 1, height, 1) - top  # (H_o, 1, H, 1)
     kx = torch.arange(width).view(1, 1, 1, width) - left  # (1, W_o, 1, W)
     seen = (ky >= 0) & (ky < kh) & (kx >= 0) & (kx < kw)  # (H_o, W_o, H, W)
-    return torch.where(seen, ky * kw + kx, kh * kw).reshape(out_h * out_w, height * width)
+    return torch.where(seen, ky * kw + kx, kh * kw).reshape(out_h, out_w, height * width)
 
 
 def conv2d_as_matmul(
@@ -62,8 +62,9 @@ def conv2d_as_matmul(
     batch, c_in, height, width = images.shape
     c_out, _, kh, kw = weight.shape
     index = tap_index(height, width, (kh, kw), tuple(stride), tuple(padding)).to(images.device)
-    out_pixels = index.shape[0]
-    out_h = (height + 2 * padding[0] - kh) // stride[0] + 1
+    out_h, out_w = index.shape[:2]
+    out_pixels = out_h * out_w
+    index = index.reshape(out_pixels, height * width)
     taps = torch.cat([weight.flatten(2), weight.new_zeros(c_out, c_in, 1)], dim=2)  # (C_out, C_in, kh*kw+1)
     dense = taps[:, :, index]  # (C_out, C_in, H_o*W_o, H*W)
     dense = dense.permute(2, 0, 3, 1).reshape(out_pixels * c_out, height * width * c_in)  # rows (pixel, C_out)
@@ -71,7 +72,7 @@ def conv2d_as_matmul(
     out = flat @ dense.t()  # (B, H_o*W_o*C_out)
     if bias is not None:
         out = out + bias.repeat(out_pixels)
-    return out.view(batch, out_h, out_pixels // out_h, c_out).permute(0, 3, 1, 2)
+    return out.view(batch, out_h, out_w, c_out).permute(0, 3, 1, 2)
 
 
 class SmallMapConv2d(nn.Conv2d):

@@ -42,12 +42,15 @@ def test_cifar_stem_keeps_resolution():
 
 def test_max_pool_option_doubles_the_resolution_of_every_stage():
     x = torch.randn(2, 1, 28, 28)
+
+    def layer4_side(enc: ResNetEncoder) -> int:
+        net = enc.net
+        return net.layer4(net.layer3(net.layer2(net.layer1(net.maxpool(net.conv1(x)))))).shape[-1]
+
     pooled = ResNetEncoder(layers=[1, 1, 1, 1], width=8, in_channels=1)
     unpooled = ResNetEncoder(layers=[1, 1, 1, 1], width=8, in_channels=1, max_pool=False)
-    assert pooled.net.layer4(pooled.net.layer3(pooled.net.layer2(pooled.net.layer1(
-        pooled.net.maxpool(pooled.net.conv1(x)))))).shape[-1] == 1  # 28 -> 14 -> 7 -> 4 -> 2 -> 1
-    assert unpooled.net.layer4(unpooled.net.layer3(unpooled.net.layer2(unpooled.net.layer1(
-        unpooled.net.maxpool(unpooled.net.conv1(x)))))).shape[-1] == 2  # 28 -> 14 -> 14 -> 7 -> 4 -> 2
+    assert layer4_side(pooled) == 1  # 28 -> 14 -> 7 -> 4 -> 2 -> 1
+    assert layer4_side(unpooled) == 2  # 28 -> 14 -> 14 -> 7 -> 4 -> 2
     assert unpooled(x).shape == (2, 64) and unpooled.fresh_copy()._init_kwargs["max_pool"] is False
 
 

@@ -10,14 +10,14 @@ from simclr.small_maps import SmallMapConv2d, conv2d_as_matmul, tap_index, use_s
 
 
 def test_tap_index_of_a_3x3_kernel_on_a_1x1_map_is_the_centre_tap():
-    assert tap_index(1, 1, (3, 3), (1, 1), (1, 1)).tolist() == [[4]]
+    assert tap_index(1, 1, (3, 3), (1, 1), (1, 1)).tolist() == [[[4]]]  # (H_o, W_o, H*W)
 
 
 def test_tap_index_on_a_2x2_map_marks_unseen_pixels_with_the_zero_tap():
     index = tap_index(2, 2, (3, 3), (2, 2), (1, 1))  # one output pixel centred on input (0, 0)
-    assert index.tolist() == [[4, 5, 7, 8]]
+    assert index.tolist() == [[[4, 5, 7, 8]]]
     index = tap_index(3, 3, (1, 1), (1, 1), (0, 0))  # 1x1 kernel: each output sees its own pixel only
-    assert torch.equal(index, torch.where(torch.eye(9, dtype=torch.bool), 0, 1))
+    assert torch.equal(index.reshape(9, 9), torch.where(torch.eye(9, dtype=torch.bool), 0, 1))
 
 
 @pytest.mark.parametrize(
