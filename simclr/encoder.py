@@ -25,6 +25,9 @@ class ResNetEncoder(nn.Module):
         width: channels of the first stage (torchvision: 64); stages use width x (1, 2, 4, 8). Compute
             scales with width^2, so 32 or 16 makes CPU runs practical. Only width 64 loads into
             torchvision's `resnet18()` etc.
+        stage_widths: the four stages' channels, overriding `width` x (1, 2, 4, 8), e.g. [48, 96, 192,
+            768] for a wider last stage: h is stage_widths[3] (x 4 with bottlenecks) wide. On small images
+            the last stage runs on 1x1 maps, where channels are cheap.
         max_pool: keep the ImageNet stem's 3x3 stride-2 max-pool (the CIFAR stem never has one); False
             keeps twice the resolution in every stage (4x the compute), e.g. for 28 px images.
         small_map_gemm: on the CPU, compute convolutions on maps of at most 2x2 pixels as one dense
@@ -42,22 +45,28 @@ class ResNetEncoder(nn.Module):
         width: int = 64,
         small_map_gemm: bool = True,
         max_pool: bool = True,
+        stage_widths: list[int] | None = None,
     ):
         super().__init__()
         self._init_kwargs = dict(
             layers=list(layers), bottleneck=bottleneck, cifar_stem=cifar_stem, in_channels=in_channels,
             zero_init_residual=zero_init_residual, width=width,
             small_map_gemm=small_map_gemm, max_pool=max_pool,
+            stage_widths=None if stage_widths is None else list(stage_widths),
         )  # for `fresh_copy`
         if len(layers) != 4 or min(layers) < 1:
             raise ValueError(f"ResNetEncoder layers must be 4 positive block counts, e.g. [2, 2, 2, 2]; got {layers}")
+        widths = [width * m for m in (1, 2, 4, 8)] if stage_widths is None else list(stage_widths)
+        if len(widths) != 4 or min(widths) < 1:
+            raise ValueError(f"ResNetEncoder stage_widths must be 4 positive channel counts, e.g. [48, 96, 192, 768]; got {stage_widths}")
+        width = widths[0]
         self.in_channels = in_channels
         self.cifar_stem = cifar_stem
         block = Bottleneck if bottleneck else BasicBlock
-        if width != 64:
-            # torchvision fixes the widths at 64-512; build the same modules at another width with its
+        if widths != [64, 128, 256, 512]:
+            # torchvision fixes the widths at 64-512; build the same modules at other widths with its
             # own `_make_layer`, so the block code, init and state_dict keys stay torchvision's.
-            self.net = _resnet_with_width(block, list(layers), width, zero_init_residual)
+            self.net = _resnet_with_widths(block, list(layers), widths, zero_init_residual)
         else:
             self.net = ResNet(block, list(layers), zero_init_residual=zero_init_residual)
         if cifar_stem:
@@ -101,17 +110,17 @@ class ResNetEncoder(nn.Module):
         return state
 
 
-def _resnet_with_width(block: type[nn.Module], layers: list[int], width: int, zero_init_residual: bool) -> ResNet:
-    """A torchvision ResNet whose stages have width x (1, 2, 4, 8) channels instead of 64 x (1, 2, 4, 8)."""
+def _resnet_with_widths(block: type[nn.Module], layers: list[int], widths: list[int], zero_init_residual: bool) -> ResNet:
+    """A torchvision ResNet whose four stages have `widths` channels instead of (64, 128, 256, 512)."""
     net = ResNet(block, [1, 1, 1, 1])  # the skeleton: stem, pooling, fc; stages rebuilt below
-    net.inplanes = width
-    net.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
-    net.bn1 = nn.BatchNorm2d(width)
-    net.layer1 = net._make_layer(block, width, layers[0])
-    net.layer2 = net._make_layer(block, 2 * width, layers[1], stride=2)
-    net.layer3 = net._make_layer(block, 4 * width, layers[2], stride=2)
-    net.layer4 = net._make_layer(block, 8 * width, layers[3], stride=2)
-    net.fc = nn.Linear(8 * width * block.expansion, 1000)
+    net.inplanes = widths[0]
+    net.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
+    net.bn1 = nn.BatchNorm2d(widths[0])
+    net.layer1 = net._make_layer(block, widths[0], layers[0])
+    net.layer2 = net._make_layer(block, widths[1], layers[1], stride=2)
+    net.layer3 = net._make_layer(block, widths[2], layers[2], stride=2)
+    net.layer4 = net._make_layer(block, widths[3], layers[3], stride=2)
+    net.fc = nn.Linear(widths[3] * block.expansion, 1000)
     for m in net.modules():  # torchvision's initialisation
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
