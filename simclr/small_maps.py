@@ -44,6 +44,25 @@ def _tap_index(
     return torch.where(seen, ky * kw + kx, kh * kw).reshape(out_h, out_w, height * width)
 
 
+@functools.lru_cache(maxsize=128)
+def used_taps(
+    height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
+) -> tuple[Tensor, Tensor]:
+    """The kernel taps that see at least one input pixel, and `tap_index` renumbered to them.
+
+    Returns:
+        used (n_used,) long: tap numbers `ky * kw + kx`, ascending; index (H_o, W_o, H * W) long: the
+        position of the tap in `used`, or n_used where the output pixel does not see that input pixel.
+    """
+    index = tap_index(height, width, kernel, stride, padding)
+    zero_tap = kernel[0] * kernel[1]
+    with torch.inference_mode(False):
+        used = index[index < zero_tap].unique()  # sorted
+        position = torch.full((zero_tap + 1,), len(used), dtype=torch.long)
+        position[used] = torch.arange(len(used))
+        return used, position[index]
+
+
 def conv2d_as_matmul(
     images: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, int], padding: tuple[int, int]
 ) -> Tensor:
@@ -61,12 +80,18 @@ def conv2d_as_matmul(
     """
     batch, c_in, height, width = images.shape
     c_out, _, kh, kw = weight.shape
-    index = tap_index(height, width, (kh, kw), tuple(stride), tuple(padding)).to(images.device)
+    used, index = used_taps(height, width, (kh, kw), tuple(stride), tuple(padding))
+    index = index.to(images.device)
     out_h, out_w = index.shape[:2]
     out_pixels = out_h * out_w
     index = index.reshape(out_pixels, height * width)
-    taps = torch.cat([weight.flatten(2), weight.new_zeros(c_out, c_in, 1)], dim=2)  # (C_out, C_in, kh*kw+1)
-    dense = taps[:, :, index]  # (C_out, C_in, H_o*W_o, H*W)
+    # Only the taps that see an input pixel (a 3x3 kernel on a 1x1 map uses its centre alone), placed by a
+    # one-hot matrix product: its backward is a GEMM too, where indexing would scatter-add (slow on CPU).
+    taps = weight.flatten(2)  # (C_out, C_in, kh*kw)
+    if len(used) < kh * kw:
+        taps = taps.index_select(2, used.to(images.device))  # backward: index_add, not an accumulating index_put
+    onehot = F.one_hot(index.reshape(-1), len(used) + 1)[:, : len(used)].to(weight.dtype)  # (P*H*W, n_used)
+    dense = (taps.reshape(c_out * c_in, len(used)) @ onehot.t()).view(c_out, c_in, out_pixels, height * width)
     dense = dense.permute(2, 0, 3, 1).reshape(out_pixels * c_out, height * width * c_in)  # rows (pixel, C_out)
     flat = images.permute(0, 2, 3, 1).reshape(batch, height * width * c_in)  # (B, H*W*C_in), pixel-major
     out = flat @ dense.t()  # (B, H_o*W_o*C_out)
