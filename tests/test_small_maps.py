@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from simclr.encoder import ResNetEncoder
-from simclr.small_maps import SmallMapConv2d, conv2d_as_matmul, tap_index, use_small_map_convs
+from simclr.small_maps import SmallMapConv2d, conv2d_as_matmul, tap_index, use_small_map_convs, used_taps
 
 
 def test_tap_index_of_a_3x3_kernel_on_a_1x1_map_is_the_centre_tap():
@@ -18,6 +18,15 @@ def test_tap_index_on_a_2x2_map_marks_unseen_pixels_with_the_zero_tap():
     assert index.tolist() == [[[4, 5, 7, 8]]]
     index = tap_index(3, 3, (1, 1), (1, 1), (0, 0))  # 1x1 kernel: each output sees its own pixel only
     assert torch.equal(index.reshape(9, 9), torch.where(torch.eye(9, dtype=torch.bool), 0, 1))
+
+
+def test_used_taps_keeps_only_the_taps_that_see_the_map_and_renumbers_the_index():
+    used, index = used_taps(2, 2, (3, 3), (2, 2), (1, 1))
+    assert used.tolist() == [4, 5, 7, 8] and index.tolist() == [[[0, 1, 2, 3]]]
+    used, index = used_taps(1, 1, (3, 3), (1, 1), (1, 1))
+    assert used.tolist() == [4] and index.tolist() == [[[0]]]
+    used, index = used_taps(2, 2, (3, 3), (1, 1), (1, 1))  # every tap seen; unseen pairs -> 9
+    assert used.tolist() == list(range(9)) and torch.equal(index, tap_index(2, 2, (3, 3), (1, 1), (1, 1)))
 
 
 @pytest.mark.parametrize(
