@@ -18,49 +18,35 @@ from torch import Tensor, nn
 
 
 @functools.lru_cache(maxsize=128)
-def tap_index(
-    height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
-) -> Tensor:
-    """Which kernel tap links each output pixel to each input pixel.
-
-    Returns:
-        (H_o, W_o, H * W) long: `ky * kw + kx` of the tap, or `kh * kw` (an extra zero tap) where the
-        output pixel does not see that input pixel. Input pixels in row-major order.
-    """
-    with torch.inference_mode(False):  # cached and later saved for backward: never an inference tensor
-        return _tap_index(height, width, kernel, stride, padding)
-
-
-def _tap_index(
-    height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
-) -> Tensor:
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    out_h, out_w = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
-    top = (torch.arange(out_h) * sh - ph).view(out_h, 1, 1, 1)  # input row under the kernel's first tap
-    left = (torch.arange(out_w) * sw - pw).view(1, out_w, 1, 1)
-    ky = torch.arange(height).view(1, 1, height, 1) - top  # (H_o, 1, H, 1)
-    kx = torch.arange(width).view(1, 1, 1, width) - left  # (1, W_o, 1, W)
-    seen = (ky >= 0) & (ky < kh) & (kx >= 0) & (kx < kw)  # (H_o, W_o, H, W)
-    return torch.where(seen, ky * kw + kx, kh * kw).reshape(out_h, out_w, height * width)
-
-
-@functools.lru_cache(maxsize=128)
 def used_taps(
     height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
 ) -> tuple[Tensor, Tensor]:
-    """The kernel taps that see at least one input pixel, and `tap_index` renumbered to them.
+    """The kernel taps that link some output pixel to some input pixel, and where each one acts.
+
+    Built in plain Python from the shapes (a few pixels, cached), so a training step reads nothing back
+    from a tensor and `torch.compile` sees constants.
 
     Returns:
-        used (n_used,) long: tap numbers `ky * kw + kx`, ascending; index (H_o, W_o, H * W) long: the
-        position of the tap in `used`, or n_used where the output pixel does not see that input pixel.
+        used (n_used,) long: tap numbers `ky * kw + kx`, ascending; placement (n_used, H_o*W_o*H*W)
+        float32: 1 where that tap links output pixel o to input pixel i (column o * H*W + i), else 0.
     """
-    index = tap_index(height, width, kernel, stride, padding)
-    zero_tap = kernel[0] * kernel[1]
-    with torch.inference_mode(False):
-        used = index[index < zero_tap].unique()  # sorted
-        position = torch.full((zero_tap + 1,), len(used), dtype=torch.long)
-        position[used] = torch.arange(len(used))
-        return used, position[index]
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    out_h, out_w = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
+    links = []  # (tap, column)
+    for oy in range(out_h):
+        for ox in range(out_w):
+            for iy in range(height):
+                for ix in range(width):
+                    ky, kx = iy - (oy * sh - ph), ix - (ox * sw - pw)
+                    if 0 <= ky < kh and 0 <= kx < kw:
+                        links.append((ky * kw + kx, ((oy * out_w + ox) * height + iy) * width + ix))
+    used = sorted({tap for tap, _ in links})
+    row = {tap: j for j, tap in enumerate(used)}
+    placement = [[0.0] * (out_h * out_w * height * width) for _ in used]
+    for tap, column in links:
+        placement[row[tap]][column] = 1.0
+    with torch.inference_mode(False):  # cached and later saved for backward: never an inference tensor
+        return torch.tensor(used, dtype=torch.long), torch.tensor(placement, dtype=torch.float32)
 
 
 def conv2d_as_matmul(
@@ -80,18 +66,16 @@ def conv2d_as_matmul(
     """
     batch, c_in, height, width = images.shape
     c_out, _, kh, kw = weight.shape
-    used, index = used_taps(height, width, (kh, kw), tuple(stride), tuple(padding))
-    index = index.to(images.device)
-    out_h, out_w = index.shape[:2]
+    out_h, out_w = (height + 2 * padding[0] - kh) // stride[0] + 1, (width + 2 * padding[1] - kw) // stride[1] + 1
     out_pixels = out_h * out_w
-    index = index.reshape(out_pixels, height * width)
+    used, placement = used_taps(height, width, (kh, kw), tuple(stride), tuple(padding))
     # Only the taps that see an input pixel (a 3x3 kernel on a 1x1 map uses its centre alone), placed by a
-    # one-hot matrix product: its backward is a GEMM too, where indexing would scatter-add (slow on CPU).
+    # 0/1 matrix product: its backward is a GEMM too, where indexing would scatter-add (slow on CPU).
     taps = weight.flatten(2)  # (C_out, C_in, kh*kw)
     if len(used) < kh * kw:
-        taps = taps.index_select(2, used.to(images.device))  # backward: index_add, not an accumulating index_put
-    onehot = F.one_hot(index.reshape(-1), len(used) + 1)[:, : len(used)].to(weight.dtype)  # (P*H*W, n_used)
-    dense = (taps.reshape(c_out * c_in, len(used)) @ onehot.t()).view(c_out, c_in, out_pixels, height * width)
+        taps = taps.index_select(2, used.to(images.device))  # (C_out, C_in, n_used)
+    placement = placement.to(device=images.device, dtype=weight.dtype)  # (n_used, H_o*W_o*H*W)
+    dense = (taps.reshape(c_out * c_in, len(used)) @ placement).view(c_out, c_in, out_pixels, height * width)
     dense = dense.permute(2, 0, 3, 1).reshape(out_pixels * c_out, height * width * c_in)  # rows (pixel, C_out)
     flat = images.permute(0, 2, 3, 1).reshape(batch, height * width * c_in)  # (B, H*W*C_in), pixel-major
     out = flat @ dense.t()  # (B, H_o*W_o*C_out)

@@ -120,7 +120,7 @@ def test_evaluate_checkpoint_end_to_end_and_report(tmp_path):
     assert [r.representation for r in rows] == ["h", "head_1", "z", "random_h", "pixels"]
     assert [r.dim for r in rows] == [64, 32, 16, 64, 784]
     assert all(0.0 <= r.linear_top1 <= 1.0 for r in rows)
-    assert [r.knn_top1 is None for r in rows] == [False, True, False, False, True]
+    assert [r.knn_top1 is None for r in rows] == [False, True, False, True, True]  # kNN on h and z
     assert set(diag) == {"h", "z"}
     assert set(diag["h"]) == {"alignment", "uniformity", "rankme", "spectrum"}
     assert 0.0 <= diag["z"]["alignment"] <= 4.0 and diag["z"]["uniformity"] <= 0.0

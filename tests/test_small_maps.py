@@ -6,27 +6,26 @@ import torch.nn.functional as F
 from torch import nn
 
 from simclr.encoder import ResNetEncoder
-from simclr.small_maps import SmallMapConv2d, conv2d_as_matmul, tap_index, use_small_map_convs, used_taps
+from simclr.small_maps import SmallMapConv2d, conv2d_as_matmul, use_small_map_convs, used_taps
 
 
-def test_tap_index_of_a_3x3_kernel_on_a_1x1_map_is_the_centre_tap():
-    assert tap_index(1, 1, (3, 3), (1, 1), (1, 1)).tolist() == [[[4]]]  # (H_o, W_o, H*W)
+def test_a_3x3_kernel_on_a_1x1_map_uses_the_centre_tap_only():
+    used, placement = used_taps(1, 1, (3, 3), (1, 1), (1, 1))
+    assert used.tolist() == [4] and placement.tolist() == [[1.0]]
 
 
-def test_tap_index_on_a_2x2_map_marks_unseen_pixels_with_the_zero_tap():
-    index = tap_index(2, 2, (3, 3), (2, 2), (1, 1))  # one output pixel centred on input (0, 0)
-    assert index.tolist() == [[[4, 5, 7, 8]]]
-    index = tap_index(3, 3, (1, 1), (1, 1), (0, 0))  # 1x1 kernel: each output sees its own pixel only
-    assert torch.equal(index.reshape(9, 9), torch.where(torch.eye(9, dtype=torch.bool), 0, 1))
+def test_used_taps_on_a_2x2_map_keep_the_taps_that_see_it():
+    used, placement = used_taps(2, 2, (3, 3), (2, 2), (1, 1))  # one output pixel centred on input (0, 0)
+    assert used.tolist() == [4, 5, 7, 8] and torch.equal(placement, torch.eye(4))  # tap j sees input pixel j
+    used, placement = used_taps(3, 3, (1, 1), (1, 1), (0, 0))  # 1x1 kernel: each output sees its own pixel
+    assert used.tolist() == [0] and torch.equal(placement.view(9, 9), torch.eye(9))
 
 
-def test_used_taps_keeps_only_the_taps_that_see_the_map_and_renumbers_the_index():
-    used, index = used_taps(2, 2, (3, 3), (2, 2), (1, 1))
-    assert used.tolist() == [4, 5, 7, 8] and index.tolist() == [[[0, 1, 2, 3]]]
-    used, index = used_taps(1, 1, (3, 3), (1, 1), (1, 1))
-    assert used.tolist() == [4] and index.tolist() == [[[0]]]
-    used, index = used_taps(2, 2, (3, 3), (1, 1), (1, 1))  # every tap seen; unseen pairs -> 9
-    assert used.tolist() == list(range(9)) and torch.equal(index, tap_index(2, 2, (3, 3), (1, 1), (1, 1)))
+def test_used_taps_link_each_output_input_pair_by_at_most_one_tap():
+    used, placement = used_taps(2, 2, (3, 3), (1, 1), (1, 1))
+    assert used.tolist() == list(range(9)) and placement.shape == (9, 16)
+    assert placement.sum(0).tolist() == [1.0] * 16  # on a 2x2 map with padding 1 every pair is linked
+    assert placement[4, 0] == 1 and placement[8, 3] == 1  # output (0, 0): input (0, 0) by the centre, (1, 1) by (2, 2)
 
 
 @pytest.mark.parametrize(
@@ -88,7 +87,7 @@ def test_encoder_with_small_map_gemm_has_the_same_parameters_outputs_and_gradien
 
 
 def test_a_first_call_under_inference_mode_does_not_break_later_training():
-    tap_index.cache_clear()
+    used_taps.cache_clear()
     conv = use_small_map_convs(nn.Sequential(nn.Conv2d(3, 5, 3, padding=1)))
     with torch.inference_mode():
         conv(torch.randn(2, 3, 2, 2))  # e.g. a probe or validation pass caches the index first
