@@ -31,7 +31,7 @@ class ResNetEncoder(nn.Module):
         max_pool: keep the ImageNet stem's 3x3 stride-2 max-pool (the CIFAR stem never has one); False
             keeps twice the resolution in every stage (4x the compute), e.g. for 28 px images.
         small_map_gemm: on the CPU, compute convolutions on maps of at most 2x2 pixels as one dense
-            matrix product (`simclr.small_maps`): the same function, 1.56x faster training steps for the
+            matrix product (`simclr.small_maps`): the same function, 1.43-1.56x faster training steps for the
             width-32 ResNet-10 on Fashion-MNIST (benchmarks/small_map_conv.py), whose layer3/layer4 run on 2x2 and 1x1 maps. No effect on CUDA.
     """
 
