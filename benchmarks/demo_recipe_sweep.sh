@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-runs/sweep}
 SIMCLR=${SIMCLR:-.venv/bin/simclr}
 # Sessions 1-3 ran on the width-32 demo config of that time; these overrides restore it as the base.
-OLD="--model.encoder.init_args.stage_widths null --model.encoder.init_args.width 32 --data.init_args.batch_size 256 --trainer.max_steps -1"
+OLD="--model.encoder.init_args.stage_widths null --model.encoder.init_args.width 32 --data.init_args.batch_size 256 --trainer.max_steps -1 --model.optimizer.init_args.fused false"
 W16="--model.encoder.init_args.layers [2,2,2,2] --model.encoder.init_args.width 16"
 LARS="--model.optimizer simclr.lars.LARS --model.optimizer.init_args.momentum 0.9"
 
