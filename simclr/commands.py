@@ -77,7 +77,7 @@ def probe(
     ckpt: str,
     data: ImageDataModule | None = None,
     root: str | None = None,
-    max_iter: int = 100,
+    max_iter: int = 50,
     knn_k: int = 200,
     device: str = "auto",
     batch_size: int = 1024,
@@ -117,7 +117,7 @@ def probe(
     rows, diagnostics = evaluate_checkpoint(model, data, recipe=ProbeRecipe(max_iter=max_iter), knn_k=knn_k, device=dev, batch_size=batch_size,
                                             pixels=baselines, random_baseline=baselines, representations=representations)
     seconds = time.perf_counter() - start
-    header = f"# Probe of {ckpt}\n\nLinear probe: frozen z-scored features, full-batch L-BFGS ({max_iter} iterations, L2 {ProbeRecipe().weight_decay}); kNN: cosine, k={knn_k}. Took {seconds:.0f} s on {dev}.\n\n"
+    header = f"# Probe of {ckpt}\n\nLinear probe: frozen z-scored features, full-batch L-BFGS on their PCA-whitened coordinates ({max_iter} iterations, L2 {ProbeRecipe().weight_decay} on the z-scored weights); kNN: cosine, k={knn_k}. Took {seconds:.0f} s on {dev}.\n\n"
     out = Path(out_dir) if out_dir else Path(ckpt).parent
     md, js = write_report(rows, out, diagnostics=diagnostics, header=header)
     log_to_tensorboard(rows, diagnostics, out / "probe")

@@ -19,6 +19,8 @@ from torch import Tensor, nn
 from torch.utils.data import BatchSampler, DataLoader, SequentialSampler, TensorDataset
 from torchmetrics.classification import MulticlassAccuracy
 
+from simclr.preconditioning import whitening, whitening_shift
+
 
 @dataclass
 class ProbeRecipe:
@@ -27,15 +29,18 @@ class ProbeRecipe:
     Multinomial logistic regression is convex, so a quasi-Newton solver on the whole train split reaches
     the optimum without a learning rate or batch size to tune, and the result does not depend on batch
     order. On Fashion-MNIST (60000 x 256 features of a demo checkpoint) it scored 84.5% where AdamW
-    (30 epochs, batch 4096, lr 4e-3, cosine) stopped at 82.5%, in less time (about 8 s on 2 CPU cores).
-    The features must fit in memory (they are cached for all probes anyway). Full-batch matmuls are
-    large enough that all CPU threads help (h: 10.3 s with 2 threads vs 14.2 s with 1).
+    (30 epochs, batch 4096, lr 4e-3, cosine) stopped at 82.5%, in less time. The solver runs on
+    PCA-whitened features with the penalty mapped back (`simclr.preconditioning`): the same objective, but
+    L-BFGS converges in ~50 iterations where plain z-scored features needed ~500 (a demo h read 85.74% after
+    100 plain iterations, 86.62% after 300, 86.57% after 50 whitened ones). The features must fit in memory
+    (they are cached for all probes anyway); full-batch matmuls are large enough that all CPU threads help.
     """
 
-    max_iter: int = 100  # L-BFGS iterations over the full train split (strong-Wolfe line search)
+    max_iter: int = 50  # L-BFGS iterations over the full train split (strong-Wolfe line search)
     weight_decay: float = 1e-4  # L2 penalty weight_decay * ||W||^2 added to the mean cross-entropy (bias exempt)
     history_size: int = 20  # L-BFGS curvature pairs kept
     standardise: bool = True  # z-score features with the train split's per-dimension mean and std
+    whiten: bool = True  # precondition: solve on PCA-whitened features (same optimum, ~10x fewer iterations)
     seed: int = 0  # seeds the probe's initialisation
     num_threads: int | None = None  # CPU intra-op threads while training (restored after); None keeps torch's
 
@@ -56,6 +61,8 @@ class LinearProbe(L.LightningModule):
         history_size: L-BFGS history.
         mean: (D,) subtracted from features before the layer; with `std`, or None for neither.
         std: (D,) features are divided by it (after `mean`).
+        penalty: (D,) per-input-dimension weights of the L2 term, sum_j penalty_j ||W[:, j]||^2 (the
+            whitened problem's image of ||W||^2, `simclr.preconditioning.whitening`), or None for plain L2.
     """
 
     def __init__(
@@ -67,6 +74,7 @@ class LinearProbe(L.LightningModule):
         history_size: int = 20,
         mean: Tensor | None = None,
         std: Tensor | None = None,
+        penalty: Tensor | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["mean", "std"])
@@ -75,6 +83,7 @@ class LinearProbe(L.LightningModule):
             raise ValueError("LinearProbe takes both mean and std, or neither")
         self.register_buffer("mean", None if mean is None else mean.detach().clone().float())
         self.register_buffer("std", None if std is None else std.detach().clone().float())
+        self.register_buffer("penalty", None if penalty is None else penalty.detach().clone().float())
         self.train_top1 = MulticlassAccuracy(num_classes, average="micro")
         self.test_top1 = MulticlassAccuracy(num_classes, average="micro")
 
@@ -84,10 +93,18 @@ class LinearProbe(L.LightningModule):
             x = (x - self.mean) / self.std
         return self.linear(x)
 
+    def objective(self, logits: Tensor, y: Tensor) -> Tensor:
+        """The convex objective L-BFGS minimises: mean cross-entropy of logits (B, K) against y (B,) plus
+        weight_decay * sum_j penalty_j ||W[:, j]||^2 (penalty_j = 1 without whitening); a scalar."""
+        squares = self.linear.weight.pow(2)  # (K, D)
+        if self.penalty is not None:
+            squares = squares * self.penalty
+        return F.cross_entropy(logits, y) + self.hparams.weight_decay * squares.sum()
+
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
         logits = self(x)  # (B, K)
-        loss = F.cross_entropy(logits, y) + self.hparams.weight_decay * self.linear.weight.pow(2).sum()
+        loss = self.objective(logits, y)
         self.train_top1(logits.detach(), y)
         self.log("probe/train_loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
         self.log("probe/train_top1", self.train_top1, on_step=False, on_epoch=True)
@@ -149,6 +166,57 @@ def quiet_trainer():
             lg.setLevel(level)
 
 
+def prepared_features(train_x: Tensor, test_x: Tensor, recipe: ProbeRecipe) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The features a probe trains on: z-scored and whitened as the recipe says, with the train split's statistics.
+
+    Args:
+        train_x: (N, D) features; test_x: (M, D) features.
+        recipe: `standardise` and `whiten` flags and the weight decay (which sets the whitening shift).
+
+    Returns:
+        (train (N, D) float32, test (M, D) float32, penalty (D,) for `LinearProbe` when whitened, else None).
+    """
+    train_x, test_x = train_x.float(), test_x.float()
+    if recipe.standardise:  # once here, not in every L-BFGS evaluation (150 ms each on 60000 x 784 pixels)
+        mean, std = standardisation(train_x)
+        train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
+    penalty = None
+    if recipe.whiten:  # x -> x @ P on both splits; the L2 term follows (exact change of variables)
+        centre = train_x.mean(0)  # (D,), ~0 after standardisation; the bias absorbs it (unpenalised)
+        train_x, test_x = train_x - centre, test_x - centre
+        projection, penalty = whitening(train_x, whitening_shift(recipe.weight_decay, train_x))
+        train_x, test_x = train_x @ projection, test_x @ projection
+    return train_x, test_x, penalty
+
+
+def _trainer(accelerator: str) -> L.Trainer:
+    return L.Trainer(
+        accelerator=accelerator, devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+    )
+
+
+def train_probe(
+    train_x: Tensor, train_y: Tensor, num_classes: int, recipe: ProbeRecipe = ProbeRecipe(), penalty: Tensor | None = None
+) -> LinearProbe:
+    """Fits a `LinearProbe` to prepared features (`prepared_features`): one full-batch L-BFGS step.
+
+    Args:
+        train_x: (N, D) float features; train_y: (N,) int64 labels in [0, num_classes).
+        num_classes: K.
+        recipe: optimisation settings; `recipe.seed` seeds the initialisation.
+        penalty: (D,) L2 weights of the whitened problem, or None.
+    """
+    with torch.random.fork_rng(devices=[]), cpu_threads(None if train_x.is_cuda else recipe.num_threads):
+        torch.manual_seed(recipe.seed)
+        probe = LinearProbe(train_x.shape[1], num_classes, recipe.max_iter, recipe.weight_decay, recipe.history_size,
+                            penalty=penalty)
+        with quiet_trainer():
+            # the full split as one batch: one L-BFGS step of max_iter iterations
+            _trainer("gpu" if train_x.is_cuda else "cpu").fit(probe, train_dataloaders=feature_loader(train_x, train_y.long(), len(train_x)))
+    return probe
+
+
 def fit_linear_probe(
     train_x: Tensor,
     train_y: Tensor,
@@ -168,30 +236,9 @@ def fit_linear_probe(
     Returns:
         test top-1 accuracy in [0, 1].
     """
-    train_x, test_x = train_x.float(), test_x.float()
-    train_y, test_y = train_y.long(), test_y.long()
-    accelerator = "gpu" if train_x.is_cuda else "cpu"
-    threads = None if train_x.is_cuda else recipe.num_threads
-    with torch.random.fork_rng(devices=[]), cpu_threads(threads):
-        torch.manual_seed(recipe.seed)
-        if recipe.standardise:  # once here, not in every L-BFGS evaluation (150 ms each on 60000 x 784 pixels)
-            mean, std = standardisation(train_x)
-            train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
-        probe = LinearProbe(train_x.shape[1], num_classes, recipe.max_iter, recipe.weight_decay, recipe.history_size)
-        train = feature_loader(train_x, train_y, len(train_x))  # the full split: one L-BFGS step
-        test = feature_loader(test_x, test_y, 8192)
-        with quiet_trainer():
-            trainer = L.Trainer(
-                accelerator=accelerator,
-                devices=1,
-                max_epochs=1,
-                logger=False,
-                enable_checkpointing=False,
-                enable_progress_bar=False,
-                enable_model_summary=False,
-                num_sanity_val_steps=0,
-                limit_val_batches=0,
-            )
-            trainer.fit(probe, train_dataloaders=train)
-            result = trainer.test(probe, dataloaders=test, verbose=False)
+    with cpu_threads(None if train_x.is_cuda else recipe.num_threads):
+        train_x, test_x, penalty = prepared_features(train_x, test_x, recipe)
+    probe = train_probe(train_x, train_y, num_classes, recipe, penalty)
+    with quiet_trainer():
+        result = _trainer("gpu" if test_x.is_cuda else "cpu").test(probe, dataloaders=feature_loader(test_x, test_y.long(), 8192), verbose=False)
     return float(result[0]["probe/test_top1"])
