@@ -13,6 +13,7 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import augment_throughput  # noqa: E402
 import ntxent  # noqa: E402
+import probe_convergence  # noqa: E402
 import small_map_conv  # noqa: E402
 import train_throughput  # noqa: E402
 
@@ -82,3 +83,21 @@ def test_small_map_conv_json(tmp_path):
         assert min(row["torch_backward_ms"], row["gemm_backward_ms"], row["backward_speedup"]) >= 0
     check_row(step, ("width", "images", "torch_step_ms", "gemm_step_ms", "torch_step_times_s", "gemm_step_times_s", "step_speedup"))
     assert step["step_speedup"] == pytest.approx(step["torch_step_ms"] / step["gemm_step_ms"])
+
+
+def test_probe_convergence_json(tmp_path):
+    from simclr.cli import run_cli
+    from tests.fakedata import write_fashion_mnist
+
+    root = write_fashion_mnist(tmp_path / "fmnist", n_train=64, n_test=32)
+    run_cli(["fit", "--config", str(BENCHMARKS.parent / "configs/fashion_mnist.yaml"), "--data.init_args.root", str(root),
+             "--data.init_args.batch_size", "8", "--trainer.accelerator", "cpu", "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1",
+             "--trainer.enable_progress_bar", "false", "--trainer.logger.init_args.save_dir", str(tmp_path),
+             "--trainer.logger.init_args.name", "", "--trainer.logger.init_args.version", ""])
+    out = tmp_path / "probe.json"
+    probe_convergence.main(["--ckpt", str(tmp_path / "checkpoints/last.ckpt"), "--iterations", "2", "5", "--out", str(out)])
+    record = load(out, "probe_convergence")
+    assert [(r["solver"], r["iterations"]) for r in record["results"]] == [("plain", 2), ("plain", 5), ("whitened", 2), ("whitened", 5)]
+    for row in record["results"]:
+        check_row(row, ("solver", "iterations", "objective", "test_top1", "seconds", "dim", "train_images"))
+        assert row["dim"] == 768 and row["train_images"] == 64 and 0 <= row["test_top1"] <= 1
