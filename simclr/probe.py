@@ -41,6 +41,7 @@ class ProbeRecipe:
     history_size: int = 20  # L-BFGS curvature pairs kept
     standardise: bool = True  # z-score features with the train split's per-dimension mean and std
     whiten: bool = True  # precondition: solve on PCA-whitened features (same optimum, ~10x fewer iterations)
+    whiten_max_dim: int = 4096  # wider features (e.g. STL-10 pixels, 27648-d) stay plain: eigh is O(D^3), D x D memory
     seed: int = 0  # seeds the probe's initialisation
     num_threads: int | None = None  # CPU intra-op threads while training (restored after); None keeps torch's
 
@@ -171,7 +172,8 @@ def prepared_features(train_x: Tensor, test_x: Tensor, recipe: ProbeRecipe) -> t
 
     Args:
         train_x: (N, D) features; test_x: (M, D) features.
-        recipe: `standardise` and `whiten` flags and the weight decay (which sets the whitening shift).
+        recipe: `standardise` and `whiten` flags (whitening only up to `whiten_max_dim` dimensions) and the
+            weight decay (which sets the whitening shift).
 
     Returns:
         (train (N, D) float32, test (M, D) float32, penalty (D,) for `LinearProbe` when whitened, else None).
@@ -181,7 +183,7 @@ def prepared_features(train_x: Tensor, test_x: Tensor, recipe: ProbeRecipe) -> t
         mean, std = standardisation(train_x)
         train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
     penalty = None
-    if recipe.whiten:  # x -> x @ P on both splits; the L2 term follows (exact change of variables)
+    if recipe.whiten and train_x.shape[1] <= recipe.whiten_max_dim:  # x -> x @ P; the L2 term follows (exact)
         centre = train_x.mean(0)  # (D,), ~0 after standardisation; the bias absorbs it (unpenalised)
         train_x, test_x = train_x - centre, test_x - centre
         projection, penalty = whitening(train_x, whitening_shift(recipe.weight_decay, train_x))

@@ -67,3 +67,11 @@ def test_whitened_probe_reaches_the_plain_optimum_in_far_fewer_iterations():
     assert objectives[(True, 50)] == pytest.approx(optimum, rel=1e-4)
     # ... where plain L-BFGS is still well above it
     assert objectives[(False, 50)] > optimum * 1.01
+
+
+def test_features_wider_than_whiten_max_dim_stay_plain():
+    x = torch.randn(64, 40)
+    train, test, penalty = prepared_features(x, x[:8], ProbeRecipe(whiten_max_dim=32))
+    assert penalty is None and torch.allclose(train, (x - x.mean(0)) / x.std(0), atol=1e-6)
+    _, _, penalty = prepared_features(x, x[:8], ProbeRecipe(whiten_max_dim=40))
+    assert penalty is not None and penalty.shape == (40,)
