@@ -78,7 +78,7 @@ class LinearProbe(L.LightningModule):
         penalty: Tensor | None = None,
     ):
         super().__init__()
-        self.save_hyperparameters(ignore=["mean", "std"])
+        self.save_hyperparameters(ignore=["mean", "std", "penalty"])  # tensors are buffers, not hyperparameters
         self.linear = nn.Linear(in_dim, num_classes)
         if (mean is None) != (std is None):
             raise ValueError("LinearProbe takes both mean and std, or neither")
