@@ -11,6 +11,7 @@ from simclr.data import ImageDataModule
 from simclr.errors import UserError
 from simclr.features import projection_head, representation_names
 from simclr.module import SimCLR
+from simclr.probe import ProbeRecipe
 
 
 def load_pretrained(ckpt: str, map_location: str | torch.device = "cpu") -> SimCLR:
@@ -77,7 +78,7 @@ def probe(
     ckpt: str,
     data: ImageDataModule | None = None,
     root: str | None = None,
-    max_iter: int = 50,
+    max_iter: int = ProbeRecipe.max_iter,
     knn_k: int = 200,
     device: str = "auto",
     batch_size: int = 1024,
@@ -102,7 +103,6 @@ def probe(
         representations: which of h, head_1, ..., z to probe, e.g. [h, z]; default: all the checkpoint has.
     """
     from simclr.evaluate import evaluate_checkpoint
-    from simclr.probe import ProbeRecipe
     from simclr.report import format_table, write_report
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -117,7 +117,7 @@ def probe(
     rows, diagnostics = evaluate_checkpoint(model, data, recipe=ProbeRecipe(max_iter=max_iter), knn_k=knn_k, device=dev, batch_size=batch_size,
                                             pixels=baselines, random_baseline=baselines, representations=representations)
     seconds = time.perf_counter() - start
-    header = f"# Probe of {ckpt}\n\nLinear probe: frozen z-scored features, full-batch L-BFGS on their PCA-whitened coordinates ({max_iter} iterations, L2 {ProbeRecipe().weight_decay} on the z-scored weights); kNN: cosine, k={knn_k}. Took {seconds:.0f} s on {dev}.\n\n"
+    header = f"# Probe of {ckpt}\n\nLinear probe: frozen z-scored features, full-batch L-BFGS in PCA-whitened coordinates up to {ProbeRecipe.whiten_max_dim} dims ({max_iter} iterations, L2 {ProbeRecipe().weight_decay} on the z-scored weights); kNN: cosine, k={knn_k}. Took {seconds:.0f} s on {dev}.\n\n"
     out = Path(out_dir) if out_dir else Path(ckpt).parent
     md, js = write_report(rows, out, diagnostics=diagnostics, header=header)
     log_to_tensorboard(rows, diagnostics, out / "probe")

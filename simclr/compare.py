@@ -61,7 +61,7 @@ class Budget:
     probe_images: int | None = 10000
     val_images: int = 2048
     test_images: int | None = None
-    probe_max_iter: int = 50
+    probe_max_iter: int = ProbeRecipe.max_iter
 
 
 @dataclass

@@ -86,16 +86,12 @@ def test_small_map_conv_json(tmp_path):
 
 
 def test_probe_convergence_json(tmp_path):
-    from simclr.cli import run_cli
-    from tests.fakedata import write_fashion_mnist
+    from fakedata import write_fashion_mnist
+    from test_commands import pretrain
 
-    root = write_fashion_mnist(tmp_path / "fmnist", n_train=64, n_test=32)
-    run_cli(["fit", "--config", str(BENCHMARKS.parent / "configs/fashion_mnist.yaml"), "--data.init_args.root", str(root),
-             "--data.init_args.batch_size", "8", "--trainer.accelerator", "cpu", "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1",
-             "--trainer.enable_progress_bar", "false", "--trainer.logger.init_args.save_dir", str(tmp_path),
-             "--trainer.logger.init_args.name", "", "--trainer.logger.init_args.version", ""])
+    ckpt = pretrain(tmp_path, "fashion_mnist.yaml", write_fashion_mnist(tmp_path / "fmnist", n_train=64, n_test=32))
     out = tmp_path / "probe.json"
-    probe_convergence.main(["--ckpt", str(tmp_path / "checkpoints/last.ckpt"), "--iterations", "2", "5", "--out", str(out)])
+    probe_convergence.main(["--ckpt", str(ckpt), "--iterations", "2", "5", "--out", str(out)])
     record = load(out, "probe_convergence")
     assert [(r["solver"], r["iterations"]) for r in record["results"]] == [("plain", 2), ("plain", 5), ("whitened", 2), ("whitened", 5)]
     for row in record["results"]:
