@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
-#   make demo   pretrain SimCLR on Fashion-MNIST on the CPU (about 10 minutes on 2 cores)
-#   make test   the whole test suite
+#   make demo   pretrain SimCLR on Fashion-MNIST on the CPU, then probe it (under 10 minutes on 2 cores)
+#   make test   the whole test suite (what CI runs, after make lint)
+# Also: make test-fast (unit tests only: no CLI runs, notebooks or training), make lint (ruff).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +12,7 @@ FMNIST_SYSTEM := /usr/share/datasets/fashion-mnist
 FMNIST = $(shell [ -f $(FMNIST_SYSTEM)/train-images-idx3-ubyte.gz ] && echo $(FMNIST_SYSTEM) || echo data)
 DEMO_DIR ?= runs/demo
 
-.PHONY: demo test setup data clean
+.PHONY: demo test test-fast lint setup data clean
 
 setup: $(STAMP)
 
@@ -46,6 +47,13 @@ demo: data
 
 test: data
 	SIMCLR_FASHION_MNIST=$(FMNIST) $(PY) -m pytest tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -m "not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf runs lightning_logs .pytest_cache

@@ -1,8 +1,8 @@
 """NT-Xent vs sigmoid loss across batch sizes, and negative pruning, on Fashion-MNIST at a fixed budget.
 
-Each run pretrains `configs/fashion_mnist.yaml` (half-width ResNet-10, AdamW lr 2e-3, 2 views) with one loss
+Each run pretrains the model of `configs/fashion_mnist.yaml` (AdamW, 2 views) with one loss
 for the same number of images (`--images`, drawn as shuffled batches of the full train split, so smaller
-batches take more steps), then fits a linear probe on frozen h (full-batch L-BFGS, `simclr.probe`) on the
+batches take more steps), then fits a linear probe on frozen h (full-batch L-BFGS, `simclr.eval.linear_probe`) on the
 first `--probe_train` train images and scores top-1 on the 10000 test images. A randomly initialised
 encoder of the same architecture is probed the same way as the floor. One run per cell (seed 0).
 
@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import Subset
 
-from simclr.cli import run_cli
-from simclr.evaluate import random_encoder_like
-from simclr.features import extract_representations
-from simclr.probe import ProbeRecipe, fit_linear_probe
+from simclr.cli.fit import run_cli
+from simclr.eval.evaluate import random_encoder_like
+from simclr.eval.features import extract_representations
+from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LOSSES = {"nt_xent": [], "sigmoid": ["--config", str(CONFIGS / "loss" / "sigmoid.yaml")]}
@@ -87,7 +87,7 @@ def main() -> None:
         none, cli = pretrain_and_probe(f"nt_xent_b{args.prune_batch}", [], args.prune_batch, args)
     prune_rows.append({"pruning": "none", **none})
     for strategy in PRUNING:
-        extra = ["--model.loss.init_args.pruning", "simclr.pruning.NegativePruning",
+        extra = ["--model.loss.init_args.pruning", "simclr.losses.pruning.NegativePruning",
                  "--model.loss.init_args.pruning.init_args.fraction", str(args.prune_fraction),
                  "--model.loss.init_args.pruning.init_args.strategy", strategy]
         row, cli = pretrain_and_probe(f"prune_{strategy}_b{args.prune_batch}", extra, args.prune_batch, args)

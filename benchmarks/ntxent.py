@@ -1,4 +1,4 @@
-"""NT-Xent (simclr.losses.nt_xent) forward + backward time and peak memory for batch sizes B.
+"""NT-Xent (simclr.losses.nt_xent.nt_xent) forward + backward time and peak memory for batch sizes B.
 
 Inputs are two (B, D) projections that require grad; one timed call is loss forward + backward.
 Peak memory is the extra memory the call needs above its inputs: on CUDA `torch.cuda.max_memory_allocated`
@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from common import add_timing_arguments, median, pick_device, print_table, time_windows, write_json
 
-from simclr.losses import nt_xent
+from simclr.losses.nt_xent import nt_xent
 
 
 def inputs(batch: int, dim: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for batch in args.batches:
         z_a, z_b = inputs(batch, args.dim, device, getattr(torch, args.dtype))
         times = time_windows(lambda: call(z_a, z_b, args.temperature), device, args.iters, args.repeats, args.warmup)
-        del z_a, z_b
+        z_a = z_b = None  # free the inputs before the memory measurement
         peak = peak_memory(batch, args, device)
         rows.append({"batch": batch, "dim": args.dim, "dtype": args.dtype, "median_ms": 1e3 * median(times),
                      "peak_extra_mib": peak / 2**20, "times_s": times,

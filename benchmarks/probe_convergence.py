@@ -1,10 +1,10 @@
-"""Linear-probe convergence: full-batch L-BFGS on z-scored features, plain vs PCA-whitened (`simclr.preconditioning`).
+"""Linear-probe convergence: full-batch L-BFGS on z-scored features, plain vs PCA-whitened (`simclr.eval.whitening`).
 
 Both solve the same convex objective (cross-entropy + L2 on the z-scored weights), so they share one
 optimum; the table shows how many iterations each needs to get there, and what that costs, on the frozen
 features of a checkpoint (train split for the fit, test split for top-1).
 
-    python benchmarks/probe_convergence.py --ckpt runs/demo/checkpoints/last.ckpt          # README figures
+    python benchmarks/probe_convergence.py --ckpt runs/demo/checkpoints/last.ckpt          # docs/probe.md figures
     python benchmarks/probe_convergence.py --ckpt CKPT --limit 64 --iterations 2 5          # CI
 """
 
@@ -17,9 +17,9 @@ import torch
 from common import REPO, pick_device, print_table, write_json
 from torch.utils.data import Subset
 
-from simclr.commands import load_datamodule, load_pretrained
-from simclr.features import extract_representations, projection_head
-from simclr.probe import ProbeRecipe, prepared_features, train_probe
+from simclr.cli.pretrained import load_datamodule, load_pretrained
+from simclr.eval.features import extract_representations, projection_head
+from simclr.eval.linear_probe import ProbeRecipe, prepared_features, train_probe
 
 
 def features(ckpt: str, root: str | None, representation: str, limit: int | None, device: torch.device):

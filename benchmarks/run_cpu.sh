@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CPU figures in README "Speed": small sizes that finish in minutes on 2 cores. JSON in benchmarks/results/cpu/.
+# The CPU figures in docs/speed.md: small sizes that finish in minutes on 2 cores. JSON in benchmarks/results/cpu/.
 # Usage: bash benchmarks/run_cpu.sh   (PYTHON=... to pick the interpreter)
 set -euo pipefail
 cd "$(dirname "$0")/.."

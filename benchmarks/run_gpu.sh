@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU figures for README "Speed" (issue 6 targets): run on one GPU from the repo root after `make setup`.
+# The GPU figures for docs/speed.md: run on one GPU from the repo root after `make setup`.
 # Usage: bash benchmarks/run_gpu.sh   (PYTHON=... to pick the interpreter). JSON in benchmarks/results/gpu/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

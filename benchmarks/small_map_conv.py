@@ -1,10 +1,10 @@
-"""Convolutions on tiny maps: torch's kernel (oneDNN on the CPU) vs one dense GEMM (simclr.small_maps).
+"""Convolutions on tiny maps: torch's kernel (oneDNN on the CPU) vs one dense GEMM (simclr.models.small_map_conv_cpu).
 
 Two tables: (1) one convolution's forward and backward time for the layer3/layer4 shapes of a ResNet on
 28 px images; (2) a whole training step (encoder + projection head + NT-Xent + AdamW, channels_last) of
 the Fashion-MNIST demo encoder with `small_map_gemm` off and on, timed in turns window by window.
 
-    python benchmarks/small_map_conv.py --device cpu                          # README figures
+    python benchmarks/small_map_conv.py --device cpu                          # docs/speed.md figures
     python benchmarks/small_map_conv.py --device cpu --batch 8 --width 8 --repeats 2 --warmup 1   # CI
 """
 
@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from common import add_timing_arguments, median, pick_device, print_table, time_windows, write_json
 
-from simclr.encoder import ResNetEncoder
-from simclr.head import ProjectionHead
-from simclr.losses import NTXentLoss
-from simclr.small_maps import conv2d_as_matmul
+from simclr.losses.nt_xent import NTXentLoss
+from simclr.models.encoder import ResNetEncoder
+from simclr.models.head import ProjectionHead
+from simclr.models.small_map_conv_cpu import conv2d_as_matmul
 
 
 def conv_shapes(width: int) -> list[tuple[str, int, int, int, int]]:

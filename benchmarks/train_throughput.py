@@ -27,14 +27,14 @@ from common import add_timing_arguments, median, pick_device, print_table, synch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from augmentations import MultiView, simclr_cifar, simclr_imagenet
-from simclr.data import ImageDataModule
-from simclr.datasets import TensorImages
-from simclr.encoder import ResNetEncoder
-from simclr.head import ProjectionHead
-from simclr.lars import LARS
-from simclr.losses import NTXentLoss
-from simclr.module import SimCLR, param_groups
-from simclr.online_probe import OnlineLinearProbe
+from simclr.data.datamodules import ImageDataModule
+from simclr.data.datasets import TensorImages
+from simclr.eval.online_probe import OnlineLinearProbe
+from simclr.losses.nt_xent import NTXentLoss
+from simclr.methods.simclr import SimCLR, param_groups
+from simclr.models.encoder import ResNetEncoder
+from simclr.models.head import ProjectionHead
+from simclr.training.lars import LARS
 
 # name: (layers, bottleneck, cifar_stem, width, view size, source size, batch, dataset size)
 PRESETS = {

@@ -1,0 +1,35 @@
+"""SimCLR in PyTorch Lightning: uint8 batch -> device -> views -> encoder -> h -> head -> z -> loss.
+
+    from simclr import SimCLR, ResNetEncoder, ProjectionHead, NTXentLoss, LARS, FashionMNIST
+
+Subpackages: `models` (encoder, head), `losses`, `methods` (the LightningModules), `data`, `eval`
+(linear probe, kNN, diagnostics), `training` (optimiser, checkpoints, resume), `cli`, `ablation`.
+"""
+
+from simclr.data import CIFAR10, CIFAR100, STL10, FashionMNIST, ImageDataModule, ImageFolder
+from simclr.eval import OnlineLinearProbe, ProbeRecipe, fit_linear_probe, knn_top1
+from simclr.losses import NegativePruning, NTXentLoss, SigmoidLoss, SupConLoss
+from simclr.methods import SimCLR
+from simclr.models import ProjectionHead, ResNetEncoder
+from simclr.training import LARS
+
+__all__ = [
+    "CIFAR10",
+    "CIFAR100",
+    "LARS",
+    "STL10",
+    "FashionMNIST",
+    "ImageDataModule",
+    "ImageFolder",
+    "NTXentLoss",
+    "NegativePruning",
+    "OnlineLinearProbe",
+    "ProbeRecipe",
+    "ProjectionHead",
+    "ResNetEncoder",
+    "SigmoidLoss",
+    "SimCLR",
+    "SupConLoss",
+    "fit_linear_probe",
+    "knn_top1",
+]

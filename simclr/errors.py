@@ -31,7 +31,7 @@ class UserError(ValueError):
 
 
 class TrainingDiverged(UserError):
-    """The training loss became non-finite (see `simclr.guards.NonFiniteLossGuard`)."""
+    """The training loss became non-finite (see `simclr.training.loss_guard.NonFiniteLossGuard`)."""
 
 
 def short_reason(error: BaseException, limit: int = 100) -> str:

@@ -86,7 +86,7 @@ def test_small_map_conv_json(tmp_path):
 
 
 def test_probe_convergence_json(tmp_path):
-    from fakedata import write_fashion_mnist
+    from helpers.fakedata import write_fashion_mnist
     from test_commands import pretrain
 
     ckpt = pretrain(tmp_path, "fashion_mnist.yaml", write_fashion_mnist(tmp_path / "fmnist", n_train=64, n_test=32))

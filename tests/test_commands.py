@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
+from helpers import fakedata
 
-import fakedata
-from simclr.cli import run_cli, run_command
-from simclr.module import SimCLR
+from simclr.cli.fit import run_cli
+from simclr.cli.main import run_command
+from simclr.methods.simclr import SimCLR
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

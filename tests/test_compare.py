@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import fakedata
 
-import fakedata
 from augmentations import (
     MultiView,
     OneSidedViews,
@@ -19,13 +19,21 @@ from augmentations import (
     RandomRot90,
     presets,
 )
-from simclr.compare import UNTRAINED, Budget, CompareRow, compare, format_rows, read_rows, summary, write_rows
-from simclr.compare_command import split_fit_args
-from simclr.data import FashionMNIST
-from simclr.encoder import ResNetEncoder
-from simclr.head import ProjectionHead
-from simclr.module import SimCLR
-from simclr.strategies import Strategy, compositions, load_strategies, ordered_pairs, restrict, singles, strength_sweep
+from simclr.ablation.runner import UNTRAINED, Budget, CompareRow, compare, format_rows, read_rows, summary, write_rows
+from simclr.ablation.strategies import (
+    Strategy,
+    compositions,
+    load_strategies,
+    ordered_pairs,
+    restrict,
+    singles,
+    strength_sweep,
+)
+from simclr.cli.compare_augs import split_fit_args
+from simclr.data.datamodules import FashionMNIST
+from simclr.methods.simclr import SimCLR
+from simclr.models.encoder import ResNetEncoder
+from simclr.models.head import ProjectionHead
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 BLOCKS = {"a": [RandomRot90()], "b": [RandomGaussianNoise(p=1.0)], "c": [RandomHorizontalFlip()]}
@@ -148,7 +156,8 @@ def test_split_fit_args():
 
 
 def test_cli_compare_augs(tmp_path, monkeypatch):
-    from simclr import cli
+    from simclr.cli import fit as cli
+    from simclr.cli import main as cli_main
 
     root = fakedata.write_fashion_mnist(tmp_path / "fm", n_train=64, n_test=32)
     spec = tmp_path / "two.yaml"
@@ -159,11 +168,11 @@ def test_cli_compare_augs(tmp_path, monkeypatch):
     out = tmp_path / "out"
     monkeypatch.setattr("sys.argv", [
         "simclr", "compare-augs", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--data.init_args.root", str(root),
-        "--data.init_args.batch_size", "16", "--model.encoder.init_args.width", "8", "--strategies", str(spec),
+        "--data.init_args.batch_size", "16", "--model.encoder.init_args.stage_widths", "[8, 8, 8, 8]", "--strategies", str(spec),
         "--out", str(out), "--budget.max_steps", "1", "--budget.probe_images", "32", "--budget.val_images", "16",
         "--budget.probe_max_iter", "2", "--accelerator", "cpu", "--only", "[rotate, noise]", "--untrained", "false",
     ])
-    cli.main()
+    cli_main.main()
     rows = read_rows(out / "compare.json")
     assert [r.strategy for r in rows] == ["rotate+noise", "noise+rotate"]  # pairs of the kept blocks only, no baseline
     for name in ("compare.csv", "heatmap.png", "bars.png"):

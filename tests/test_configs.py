@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import fakedata
 
-from simclr.cli import run_cli
-from simclr.module import SimCLR
-import fakedata
+from simclr.cli.fit import run_cli
+from simclr.methods.simclr import SimCLR
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 MODEL_CONFIGS = sorted(p.name for p in CONFIGS.glob("*.yaml"))
@@ -76,7 +76,7 @@ def test_print_config_through_console_script(tmp_path):
     exe = Path(sys.executable).parent / "simclr"
     out = subprocess.run([str(exe), "fit", "--config", str(CONFIGS / "cifar10.yaml"), "--print_config"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "class_path: simclr.encoder.ResNetEncoder" in out.stdout
+    assert "class_path: simclr.models.ResNetEncoder" in out.stdout
     assert "temperature: 0.5" in out.stdout
 
 
@@ -92,3 +92,29 @@ def test_console_script_fit_exits_zero(tmp_path):
     args = ["fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), *fake_root("fashion_mnist.yaml", tmp_path), *tiny(tmp_path), "--trainer.fast_dev_run", "1"]
     out = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_width_with_stage_widths_is_a_one_line_error():
+    exe = Path(sys.executable).parent / "simclr"
+    args = ["fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--model.encoder.init_args.width", "16",
+            "--model.encoder.init_args.stage_widths", "[1,2,3,4]"]  # fmt: skip
+    out = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "simclr: error: ResNetEncoder got both width 16 and stage_widths [1, 2, 3, 4]; give one: "
+        "--model.encoder.init_args.stage_widths null to use width, or drop width"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("config", "overrides", "dim"),
+    [
+        ("cifar10.yaml", ["--model.encoder.init_args.width", "16"], 128),
+        ("fashion_mnist.yaml", ["--model.encoder.init_args.stage_widths", "null", "--model.encoder.init_args.width", "16"], 128),
+        ("fashion_mnist.yaml", ["--model.encoder.init_args.stage_widths", "[8, 8, 8, 24]"], 24),
+    ],
+)
+def test_an_honoured_width_override_changes_the_dim_of_h(config, overrides, dim):
+    cli = run_cli(["--config", str(CONFIGS / config), *overrides], run=False)
+    assert cli.model.encoder.feature_dim == dim
+    assert cli.model.encoder(torch.zeros(2, cli.model.encoder.in_channels, 32, 32)).shape == (2, dim)

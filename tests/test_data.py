@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
-from fakedata import (
+from helpers.fakedata import (
     SEEDS,
     fake_images,
     fake_labels,
@@ -22,16 +22,9 @@ from fakedata import (
 )
 from torch.utils.data import DataLoader
 
-from simclr import data
-from simclr.datasets import (
-    ConcatImages,
-    ImageFolderDataset,
-    TensorImages,
-    collate_batch,
-    read_cifar,
-    read_fashion_mnist,
-    read_stl10,
-)
+from simclr.data import datamodules as data
+from simclr.data.datasets import ConcatImages, ImageFolderDataset, TensorImages, collate_batch
+from simclr.data.readers import read_cifar, read_fashion_mnist, read_stl10
 
 # `make test` prepares the data (Debian package, or torchvision's download into data/) and says where.
 REAL_FASHION_MNIST = Path(os.environ.get("SIMCLR_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from simclr.diagnostics import alignment, rankme, representation_diagnostics, singular_values, uniformity
+from simclr.eval.diagnostics import alignment, rankme, representation_diagnostics, singular_values, uniformity
 
 
 def test_alignment_identical_and_antipodal():

@@ -9,11 +9,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from simclr import distributed
-from simclr.losses import multiview_nt_xent
-from simclr.pruning import NegativePruning
-from simclr.sigmoid_loss import sigmoid_loss
-from simclr.supcon import supcon
+from simclr.losses import gather as distributed
+from simclr.losses.nt_xent import multiview_nt_xent
+from simclr.losses.pruning import NegativePruning
+from simclr.losses.sigmoid import sigmoid_loss
+from simclr.losses.supcon import supcon
 
 WORLD, N_LOCAL, IN_DIM = 2, 5, 12
 

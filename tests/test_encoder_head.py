@@ -2,8 +2,9 @@ import pytest
 import torch
 import torchvision
 
-from simclr.encoder import ResNetEncoder
-from simclr.head import ProjectionHead
+from simclr.errors import UserError
+from simclr.models.encoder import ResNetEncoder
+from simclr.models.head import ProjectionHead
 
 VARIANTS = [  # (layers, bottleneck, feature_dim)
     ([2, 2, 2, 2], False, 512),  # ResNet-18
@@ -114,6 +115,21 @@ def test_stage_widths_set_each_stage(bottleneck):
 def test_stage_widths_must_be_four_positive():
     with pytest.raises(ValueError, match="stage_widths"):
         ResNetEncoder(stage_widths=[8, 16, 32])
+
+
+def test_width_and_stage_widths_together_are_an_error():
+    with pytest.raises(UserError, match=r"both width 16 and stage_widths \[8, 16, 32, 64\]; give one"):
+        ResNetEncoder(width=16, stage_widths=[8, 16, 32, 64])
+
+
+def test_cifar_stem_with_max_pool_is_an_error():
+    with pytest.raises(UserError, match="the CIFAR stem has no max-pool"):
+        ResNetEncoder(cifar_stem=True, max_pool=True)
+    assert isinstance(ResNetEncoder(layers=[1, 1, 1, 1], width=8, cifar_stem=True).net.maxpool, torch.nn.Identity)
+
+
+def test_default_width_is_torchvision():
+    assert ResNetEncoder(layers=[1, 1, 1, 1]).feature_dim == 512
 
 
 def test_zero_init_residual_with_width():

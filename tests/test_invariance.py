@@ -1,11 +1,15 @@
 """Transformation probes (what h / z keep about rotation and brightness)."""
 
 import torch
+from helpers import fakedata
 from torch import nn
 
-import fakedata
-from simclr.invariance import BRIGHTNESS_LEVELS, brightness_task, rotation_task, transformation_probe
-from simclr.probe import ProbeRecipe
+from simclr.eval.invariance import BRIGHTNESS_LEVELS, brightness_task, rotation_task, transformation_probe
+from simclr.eval.linear_probe import ProbeRecipe
+
+
+def normalise(x):
+    return x.float() / 255
 
 
 def test_rotation_task_turns_image_n_by_n_mod_4():
@@ -31,7 +35,6 @@ def test_transformation_probe_reads_orientation_from_pixels_but_not_from_an_inva
     pixels = nn.Flatten()  # h = raw pixels: the corner's position gives the rotation away
     mean_brightness = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())  # (B, 1): rotation-invariant
     recipe = ProbeRecipe(max_iter=50)
-    normalise = lambda x: x.float() / 255
     assert transformation_probe(pixels, None, normalise, turned, labels, recipe)["h"] > 0.95
     invariant = transformation_probe(mean_brightness, None, normalise, turned, labels, recipe)["h"]
     assert invariant < 0.4  # chance is 0.25

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from simclr.knn import knn_predict, knn_top1
+from simclr.eval.knn import knn_predict, knn_top1
 
 
 def circle(angles_deg: list[float]) -> torch.Tensor:

@@ -4,14 +4,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import fakedata
 
-from simclr.cli import run_cli
-from simclr.losses import NTXentLoss
-from simclr.module import param_groups
-from simclr.pair_budget import ConstantPairsBudget
-from simclr.sigmoid_loss import SigmoidLoss
-from simclr.supcon import SupConLoss
-import fakedata
+from simclr.cli.fit import run_cli
+from simclr.losses.nt_xent import NTXentLoss
+from simclr.losses.sigmoid import SigmoidLoss
+from simclr.losses.supcon import SupConLoss
+from simclr.training.optim import param_groups
+from simclr.training.pair_budget import ConstantPairsBudget
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LOSS_CONFIGS = sorted(p.name for p in (CONFIGS / "loss").glob("*.yaml"))

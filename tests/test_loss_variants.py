@@ -6,13 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from simclr.losses import NTXentLoss, multiview_nt_xent, nt_xent
-from simclr.pair_budget import ConstantPairsBudget, constant_pairs_factor
-from simclr.pairs import contrastive_pairs
-from simclr.pruning import NegativePruning, prune_mask
-from simclr.sigmoid_loss import SigmoidLoss, sigmoid_loss
-from simclr.supcon import SupConLoss, supcon
-from simclr.temperature import Temperature
+from simclr.losses.nt_xent import NTXentLoss, multiview_nt_xent, nt_xent
+from simclr.losses.pairs import contrastive_pairs
+from simclr.losses.pruning import NegativePruning, prune_mask
+from simclr.losses.sigmoid import SigmoidLoss, sigmoid_loss
+from simclr.losses.supcon import SupConLoss, supcon
+from simclr.losses.temperature import Temperature
+from simclr.training.pair_budget import ConstantPairsBudget, constant_pairs_factor
 
 
 def flat(z, ids):

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from simclr.losses import NTXentLoss, contrastive_stats, nt_xent
+from simclr.losses.nt_xent import NTXentLoss, contrastive_stats, nt_xent
 
 
 def algorithm1_loop(z_a: torch.Tensor, z_b: torch.Tensor, tau: float) -> torch.Tensor:

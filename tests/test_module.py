@@ -7,11 +7,12 @@ from torch.utils.data import DataLoader
 
 from augmentations import MultiView
 from augmentations.presets import simclr_fashion_mnist
-from simclr.datasets import TensorImages, collate_batch
-from simclr.encoder import ResNetEncoder
-from simclr.head import ProjectionHead
-from simclr.lars import LARS
-from simclr.module import SimCLR, param_groups
+from simclr.data.datasets import TensorImages, collate_batch
+from simclr.methods.simclr import SimCLR
+from simclr.models.encoder import ResNetEncoder
+from simclr.models.head import ProjectionHead
+from simclr.training.lars import LARS
+from simclr.training.optim import param_groups
 
 
 def tiny_model(optimizer=None, warmup_epochs=1.0, channels_last=False, compile=False) -> SimCLR:

@@ -7,11 +7,11 @@ from torch.utils.data import DataLoader
 
 from augmentations import MultiView
 from augmentations.presets import simclr_fashion_mnist
-from simclr.datasets import TensorImages, collate_batch
-from simclr.encoder import ResNetEncoder
-from simclr.head import ProjectionHead
-from simclr.module import SimCLR
-from simclr.online_probe import OnlineLinearProbe
+from simclr.data.datasets import TensorImages, collate_batch
+from simclr.eval.online_probe import OnlineLinearProbe
+from simclr.methods.simclr import SimCLR
+from simclr.models.encoder import ResNetEncoder
+from simclr.models.head import ProjectionHead
 
 N_CLASSES = 4
 

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from simclr.lars import LARS
-from simclr.schedule import warmup_cosine
+from simclr.training.lars import LARS
+from simclr.training.optim import warmup_cosine
 
 
 def test_warmup_then_cosine():

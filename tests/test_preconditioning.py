@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from simclr.preconditioning import whitening, whitening_shift
-from simclr.probe import ProbeRecipe, prepared_features, train_probe
+from simclr.eval.linear_probe import ProbeRecipe, prepared_features, train_probe
+from simclr.eval.whitening import whitening, whitening_shift
 
 
 def correlated(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

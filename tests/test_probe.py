@@ -4,19 +4,19 @@ import json
 
 import pytest
 import torch
+from helpers.fakedata import write_fashion_mnist
 
 from augmentations import MultiView
 from augmentations.presets import simclr_fashion_mnist
-from simclr.data import FashionMNIST
-from simclr.datasets import TensorImages
-from simclr.encoder import ResNetEncoder
-from simclr.evaluate import evaluate_checkpoint, random_encoder_like
-from simclr.features import extract_representations, pixel_features
-from simclr.head import ProjectionHead
-from simclr.module import SimCLR
-from simclr.probe import ProbeRecipe, fit_linear_probe
-from simclr.report import ProbeRow, format_table, write_report
-from tests.fakedata import write_fashion_mnist
+from simclr.data.datamodules import FashionMNIST
+from simclr.data.datasets import TensorImages
+from simclr.eval.evaluate import evaluate_checkpoint, random_encoder_like
+from simclr.eval.features import extract_representations, pixel_features
+from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
+from simclr.eval.report import ProbeRow, format_table, write_report
+from simclr.methods.simclr import SimCLR
+from simclr.models.encoder import ResNetEncoder
+from simclr.models.head import ProjectionHead
 
 FAST = ProbeRecipe(max_iter=50)  # enough for 8-dim toy features
 

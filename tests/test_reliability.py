@@ -11,27 +11,28 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from helpers import fakedata
 
-import fakedata
 from augmentations import MultiView, presets
-from simclr import cli
-from simclr.checkpointing import AtomicCheckpointIO
-from simclr.resumable import EpochRandomSampler, ResumableDataLoader
-from simclr.rng import AugmentationRNG, stream_seed
+from simclr.cli import fit as cli
+from simclr.cli import main as cli_main
+from simclr.data.resumable import EpochRandomSampler, ResumableDataLoader
+from simclr.training.checkpoints import AtomicCheckpointIO
+from simclr.training.rng import AugmentationRNG, stream_seed
 
 REPO = Path(__file__).resolve().parents[1]
 SIMCLR = Path(sys.executable).parent / "simclr"
 TINY = {  # a 1-channel ResNet at width 8: a step takes milliseconds
     "seed_everything": 3,
     "model": {
-        "encoder": {"class_path": "simclr.encoder.ResNetEncoder", "init_args": {"layers": [1, 1, 1, 1], "width": 8, "in_channels": 1}},
-        "head": {"class_path": "simclr.head.ProjectionHead", "init_args": {"hidden_dim": 16, "out_dim": 8}},
+        "encoder": {"class_path": "simclr.models.encoder.ResNetEncoder", "init_args": {"layers": [1, 1, 1, 1], "width": 8, "in_channels": 1}},
+        "head": {"class_path": "simclr.models.head.ProjectionHead", "init_args": {"hidden_dim": 16, "out_dim": 8}},
         "augment": {"class_path": "augmentations.MultiView", "init_args": {"pipeline": {
             "class_path": "augmentations.presets.simclr_fashion_mnist", "init_args": {"size": 28}}}},
-        "loss": {"class_path": "simclr.losses.NTXentLoss", "init_args": {"temperature": 0.5}},
+        "loss": {"class_path": "simclr.losses.nt_xent.NTXentLoss", "init_args": {"temperature": 0.5}},
         "optimizer": {"class_path": "torch.optim.SGD", "init_args": {"lr": 0.1, "momentum": 0.9}},
     },
-    "data": {"class_path": "simclr.data.FashionMNIST", "init_args": {"batch_size": 8}},
+    "data": {"class_path": "simclr.data.datamodules.FashionMNIST", "init_args": {"batch_size": 8}},
     "trainer": {"accelerator": "cpu", "max_epochs": 2, "limit_val_batches": 1, "enable_progress_bar": False,
                 "enable_model_summary": False, "log_every_n_steps": 1},
 }
@@ -57,7 +58,7 @@ def user_error(monkeypatch, capsys, *args: str) -> str:
     monkeypatch.setattr(sys, "argv", ["simclr", *args])
     monkeypatch.delenv("SIMCLR_DEBUG", raising=False)
     with pytest.raises(SystemExit) as exit_info:
-        cli.main()
+        cli_main.main()
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("simclr: error:")]
@@ -79,7 +80,7 @@ def test_missing_dataset_directory(monkeypatch, capsys, tiny, tmp_path):
 
 
 def image_folder_args(tiny: Path, run: Path, root: Path) -> list[str]:
-    return run_args(tiny, run, "--data", "simclr.data.ImageFolder", "--data.init_args.root", str(root), "--data.init_args.image_size", "16",
+    return run_args(tiny, run, "--data", "simclr.data.datamodules.ImageFolder", "--data.init_args.root", str(root), "--data.init_args.image_size", "16",
                     "--data.init_args.batch_size", "4", "--model.encoder.init_args.in_channels", "3",
                     "--model.augment.init_args.pipeline", "augmentations.presets.simclr_cifar", "--model.augment.init_args.pipeline.size", "16")
 
@@ -188,7 +189,7 @@ def test_sigkilled_run_resumed_from_last_ends_with_the_uninterrupted_weights(tin
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
     every = ["--checkpoint.every_n_train_steps", "3"]
     # kill at step 11 (epoch 2, batch 3): last.ckpt is from step 9, steps 10-11 are lost and redone
-    kill = ["--trainer.callbacks+=killer.KillAfterStep", "--trainer.callbacks.step", "11"]
+    kill = ["--trainer.callbacks+=helpers.killer.KillAfterStep", "--trainer.callbacks.step", "11"]
     killed = subprocess.Popen([str(SIMCLR), *run_args(tiny, tmp_path / "resumed", *every, *kill)], env=env, cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     threads = torch.get_num_threads()

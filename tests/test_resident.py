@@ -5,11 +5,11 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
-from fakedata import write_cifar10, write_fashion_mnist, write_image_folder, write_stl10
-
-from simclr import data
-from simclr.resident import IndexBatch
+from helpers.fakedata import write_cifar10, write_fashion_mnist, write_image_folder, write_stl10
 from test_module import tiny_model
+
+from simclr.data import datamodules as data
+from simclr.data.resident import IndexBatch
 
 
 def resident_batches(dm: data.ImageDataModule, loader, device) -> list[tuple[torch.Tensor, torch.Tensor]]:

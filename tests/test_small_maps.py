@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from simclr.encoder import ResNetEncoder
-from simclr.small_maps import SmallMapConv2d, conv2d_as_matmul, use_small_map_convs, used_taps
+from simclr.models.encoder import ResNetEncoder
+from simclr.models.small_map_conv_cpu import SmallMapConv2d, conv2d_as_matmul, use_small_map_convs, used_taps
 
 
 def test_a_3x3_kernel_on_a_1x1_map_uses_the_centre_tap_only():
@@ -62,7 +62,7 @@ def test_small_map_conv_uses_the_gemm_only_on_small_cpu_maps(monkeypatch):
     conv = use_small_map_convs(nn.Sequential(nn.Conv2d(4, 4, 3, padding=1)))[0]
     assert type(conv) is SmallMapConv2d
     calls = []
-    monkeypatch.setattr("simclr.small_maps.conv2d_as_matmul", lambda *a: calls.append(a[0].shape) or F.conv2d(*a))
+    monkeypatch.setattr("simclr.models.small_map_conv_cpu.conv2d_as_matmul", lambda *a: calls.append(a[0].shape) or F.conv2d(*a))
     conv(torch.randn(2, 4, 2, 2))
     conv(torch.randn(2, 4, 3, 3))
     assert calls == [torch.Size([2, 4, 2, 2])]

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import lightning as L
-from lightning.pytorch.callbacks import RichProgressBar
 import pytest
 import torch
+from helpers.sync_guard import HostReadError, NoHostReads
+from lightning.pytorch.callbacks import RichProgressBar
+from test_module import loader, tiny_model, trainer
 
 from augmentations import MultiView, presets
-from simclr.lars import LARS
-from simclr.online_probe import OnlineLinearProbe
-from sync_guard import HostReadError, NoHostReads
-from test_module import loader, tiny_model, trainer
+from simclr.eval.online_probe import OnlineLinearProbe
+from simclr.training.lars import LARS
+
 
 class ForbidHostReads(L.Callback):
     """Watches every training batch for host reads, end to end. From the device-side augmentation to the

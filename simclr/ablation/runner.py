@@ -1,0 +1,291 @@
+"""Compare augmentation strategies: one short pretraining run per strategy, everything else fixed,
+then linear probes of h and z on frozen features.
+
+Protocol (one-sided, as in the paper's Figure 5, SimCLR section 3): "we then apply the targeted
+transformation(s) only to one branch of the framework in Figure 2, while leaving the other branch as the
+identity (i.e. t(x_i) = x_i)". The paper's first step, "we always first randomly crop images and resize
+them to the same resolution", gives ImageNet images one size; our data modules already deliver one
+size (Fashion-MNIST 28 x 28, CIFAR 32 x 32, ImageFolder centre crops), so that step is the identity here
+and "crop" is a transformation like the others. `one_sided=False` augments both views instead (SimCLR
+training proper). Every run starts from the same initial weights and sees the same batches (seeded).
+
+    rows = compare(load_strategies("configs/strategies/pairs_fashion_mnist.yaml"), build_model, datamodule,
+                   Budget(epochs=1, train_images=8192, probe_images=10000))
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import Dataset, Subset
+
+from augmentations.pipeline import ViewPipeline
+from augmentations.views import MultiView, OneSidedViews
+from simclr.ablation.strategies import Strategy
+from simclr.data.datamodules import ImageDataModule
+from simclr.eval.features import extract_representations
+from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
+from simclr.methods.simclr import SimCLR
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Budget:
+    """How long each strategy trains and how it is probed (the same for every strategy).
+
+    Attributes:
+        epochs: passes over the pretraining images.
+        max_steps: stop after this many optimiser steps if > 0 (before `epochs` ends).
+        train_images: pretrain on a fixed random subset of this many images; None: all.
+        batch_size: pretraining batch; None: the data module's.
+        probe_images: labelled train images (a fixed random subset) the probes learn from; None: all.
+        val_images: first test images on which the final contrastive loss and top-1 are measured.
+        test_images: first test images the probes are tested on; None: the whole official test split.
+        probe_max_iter: L-BFGS iterations of each linear probe (simclr.eval.linear_probe.ProbeRecipe).
+    """
+
+    epochs: int = 1
+    max_steps: int = -1
+    train_images: int | None = None
+    batch_size: int | None = None
+    probe_images: int | None = 10000
+    val_images: int = 2048
+    test_images: int | None = None
+    probe_max_iter: int = ProbeRecipe.max_iter
+
+
+@dataclass
+class CompareRow:
+    """Result of one strategy; accuracies are fractions in [0, 1]."""
+
+    strategy: str  # Strategy.name
+    parts: list[str]  # its building blocks in order (heatmap axes)
+    h_top1: float  # linear probe on h, official test split (its first Budget.test_images)
+    z_top1: float  # linear probe on z, official test split (its first Budget.test_images)
+    final_loss: float | None  # NT-Xent on the strategy's views of `val_images` test images after training
+    contrastive_top1: float | None  # fraction of those anchors whose positive is the most similar candidate
+    train_loss: float | None  # NT-Xent of the last training step (None for the untrained baseline)
+    seconds: float  # wall time of pretraining, validation and both probes
+
+UNTRAINED = "untrained"  # name of the baseline row: the shared initial weights, probed without pretraining
+
+
+def fixed_subset(dataset: Dataset, n: int | None, seed: int) -> Dataset:
+    """A random subset of n items drawn with `seed` (the same for every strategy); the dataset if n is None or >= its size."""
+    if n is None or n >= len(dataset):
+        return dataset
+    generator = torch.Generator().manual_seed(seed)
+    return Subset(dataset, torch.randperm(len(dataset), generator=generator)[:n].tolist())
+
+
+def views_for(strategy: Strategy, base: ViewPipeline, one_sided: bool) -> torch.nn.Module:
+    """The two-view module of a strategy, normalised with the base pipeline's mean and std."""
+    pipeline = ViewPipeline(strategy.transforms, mean=base.mean.flatten().tolist(), std=base.std.flatten().tolist())
+    return OneSidedViews(pipeline) if one_sided else MultiView(pipeline, n_views=2)
+
+
+@contextmanager
+def quiet_lightning():
+    """Silences Lightning's per-Trainer info lines and the few-workers warning inside the block."""
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.WARNING)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _trainer(budget: Budget, accelerator: str, precision: str | None) -> L.Trainer:
+    return L.Trainer(
+        accelerator=accelerator, devices=1, max_epochs=budget.epochs, max_steps=budget.max_steps, precision=precision,
+        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        num_sanity_val_steps=0, log_every_n_steps=1,
+    )
+
+
+def probe_h_and_z(
+    model: SimCLR, train: Dataset, test: Dataset, num_classes: int, budget: Budget, seed: int, device: torch.device
+) -> dict[str, float]:
+    """Linear-probe test top-1 of h and z of a frozen model: {"h": ..., "z": ...} (simclr.eval.linear_probe recipe)."""
+    model.to(device)
+    (train_feats, train_y), (test_feats, test_y) = (
+        extract_representations(model.encoder, model.head, split, model.augment.normalise, 1024, device) for split in (train, test)
+    )
+    recipe = ProbeRecipe(max_iter=budget.probe_max_iter, seed=seed)
+    return {name: fit_linear_probe(train_feats[name], train_y, test_feats[name], test_y, num_classes, recipe) for name in ("h", "z")}
+
+
+def run_untrained(build_model: Callable[[], SimCLR], probe_train: Dataset, probe_test: Dataset, num_classes: int, budget: Budget, seed: int) -> CompareRow:
+    """The baseline row: the initial weights every strategy starts from, probed without pretraining."""
+    start = time.perf_counter()
+    L.seed_everything(seed, verbose=False)
+    model = build_model()
+    top1 = probe_h_and_z(model, probe_train, probe_test, num_classes, budget, seed, torch.device("cpu"))
+    return CompareRow(UNTRAINED, [], top1["h"], top1["z"], None, None, None, time.perf_counter() - start)
+
+
+def run_strategy(
+    strategy: Strategy,
+    build_model: Callable[[], SimCLR],
+    datamodule: ImageDataModule,
+    splits: tuple[Dataset, Dataset, Dataset, Dataset],
+    budget: Budget,
+    one_sided: bool = True,
+    seed: int = 0,
+    accelerator: str = "auto",
+    precision: str | None = None,
+) -> CompareRow:
+    """Pretrain a fresh model with the strategy's views, measure held-out contrastive figures, probe h and z.
+
+    Args:
+        splits: (pretraining images, validation images, probe-train images, probe-test images).
+    """
+    pretrain, val, probe_train, probe_test = splits
+    start = time.perf_counter()
+    L.seed_everything(seed, verbose=False)
+    model = build_model()  # the same initial weights for every strategy (a config's seed_everything may reseed)
+    L.seed_everything(seed, verbose=False)  # the same batch order and augmentation stream for every strategy
+    base = getattr(model.augment, "pipeline", None)
+    if not isinstance(base, ViewPipeline):
+        raise ValueError(f"the base model's augment has no ViewPipeline `pipeline` (got {type(model.augment).__name__}); use augmentations.MultiView over a preset")
+    model.augment = views_for(strategy, base, one_sided)
+    batch_size = budget.batch_size or datamodule.batch_size
+    train_loader = datamodule.loader(pretrain, batch_size, shuffle=True, drop_last=True)
+    val_loader = datamodule.loader(val, datamodule.val_batch_size, shuffle=False, drop_last=False)
+    with quiet_lightning(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")  # Lightning 2.6 vs torch, harmless
+        warnings.filterwarnings("ignore", message="You have overridden `on_after_batch_transfer`")  # SimCLR augments there on purpose
+        trainer = _trainer(budget, accelerator, precision)
+        trainer.fit(model, train_dataloaders=train_loader)
+        train_loss = float(trainer.callback_metrics["train/loss"])
+        metrics = trainer.validate(model, dataloaders=val_loader, verbose=False)[0]
+    top1 = probe_h_and_z(model, probe_train, probe_test, datamodule.num_classes, budget, seed, trainer.strategy.root_device)
+    row = CompareRow(
+        strategy.name, list(strategy.parts), top1["h"], top1["z"], float(metrics["val/loss"]), float(metrics["val/top1"]),
+        train_loss, time.perf_counter() - start,
+    )
+    log.info("%s: h %.4f, z %.4f, loss %.3f, contrastive top-1 %.3f, %.0f s", row.strategy, row.h_top1, row.z_top1,
+             metrics["val/loss"], metrics["val/top1"], row.seconds)
+    return row
+
+
+def compare(
+    strategies: Sequence[Strategy],
+    build_model: Callable[[], SimCLR],
+    datamodule: ImageDataModule,
+    budget: Budget = Budget(),
+    one_sided: bool = True,
+    seed: int = 0,
+    accelerator: str = "auto",
+    precision: str | None = None,
+    out_dir: str | Path | None = None,
+    untrained: bool = True,
+) -> list[CompareRow]:
+    """Runs every strategy in order with everything else fixed (see the module docstring for the protocol).
+
+    Args:
+        strategies: what to compare (`simclr.ablation.strategies`).
+        build_model: returns a fresh SimCLR model (encoder, head, loss, optimiser); called after seeding,
+            its `augment` (a MultiView over a ViewPipeline) gives the normalisation and is then replaced.
+        datamodule: gives the pretraining set, the labelled train/test splits and the loader settings.
+        budget: run length and probe sizes.
+        one_sided: the paper's Figure 5 protocol (identity | strategy); False augments both views.
+        seed: seeds weights, batch order, subsets, augmentations and probes.
+        accelerator, precision: Lightning Trainer settings of the pretraining runs.
+        out_dir: if given, `compare.csv` and `compare.json` are rewritten after every strategy.
+        untrained: first add the row "untrained": the shared initial weights, probed without pretraining.
+
+    Returns:
+        one CompareRow per strategy, in order.
+    """
+    if not strategies:
+        raise ValueError("no strategies to compare; pass at least one (see simclr.ablation.strategies)")
+    datamodule.setup("fit")
+    test = datamodule.labelled_dataset("test")
+    splits = (
+        fixed_subset(datamodule.dataset("train"), budget.train_images, seed),
+        Subset(test, range(min(budget.val_images, len(test)))),
+        fixed_subset(datamodule.labelled_dataset("train"), budget.probe_images, seed + 1),
+        test if budget.test_images is None else Subset(test, range(min(budget.test_images, len(test)))),
+    )
+    rows = [run_untrained(build_model, splits[2], splits[3], datamodule.num_classes, budget, seed)] if untrained else []
+    for strategy in strategies:
+        rows.append(run_strategy(strategy, build_model, datamodule, splits, budget, one_sided, seed, accelerator, precision))
+        if out_dir is not None:
+            write_rows(rows, out_dir)
+    return rows
+
+
+def write_rows(rows: Sequence[CompareRow], out_dir: str | Path) -> tuple[Path, Path]:
+    """Writes `compare.csv` (parts joined by " > ") and `compare.json` (a list of CompareRow objects) into out_dir."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = out / "compare.csv", out / "compare.json"
+    with open(csv_path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[f.name for f in fields(CompareRow)])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**asdict(row), "parts": " > ".join(row.parts)})
+    json_path.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+    return csv_path, json_path
+
+
+def read_rows(path: str | Path) -> list[CompareRow]:
+    """The rows of a `compare.json`."""
+    return [CompareRow(**row) for row in json.loads(Path(path).read_text())]
+
+
+def format_rows(rows: Sequence[CompareRow]) -> str:
+    """Markdown table: strategy | h top-1 | z top-1 | final loss | contrastive top-1 | seconds (percent for accuracies)."""
+    lines = ["| strategy | h top-1 | z top-1 | final loss | contrastive top-1 | seconds |", "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        loss = "-" if r.final_loss is None else f"{r.final_loss:.3f}"
+        contrastive = "-" if r.contrastive_top1 is None else f"{100 * r.contrastive_top1:.1f}"
+        lines.append(f"| {r.strategy} | {100 * r.h_top1:.2f} | {100 * r.z_top1:.2f} | {loss} | {contrastive} | {r.seconds:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def summary(rows: Sequence[CompareRow], pair: tuple[str, str] = ("crop", "color"), metric: str = "h_top1") -> str:
+    """A few sentences on a pairwise comparison, computed from the rows (for notebooks and reports):
+    the best pair, the best single transformation, whether `pair` beats every single one, and how many
+    strategies beat the untrained encoder."""
+    def pct(r: CompareRow) -> str:
+        return f"{100 * getattr(r, metric):.2f}%"
+
+    singles = [r for r in rows if len(r.parts) == 1]
+    pairs = [r for r in rows if len(r.parts) == 2]
+    lines = []
+    if pairs:
+        best = max(pairs, key=lambda r: getattr(r, metric))
+        lines.append(f"Best pair: {' then '.join(best.parts)} ({pct(best)}).")
+    if singles:
+        best_single = max(singles, key=lambda r: getattr(r, metric))
+        lines.append(f"Best single transformation: {best_single.parts[0]} ({pct(best_single)}).")
+    target = next((r for r in pairs if tuple(r.parts) == tuple(pair)), None)
+    if target is not None and singles:
+        above = [r.parts[0] for r in singles if getattr(r, metric) >= getattr(target, metric)]
+        verdict = "beats every single transformation" if not above else f"does not beat {', '.join(above)}"
+        lines.append(f"{'+'.join(pair)} ({pct(target)}) {verdict}.")
+    untrained = next((r for r in rows if r.strategy == UNTRAINED), None)
+    if untrained is not None:
+        trained = [r for r in rows if r is not untrained]
+        better = sum(getattr(r, metric) > getattr(untrained, metric) for r in trained)
+        lines.append(f"{better} of {len(trained)} strategies beat the untrained encoder ({pct(untrained)}).")
+    return " ".join(lines)

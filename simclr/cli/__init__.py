@@ -1,0 +1,1 @@
+"""The `simclr` command (`simclr.cli.main`), one module per subcommand."""

@@ -1,0 +1,97 @@
+"""`simclr fit`: LightningCLI over the SimCLR module and the image data modules.
+
+    simclr fit --config configs/fashion_mnist.yaml --config configs/trainer/cpu_demo.yaml
+    simclr fit --config configs/cifar10.yaml --print_config
+    simclr fit --config configs/cifar10.yaml --ckpt_path runs/simclr/version_0/checkpoints/last.ckpt
+
+Defaults added to LightningCLI's: TensorBoard logs and checkpoints under `runs/`, a configurable
+checkpoint callback (last + best by validation loss), LR monitor, rich progress bar; for reliable runs:
+atomic checkpoint writes, RNG states and the data position in checkpoints, a non-finite loss guard.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar, RichProgressBar
+from lightning.pytorch.cli import LightningArgumentParser
+from lightning.pytorch.plugins.io import CheckpointIO
+
+from simclr.data.datamodules import ImageDataModule
+from simclr.methods.simclr import SimCLR
+from simclr.training.checkpoints import AtomicCheckpointIO, read_checkpoint_file
+from simclr.training.lightning_internals import CLIHooks, SaveLastEveryNSteps
+from simclr.training.loss_guard import NonFiniteLossGuard
+from simclr.training.resume import ResumeCallback
+
+
+class SimCLRCLI(CLIHooks):
+    """LightningCLI with SimCLR's defaults (see the module docstring)."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(SaveLastEveryNSteps, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/loss",
+                "checkpoint.mode": "min",
+                "checkpoint.save_last": True,
+                "checkpoint.save_top_k": 1,
+                "checkpoint.filename": "best-{epoch}-{step}",
+            }
+        )
+
+    def read_ckpt_path(self, path: str, weights_only: bool) -> dict:
+        # A truncated, corrupt or unsafe file gets our one-line error instead of torch's traceback.
+        return read_checkpoint_file(path, weights_only)
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        # Rich progress bar by default, unless the config turns progress bars off or names its own
+        # (a fixed default callback would clash with `--trainer.enable_progress_bar false`).
+        config = self.trainer_config()
+        callbacks = list(config.get("callbacks") or [])
+        if config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
+            callbacks.append(RichProgressBar())
+        if config.get("logger") is not False and not any(isinstance(c, LearningRateMonitor) for c in callbacks):
+            callbacks.append(LearningRateMonitor(logging_interval="step"))  # needs a logger: not with `logger: false`
+        for kind in (ResumeCallback, NonFiniteLossGuard):  # unless the config names its own
+            if not any(isinstance(c, kind) for c in callbacks):
+                callbacks.append(kind())
+        plugins = config.get("plugins")
+        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [] if plugins is None else [plugins]
+        if not any(isinstance(p, CheckpointIO) for p in plugins):
+            kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
+        return super().instantiate_trainer(callbacks=callbacks, **kwargs)
+
+    def select_callbacks(self, trainer_config: dict, callbacks: list) -> list:
+        # The `checkpoint` callback is always built from its option group; drop it when the trainer says
+        # `enable_checkpointing: false` (Lightning would reject the contradiction) or `fast_dev_run`
+        # (a smoke run writes no checkpoint anywhere).
+        if trainer_config.get("enable_checkpointing") is False or trainer_config.get("fast_dev_run"):
+            callbacks = [c for c in callbacks if not isinstance(c, SaveLastEveryNSteps)]
+        return callbacks
+
+
+def quiet_known_warnings() -> None:
+    """Hide two warnings that say nothing to our users: the module augments in `on_after_batch_transfer`
+    on purpose, and Lightning 2.6's pytree helper warns about an API torch deprecated."""
+    warnings.filterwarnings("ignore", message="You have overridden `on_after_batch_transfer`")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+
+
+def run_cli(args: list[str] | None = None, **kwargs) -> SimCLRCLI:
+    """Parse `args` (default: sys.argv), build model, data and trainer, run the subcommand (kwargs: SimCLRCLI's)."""
+    quiet_known_warnings()
+    torch.set_float32_matmul_precision("high")
+    options = dict(
+        subclass_mode_data=True,
+        auto_configure_optimizers=False,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"exit_on_error": False},  # a bad option raises, and main() prints one line
+        trainer_defaults={
+            "default_root_dir": "runs",
+            "logger": {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": "runs", "name": "simclr"}},
+        },
+    )
+    return SimCLRCLI(SimCLR, ImageDataModule, args=args, **{**options, **kwargs})

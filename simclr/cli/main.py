@@ -1,0 +1,55 @@
+"""The `simclr` command: `fit` (LightningCLI), `probe`, `export` and `compare-augs`.
+
+    simclr fit --config configs/fashion_mnist.yaml --config configs/trainer/cpu_demo.yaml
+    simclr probe --ckpt runs/demo/checkpoints/last.ckpt
+    simclr export --ckpt runs/demo/checkpoints/last.ckpt --out backbone.pt
+    simclr compare-augs --config configs/fashion_mnist.yaml --strategies configs/strategies/pairs_fashion_mnist.yaml
+
+User mistakes end with one line on stderr, `simclr: error: <what was wrong>; <the fix>`, and exit status 1
+(simclr.errors); SIMCLR_DEBUG=1 shows their traceback. Bugs keep their traceback.
+"""
+
+import os
+import sys
+
+import jsonargparse
+
+from simclr.cli.compare_augs import compare_augs
+from simclr.cli.export import export
+from simclr.cli.fit import quiet_known_warnings, run_cli
+from simclr.cli.probe import probe
+from simclr.errors import DEBUG_ENV, user_message
+
+CHECKPOINT_COMMANDS = (probe, export)  # options and help come from their signatures and docstrings
+
+
+def run_command(args: list[str]) -> object:
+    """`probe` / `export` through jsonargparse."""
+    return jsonargparse.CLI(list(CHECKPOINT_COMMANDS), args=args, as_positional=False, exit_on_error=False)
+
+
+def main() -> None:
+    """Console entry point `simclr` (returns None so the exit status is 0 on success).
+
+    A user mistake (simclr.errors.user_message finds one in the exception chain) prints one line and
+    exits with status 1; anything else is a bug and keeps its traceback.
+    """
+    args = sys.argv[1:]
+    quiet_known_warnings()
+    try:
+        if args and args[0] in {f.__name__ for f in CHECKPOINT_COMMANDS}:
+            run_command(args)
+        elif args and args[0] == "compare-augs":
+            compare_augs(args[1:])
+        else:
+            run_cli()
+    except Exception as error:
+        message = user_message(error, args[0] if args and not args[0].startswith("-") else "fit")
+        if message is None or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        print(f"simclr: error: {message}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

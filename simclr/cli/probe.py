@@ -1,0 +1,98 @@
+"""`simclr probe`: linear and kNN probes of every representation of a pretraining checkpoint."""
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from simclr.cli.pretrained import check_representations, load_datamodule, load_pretrained
+from simclr.data.datamodules import ImageDataModule
+from simclr.errors import UserError
+from simclr.eval.evaluate import evaluate_checkpoint
+from simclr.eval.linear_probe import ProbeRecipe
+from simclr.eval.report import format_table, write_report
+
+
+def probe(
+    ckpt: str,
+    data: ImageDataModule | None = None,
+    root: str | None = None,
+    max_iter: int = ProbeRecipe.max_iter,
+    knn_k: int = 200,
+    device: str = "auto",
+    batch_size: int = 1024,
+    baselines: bool = True,
+    out_dir: str | None = None,
+    representations: list[str] | None = None,
+    weights_only: bool = True,
+) -> Path:
+    """Linear and kNN probes of every representation of a checkpoint: h, each head layer, z, a random
+    encoder of the same architecture (random_h) and raw pixels; prints the table and writes `probe.md`,
+    `probe.json` and `diagnostics.json` next to the checkpoint.
+
+    Args:
+        ckpt: checkpoint written by `simclr fit`.
+        data: the labelled data (class_path/init_args); default: the data module the checkpoint was trained on.
+        root: override the data root of the checkpoint's data module (data moved since pretraining).
+        max_iter: L-BFGS iterations of each linear probe (same recipe for every representation).
+        knn_k: neighbours of the kNN classifier.
+        device: "cpu", "cuda" or "auto" (CUDA when available).
+        batch_size: images per feature-extraction batch.
+        baselines: also probe a random encoder of the same architecture (random_h) and raw pixels.
+        out_dir: where to write the report; default: the checkpoint's folder.
+        representations: which of h, head_1, ..., z to probe, e.g. [h, z]; default: all the checkpoint has.
+        weights_only: false unpickles any object in the checkpoint, which can run code: only for a file you trust.
+    """
+    for name, value in (("max_iter", max_iter), ("knn_k", knn_k), ("batch_size", batch_size)):
+        if value < 1:
+            raise UserError(f"--{name} {value} is below 1; pass --{name} 1 or more (default {ProbeRecipe.max_iter if name == 'max_iter' else 200 if name == 'knn_k' else 1024})")
+    dev = resolve_device(device)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    model = load_pretrained(ckpt, map_location=dev, weights_only=weights_only)
+    representations = check_representations(model, representations, ckpt)
+    if data is None:
+        data = load_datamodule(ckpt, root, weights_only)
+    elif root:
+        data.root = root
+    start = time.perf_counter()
+    rows, diagnostics = evaluate_checkpoint(model, data, recipe=ProbeRecipe(max_iter=max_iter), knn_k=knn_k, device=dev, batch_size=batch_size,
+                                            pixels=baselines, random_baseline=baselines, representations=representations)
+    seconds = time.perf_counter() - start
+    header = f"# Probe of {ckpt}\n\nLinear probe: frozen z-scored features, full-batch L-BFGS in PCA-whitened coordinates up to {ProbeRecipe.whiten_max_dim} dims ({max_iter} iterations, L2 {ProbeRecipe().weight_decay} on the z-scored weights); kNN: cosine, k={knn_k}. Took {seconds:.0f} s on {dev}.\n\n"
+    out = Path(out_dir) if out_dir else Path(ckpt).parent
+    md, js = write_report(rows, out, diagnostics=diagnostics, header=header)
+    log_to_tensorboard(rows, diagnostics, out / "probe")
+    print(format_table(rows))
+    print(f"wrote {md} and {js}")
+    return js
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto" -> CUDA when available, else the CPU; "cuda" without a GPU is a one-line UserError."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise UserError(f"--device {device} is not a device torch knows; pass --device cpu, cuda or auto") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {device} but torch sees no CUDA GPU here; pass --device cpu (or auto)")
+    return dev
+
+
+def log_to_tensorboard(rows: list, diagnostics: dict, log_dir: Path) -> None:
+    """Probe accuracies, alignment / uniformity / RankMe and the singular value spectra as TensorBoard
+    scalars (`tensorboard --logdir <run>` shows them next to the pretraining curves)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(log_dir)) as writer:
+        for row in rows:
+            writer.add_scalar(f"probe/linear_top1/{row.representation}", row.linear_top1)
+            if row.knn_top1 is not None:
+                writer.add_scalar(f"probe/knn_top1/{row.representation}", row.knn_top1)
+        for name, values in diagnostics.items():
+            for key in ("alignment", "uniformity", "rankme"):
+                writer.add_scalar(f"diagnostics/{key}/{name}", values[key])
+            for k, s in enumerate(values["spectrum"]):  # x axis: singular value index
+                writer.add_scalar(f"diagnostics/spectrum/{name}", s, global_step=k)

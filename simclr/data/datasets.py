@@ -1,0 +1,171 @@
+"""Dataset readers and Dataset classes: everything stays uint8 until it reaches the device.
+
+In-memory
+datasets (`TensorImages`, `ConcatImages`) implement `__getitems__`, so torch's DataLoader fetches a
+whole batch with one indexing op instead of a per-sample Python loop; `collate_batch` then passes the
+batch through. No augmentation and no float conversion happen here: augmentation runs on the device.
+
+The readers of the official file formats are in `simclr.data.readers`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torchvision.transforms.v2.functional as TF
+from torch import Tensor
+from torch.utils.data import Dataset
+from torchvision.io import ImageReadMode, decode_image
+
+from simclr.errors import UserError, short_reason
+
+Batch = tuple[Tensor, Tensor]  # images uint8 (B, C, H, W), labels int64 (B,)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+class TensorImages(Dataset):
+    """A labelled image set held in memory.
+
+    Args:
+        images: uint8 (N, C, H, W).
+        labels: int64 (N,); -1 marks an unlabelled image.
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor):
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise ValueError(f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+        if labels.shape != (len(images),):
+            raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels.shape)}")
+        self.images = images
+        self.labels = labels.long()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        """Returns one image uint8 (C, H, W) and its label int64 ()."""
+        return self.images[index], self.labels[index]
+
+    def __getitems__(self, indices: Sequence[int]) -> Batch:
+        """Returns a whole batch, images uint8 (B, C, H, W) and labels int64 (B,), in one gather."""
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return self.images[idx], self.labels[idx]
+
+
+class ConcatImages(Dataset):
+    """Concatenation of `TensorImages` that keeps batched `__getitems__` without copying the parts.
+
+    `torch.utils.data.ConcatDataset` has no `__getitems__`; `torch.cat` would copy the 2.7 GB STL-10
+    unlabelled split.
+
+    Args:
+        parts: datasets whose images share (C, H, W).
+    """
+
+    def __init__(self, parts: Sequence[TensorImages]):
+        if len({p.images.shape[1:] for p in parts}) != 1:
+            raise ValueError("ConcatImages parts must share the image shape (C, H, W)")
+        self.parts = list(parts)
+        self.offsets = torch.tensor([0] + [len(p) for p in parts]).cumsum(0)  # (P + 1,)
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        images, labels = self.__getitems__([index])
+        return images[0], labels[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> Batch:
+        """Returns images uint8 (B, C, H, W) and labels int64 (B,) in the order of `indices`."""
+        idx = torch.as_tensor(indices, dtype=torch.long)  # (B,)
+        if len(idx) and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(f"index out of range for ConcatImages of length {len(self)}")
+        part = torch.searchsorted(self.offsets[1:], idx, right=True)  # (B,) which part each index is in
+        images = torch.empty((len(idx), *self.parts[0].images.shape[1:]), dtype=torch.uint8)
+        labels = torch.empty(len(idx), dtype=torch.long)
+        for p, ds in enumerate(self.parts):
+            mask = part == p
+            if mask.any():
+                local = idx[mask] - self.offsets[p]
+                images[mask], labels[mask] = ds.images[local], ds.labels[local]
+        return images, labels
+
+
+def collate_batch(batch: Batch | Sequence[tuple[Tensor, int | Tensor]]) -> Batch:
+    """Collate function for all our loaders (module-level, so it pickles for worker processes).
+
+    Args:
+        batch: either a batch already gathered by `__getitems__`, a tuple (images uint8 (B, C, H, W),
+            labels int64 (B,)), returned unchanged; or a list of B (image uint8 (C, H, W), label) pairs
+            from a per-sample dataset, stacked.
+
+    Returns:
+        images uint8 (B, C, H, W), labels int64 (B,).
+    """
+    if isinstance(batch, tuple) and len(batch) == 2 and isinstance(batch[0], Tensor) and batch[0].ndim == 4:
+        return batch
+    images = torch.stack([image for image, _ in batch])  # (B, C, H, W)
+    labels = torch.as_tensor([int(label) for _, label in batch], dtype=torch.long)  # (B,)
+    return images, labels
+
+
+def find_classes(root: str | Path) -> list[str]:
+    """Sorted names of the sub-folders of `root` (one per class); FileNotFoundError if none."""
+    root = Path(root)
+    try:
+        classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    except PermissionError as e:
+        raise UserError(f"cannot read the image folder {root.absolute()} ({e.strerror}); give the user read access (chmod -R a+rX) or pass another --data.init_args.root") from e
+    if not classes:
+        raise FileNotFoundError(
+            f"no image folder at {root.absolute()}: expected {root.absolute()}/<class>/*.jpg (or png, bmp, webp); "
+            f"pass --data.init_args.root DIR"
+        )
+    return classes
+
+
+class ImageFolderDataset(Dataset):
+    """Images under `root/<class>/*.{jpg,jpeg,png,bmp,webp}`, decoded to RGB and centre-cropped.
+
+    Decoding, resizing (shorter side to `image_size`) and the centre crop are the only CPU work in
+    the data layer; they run in DataLoader workers and give uint8 images of one size, so batches stack.
+
+    Args:
+        root: folder with one sub-folder per class.
+        image_size: side of the square output, in pixels.
+        classes: class names to use (e.g. the train folder's, for a val folder); sorted sub-folders if None.
+    """
+
+    def __init__(self, root: str | Path, image_size: int = 224, classes: Sequence[str] | None = None):
+        self.root, self.image_size = Path(root), image_size
+        found = find_classes(self.root)
+        self.classes = list(classes) if classes is not None else found
+        unknown = sorted(set(found) - set(self.classes))
+        if unknown:
+            raise ValueError(f"{self.root.absolute()} has classes not in the train folder: {unknown}")
+        self.samples: list[tuple[Path, int]] = [
+            (path, label)
+            for label, name in enumerate(self.classes)
+            if (self.root / name).is_dir()
+            for path in sorted((self.root / name).iterdir())
+            if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
+        ]
+        if not self.samples:
+            raise FileNotFoundError(
+                f"no images in {self.root.absolute()}: expected <class>/*.jpg (or {', '.join(IMAGE_EXTENSIONS[1:])})"
+            )
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        """Returns image uint8 (3, image_size, image_size) and its class index."""
+        path, label = self.samples[index]
+        try:
+            image = decode_image(str(path), mode=ImageReadMode.RGB)  # (3, H, W) uint8
+        except (RuntimeError, ValueError, OSError) as e:
+            raise UserError(f"cannot decode image {path} ({short_reason(e)}); delete or replace the file") from e
+        image = TF.resize(image, [self.image_size], antialias=True)  # shorter side -> image_size
+        return TF.center_crop(image, [self.image_size, self.image_size]), label

@@ -1,0 +1,171 @@
+"""Evaluate a SimCLR model: linear probe and kNN on h, every head layer and z, against a random encoder
+and raw pixels; plus alignment / uniformity / RankMe diagnostics.
+
+Features are extracted once from the frozen model (`simclr.eval.features`); every probe then works on
+in-memory feature matrices, so the encoder is never trained here.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from contextlib import contextmanager
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset, Subset
+
+from simclr.data.datamodules import ImageDataModule
+from simclr.eval.diagnostics import representation_diagnostics
+from simclr.eval.features import extract_representations, pixel_features, projection_head
+from simclr.eval.knn import knn_top1
+from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
+from simclr.eval.report import ProbeRow
+from simclr.methods.simclr import SimCLR
+
+log = logging.getLogger(__name__)
+DIAGNOSTIC_IMAGES = 2048  # test images whose two augmented views feed alignment / uniformity
+KNN_NAMES = ("h", "z")  # representations that also get a kNN score (the baselines get the linear probe only)
+
+
+def random_encoder_like(encoder: nn.Module) -> nn.Module:
+    """A freshly, randomly initialised encoder of the same architecture (the random-weights baseline).
+
+    Uses `encoder.fresh_copy()` when it exists (ResNetEncoder rebuilds itself from its constructor
+    arguments); otherwise deep-copies and calls `reset_parameters()` / `reset_running_stats()` on every
+    submodule that has them. Seed the global RNG first for a reproducible copy.
+    """
+    if hasattr(encoder, "fresh_copy"):
+        fresh = encoder.fresh_copy()
+    else:
+        fresh = copy.deepcopy(encoder)
+        for m in fresh.modules():
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+            if hasattr(m, "reset_running_stats"):
+                m.reset_running_stats()
+    device = next(encoder.parameters(), torch.empty(0)).device
+    return fresh.to(device).train(encoder.training)
+
+
+@contextmanager
+def _timed(what: str):
+    start = time.perf_counter()
+    yield
+    log.info("%s: %.1f s", what, time.perf_counter() - start)
+
+
+def _probe(
+    name: str, train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], num_classes: int, recipe: ProbeRecipe,
+    knn: bool, knn_k: int, knn_temperature: float,
+) -> ProbeRow:
+    """Linear probe (and kNN if `knn`) of one representation: train/test = (features (N, D), labels (N,))."""
+    with _timed(f"linear probe on {name} ({train[0].shape[1]} dims)"):
+        linear = fit_linear_probe(train[0], train[1], test[0], test[1], num_classes, recipe)
+    knn_acc = None
+    if knn:
+        with _timed(f"kNN (k={knn_k}) on {name}"):
+            knn_acc = knn_top1(train[0], train[1], test[0], test[1], num_classes, knn_k, knn_temperature)
+    log.info("%s: linear top-1 %.4f, kNN top-1 %s", name, linear, "-" if knn_acc is None else f"{knn_acc:.4f}")
+    return ProbeRow(name, int(train[0].shape[1]), linear, knn_acc)
+
+
+def augmented_view_features(
+    model: SimCLR, dataset: Dataset, batch_size: int, device: str | torch.device, seed: int
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Representations of two augmented views of every image in `dataset` (under a fixed seed).
+
+    Both passes replay the same RNG stream, so pass v takes view v of one `model.augment` call: the two
+    views of an image are independent draws, and the result does not depend on the global RNG.
+
+    Returns:
+        (view-1 features, view-2 features), each name -> (N, D) as in `extract_representations`.
+    """
+    views = []
+    for v in range(2):
+        with torch.random.fork_rng(devices=[torch.device(device)] if torch.device(device).type == "cuda" else []):
+            torch.manual_seed(seed)
+            feats, _ = extract_representations(
+                model.encoder, projection_head(model.head), dataset, lambda images, v=v: model.augment(images)[v], batch_size, device
+            )
+        views.append(feats)
+    return views[0], views[1]
+
+
+def evaluate_checkpoint(
+    model: SimCLR,
+    datamodule: ImageDataModule,
+    recipe: ProbeRecipe = ProbeRecipe(),
+    knn_k: int = 200,
+    knn_temperature: float = 0.1,
+    device: str | torch.device = "cpu",
+    batch_size: int = 1024,
+    pixels: bool = True,
+    random_baseline: bool = True,
+    diagnostics: bool = True,
+    seed: int = 0,
+    representations: list[str] | None = None,
+) -> tuple[list[ProbeRow], dict]:
+    """Probes every representation of a frozen SimCLR model on the datamodule's labelled splits.
+
+    Args:
+        model: the trained model; moved to `device`, its weights and BN statistics never change.
+        datamodule: gives `labelled_dataset("train" | "test")` and `num_classes`.
+        recipe: linear-probe settings (shared by all rows).
+        knn_k: neighbours of the kNN classifier; knn_temperature: its vote temperature.
+        device: where features are extracted; probes run where the features are (the CPU).
+        batch_size: images per extraction batch.
+        pixels: add the raw-pixel baseline row (linear only: kNN on C*H*W dims is slow and weak).
+        random_baseline: add `random_h`, a randomly initialised encoder of the same architecture.
+        diagnostics: compute alignment / uniformity / RankMe / spectrum for h and z.
+        seed: seeds the random encoder and the augmented views of the diagnostics.
+        representations: which of h, head_1, ..., z to probe; all of them if None.
+
+    Returns:
+        (rows in the order h, head_1, ..., z, random_h, pixels; diagnostics {"h": {...}, "z": {...}} or {}).
+    """
+    model.to(device)
+    normalise = model.augment.normalise
+    train_set, test_set = datamodule.labelled_dataset("train"), datamodule.labelled_dataset("test")
+    num_classes = datamodule.num_classes
+    log.info("evaluating on %d train / %d test images, %d classes", len(train_set), len(test_set), num_classes)
+
+    layout = torch.channels_last if getattr(model, "channels_last", False) else torch.contiguous_format
+    with _timed("feature extraction (train + test)"):
+        head = projection_head(model.head)
+        train_feats, train_y = extract_representations(model.encoder, head, train_set, normalise, batch_size, device, layout)
+        test_feats, test_y = extract_representations(model.encoder, head, test_set, normalise, batch_size, device, layout)
+    rows = [
+        _probe(name, (train_feats[name], train_y), (test_feats[name], test_y), num_classes, recipe,
+               name in KNN_NAMES, knn_k, knn_temperature)
+        for name in train_feats
+        if representations is None or name in representations
+    ]
+
+    if random_baseline:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            random_encoder = random_encoder_like(model.encoder).to(memory_format=layout)
+        with _timed("feature extraction with a random encoder"):
+            rand_train, _ = extract_representations(random_encoder, None, train_set, normalise, batch_size, device, layout)
+            rand_test, _ = extract_representations(random_encoder, None, test_set, normalise, batch_size, device, layout)
+        rows.append(_probe("random_h", (rand_train["h"], train_y), (rand_test["h"], test_y), num_classes, recipe,
+                           "random_h" in KNN_NAMES, knn_k, knn_temperature))
+        del rand_train, rand_test
+
+    if pixels:
+        pix_train, pix_test = pixel_features(train_set, normalise, batch_size), pixel_features(test_set, normalise, batch_size)
+        rows.append(_probe("pixels", pix_train, pix_test, num_classes, recipe, False, knn_k, knn_temperature))
+        del pix_train, pix_test
+
+    diag: dict = {}
+    if diagnostics:
+        with _timed("diagnostics"):
+            subset = Subset(test_set, range(min(DIAGNOSTIC_IMAGES, len(test_set))))
+            view1, view2 = augmented_view_features(model, subset, batch_size, device, seed)
+            keep = [k for k in ("h", "z") if k in test_feats]
+            diag = representation_diagnostics(
+                {k: view1[k] for k in keep}, {k: view2[k] for k in keep}, {k: test_feats[k] for k in keep}
+            )
+    return rows, diag

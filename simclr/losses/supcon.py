@@ -1,0 +1,72 @@
+"""Supervised contrastive loss (Khosla et al. 2020), the L_out form of their Eq. 2.
+
+"L_out = sum_i -1/|P(i)| sum_{p in P(i)} log exp(z_i . z_p / tau) / sum_{a in A(i)} exp(z_i . z_a / tau)":
+P(i) are all other embeddings in the batch with the same label as i (the other views of the same image
+included), A(i) all embeddings but i. The paper finds L_out (mean outside the log) better than L_in.
+Same candidates and distributed behaviour as NT-Xent (`simclr.losses.pairs`); with unique labels per image it
+is multi-view NT-Xent.
+"""
+
+import torch
+from torch import Tensor, nn
+
+from simclr.losses.nt_xent import multi_positive_cross_entropy
+from simclr.losses.pairs import check_views, contrastive_pairs
+from simclr.losses.pruning import NegativePruning
+from simclr.losses.temperature import Temperature, check_temperature
+
+
+def supcon(
+    z: Tensor, labels: Tensor, temperature: float | Tensor = 0.1, gather_distributed: bool = True, pruning: NegativePruning | None = None
+) -> Tensor:
+    """SupCon L_out, averaged over this rank's V N anchors.
+
+    Args:
+        z: (V, N, D) projections, z[v, i] is view v of image i; V >= 2.
+        labels: (N,) integer class of each image (gathered from every rank under DDP).
+        temperature: tau (the paper: 0.1).
+        gather_distributed: under DDP, candidates and labels from every rank.
+        pruning: drop a fraction of each anchor's negatives (other classes) from the denominator.
+
+    Returns:
+        Scalar float32.
+    """
+    check_views(z, "supcon")
+    if labels.shape != z.shape[1:2]:
+        raise ValueError(f"supcon needs one label per image: labels {tuple(labels.shape)} for {z.shape[1]} images")
+    if not isinstance(temperature, Tensor):
+        check_temperature(temperature, "supcon")
+    return multi_positive_cross_entropy(contrastive_pairs(z, labels, gather_distributed), temperature, pruning)
+
+
+class SupConLoss(nn.Module):
+    """Module form of `supcon`: `loss(z_1, ..., z_V, labels=labels)` with the batch's labels.
+
+    Works with every data module that yields (images, labels); an unlabelled set (STL-10's unlabeled
+    split, label -1) would make all its images one class, so train SupCon on labelled splits.
+
+    Args:
+        temperature: tau (the initial tau if learnt); the paper uses 0.1.
+        learnable_temperature: learn tau in log space, clamped at `min_temperature`.
+        min_temperature: lower bound of a learnt tau.
+        gather_distributed: under DDP, candidates and labels from every rank.
+        pruning: drop a fraction of each anchor's negatives (`simclr.losses.pruning.NegativePruning`).
+    """
+
+    def __init__(
+        self,
+        temperature: float = 0.1,
+        learnable_temperature: bool = False,
+        min_temperature: float = 0.01,
+        gather_distributed: bool = True,
+        pruning: NegativePruning | None = None,
+    ):
+        super().__init__()
+        self.temperature = Temperature(temperature, learnable_temperature, min_temperature, name="SupConLoss")
+        self.gather_distributed = gather_distributed
+        self.pruning = pruning
+
+    def forward(self, *views: Tensor, labels: Tensor | None = None) -> Tensor:
+        if labels is None:
+            raise ValueError("SupConLoss needs the batch's labels: call loss(z_1, z_2, labels=labels) (the SimCLR module passes them)")
+        return supcon(torch.stack(views), labels, self.temperature(), self.gather_distributed, self.pruning)

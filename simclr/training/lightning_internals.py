@@ -1,0 +1,112 @@
+"""Every use of Lightning's private names, in one place.
+
+Lightning offers no public hook for the few things below, so we reach into its internals here and only
+here; `tests/test_lightning_internals.py` has one test per hook, so a Lightning release that renames or
+changes one fails that test with the hook's name rather than somewhere deep in a run.
+
+- `given_hyperparameters()`: whether LightningCLI is building the module (its config is then the
+  module's hparams, so `load_from_checkpoint` can rebuild every part).
+- `attached_trainer(module)`: the module's trainer or None (`module.trainer` raises when detached).
+- `SaveLastEveryNSteps`: ModelCheckpoint that writes `last.ckpt` at every step interval, also before
+  the first validation, and at the end of training.
+- `CLIHooks`: LightningCLI with two private steps made overridable: reading the config saved in a
+  `--ckpt_path` (honouring `--weights_only`), and choosing the callbacks the trainer is built with.
+- `callback_state_key(callback, **kwargs)`: the key a stateful callback's state is saved under.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
+
+
+def given_hyperparameters() -> dict | None:
+    """The config LightningCLI is instantiating the current module from, or None outside the CLI."""
+    return _given_hyperparameters.get()
+
+
+def attached_trainer(module: LightningModule) -> Trainer | None:
+    """`module`'s trainer, or None when it is not attached to one (no exception, unlike `module.trainer`)."""
+    return module._trainer
+
+
+def callback_state_key(callback: Callback, **kwargs: Any) -> str:
+    """The checkpoint key of a callback's state, made from its class name and `kwargs` (Lightning's format)."""
+    return callback._generate_state_key(**kwargs)
+
+
+class SaveLastEveryNSteps(ModelCheckpoint):
+    """Lightning's ModelCheckpoint (same arguments), with `last.ckpt` kept current for resuming:
+
+    - a step-interval save (`every_n_train_steps`) writes `last.ckpt` at once; Lightning defers the whole
+      save to the next validation while the monitored metric is missing (the first epoch), so a kill in
+      a long first epoch would find nothing to resume from;
+    - when training ends, `last.ckpt` holds the final weights; Lightning skips that save when a
+      step-interval save already wrote `last.ckpt` earlier in the run;
+    - a `fast_dev_run` writes no checkpoint (Lightning's `on_train_end` writes `last.ckpt` even then).
+    """
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args: Any, **kwargs: Any) -> None:
+        super().on_train_batch_end(trainer, pl_module, *args, **kwargs)
+        step = trainer.global_step
+        due = self._every_n_train_steps >= 1 and step % self._every_n_train_steps == 0
+        if due and self.save_last and self._last_global_step_saved != step and not self._should_skip_saving_checkpoint(trainer):
+            previous = self._last_global_step_saved
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+            if self._defer_save_until_validation:  # let the deferred top-k save at validation end still run
+                self._last_global_step_saved = previous
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.fast_dev_run:  # Lightning's own on_train_end writes last.ckpt even in a smoke run
+            return
+        if self.save_last and self._last_global_step_saved != trainer.global_step and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        super().on_train_end(trainer, pl_module)
+
+
+class CLIHooks(LightningCLI):
+    """LightningCLI whose private steps call overridable methods:
+
+    - `read_ckpt_path(path, weights_only)` loads `--ckpt_path`, whose saved model config replaces the command line's;
+    - `select_callbacks(trainer_config, callbacks)` returns the callbacks the trainer is built with;
+    - `trainer_config()` is the `trainer` section of the parsed config (instantiated).
+    """
+
+    def read_ckpt_path(self, path: str, weights_only: bool) -> dict:
+        """The checkpoint dict of `--ckpt_path` (called before its saved config is read; default: torch.load)."""
+        return torch.load(path, weights_only=weights_only, map_location="cpu")
+
+    def select_callbacks(self, trainer_config: dict, callbacks: list) -> list:
+        """The callbacks to build the trainer with (default: `callbacks` unchanged)."""
+        return callbacks
+
+    def trainer_config(self) -> dict:
+        """The instantiated `trainer` section of the config ({} when there is none)."""
+        return self._get(self.config_init, "trainer", default={})
+
+    def _parse_ckpt_path(self) -> None:
+        # Lightning's own version always unpickles with weights_only=True, so `--weights_only false`
+        # could not reach a file that needs it; this one reads the file with `read_ckpt_path`.
+        subcommand = self.config.get("subcommand")
+        if not subcommand:
+            return
+        ckpt_path = self.config[subcommand].get("ckpt_path")
+        if not ckpt_path or not Path(ckpt_path).is_file():
+            return
+        weights_only = self.config[subcommand].get("weights_only")
+        hparams = dict(self.read_ckpt_path(ckpt_path, weights_only is not False).get("hyper_parameters") or {})
+        hparams.pop("_instantiator", None)
+        if not hparams:
+            return
+        if "_class_path" in hparams:
+            hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+        self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
+
+    def _instantiate_trainer(self, config: dict, callbacks: list) -> Trainer:
+        return super()._instantiate_trainer(config, self.select_callbacks(config, callbacks))
