@@ -132,7 +132,9 @@ def measure_size(size: int, source: int, args, device: torch.device) -> list[dic
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 224], help="output view sides in pixels")
-    parser.add_argument("--source", type=int, nargs="*", default=None, help="source side per size (default 32->32, else 256)")
+    parser.add_argument(
+        "--source", type=int, nargs="*", default=None, help="source side per size (default 32->32, else 256)"
+    )
     parser.add_argument("--batch", type=int, default=256, help="images per batch (2 views each)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--workers", type=int, default=16, help="DataLoader workers for the torchvision pipeline")

@@ -115,7 +115,9 @@ def write_json(path: str | Path, benchmark: str, device: torch.device, settings:
     return path
 
 
-def add_timing_arguments(parser: argparse.ArgumentParser, iters: int, warmup: int, out: str, unit: str = "calls") -> None:
+def add_timing_arguments(
+    parser: argparse.ArgumentParser, iters: int, warmup: int, out: str, unit: str = "calls"
+) -> None:
     """The options every timing benchmark shares: window size, windows, warm-up, device and JSON path."""
     parser.add_argument("--iters", type=int, default=iters, help=f"{unit} per timed window")
     parser.add_argument("--repeats", type=int, default=5, help="timed windows (the median is reported)")

@@ -42,23 +42,54 @@ def cpu_name() -> str:
 def probe_h(encoder, normalise, datamodule, probe_train: int) -> float:
     """Linear top-1 of frozen h: train on the first `probe_train` train images, test on the test split."""
     train = Subset(datamodule.labelled_dataset("train"), range(probe_train))
-    (tr, ytr), (te, yte) = (extract_representations(encoder, None, ds, normalise, 1024) for ds in (train, datamodule.labelled_dataset("test")))
+    (tr, ytr), (te, yte) = (
+        extract_representations(encoder, None, ds, normalise, 1024)
+        for ds in (train, datamodule.labelled_dataset("test"))
+    )
     return fit_linear_probe(tr["h"], ytr, te["h"], yte, datamodule.num_classes, ProbeRecipe())
 
 
 def pretrain_and_probe(name: str, extra: list[str], batch: int, args) -> tuple[dict, object]:
     start = time.perf_counter()
-    cli = run_cli([
-        "fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), *extra, "--data.init_args.root", args.root,
-        "--data.init_args.batch_size", str(batch), "--trainer.max_epochs", "1",
-        "--trainer.limit_train_batches", str(args.images // batch), "--trainer.limit_val_batches", "0",
-        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", "--trainer.log_every_n_steps", "1",
-        "--trainer.logger.init_args.save_dir", str(Path(args.out) / name), "--trainer.logger.init_args.name", "",
-    ])
+    cli = run_cli(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "fashion_mnist.yaml"),
+            *extra,
+            "--data.init_args.root",
+            args.root,
+            "--data.init_args.batch_size",
+            str(batch),
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.limit_train_batches",
+            str(args.images // batch),
+            "--trainer.limit_val_batches",
+            "0",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.enable_model_summary",
+            "false",
+            "--trainer.log_every_n_steps",
+            "1",
+            "--trainer.logger.init_args.save_dir",
+            str(Path(args.out) / name),
+            "--trainer.logger.init_args.name",
+            "",
+        ]
+    )
     train_s = time.perf_counter() - start
     top1 = probe_h(cli.model.encoder, cli.model.augment.normalise, cli.datamodule, args.probe_train)
-    row = {"run": name, "batch": batch, "steps": cli.trainer.global_step, "images": cli.trainer.global_step * batch,
-           "h_linear_top1": top1, "train_s": round(train_s, 1), "total_s": round(time.perf_counter() - start, 1)}
+    row = {
+        "run": name,
+        "batch": batch,
+        "steps": cli.trainer.global_step,
+        "images": cli.trainer.global_step * batch,
+        "h_linear_top1": top1,
+        "train_s": round(train_s, 1),
+        "total_s": round(time.perf_counter() - start, 1),
+    }
     print(json.dumps(row), flush=True)
     return row, cli
 
@@ -87,28 +118,53 @@ def main() -> None:
         none, cli = pretrain_and_probe(f"nt_xent_b{args.prune_batch}", [], args.prune_batch, args)
     prune_rows.append({"pruning": "none", **none})
     for strategy in PRUNING:
-        extra = ["--model.loss.init_args.pruning", "simclr.losses.pruning.NegativePruning",
-                 "--model.loss.init_args.pruning.init_args.fraction", str(args.prune_fraction),
-                 "--model.loss.init_args.pruning.init_args.strategy", strategy]
+        extra = [
+            "--model.loss.init_args.pruning",
+            "simclr.losses.pruning.NegativePruning",
+            "--model.loss.init_args.pruning.init_args.fraction",
+            str(args.prune_fraction),
+            "--model.loss.init_args.pruning.init_args.strategy",
+            strategy,
+        ]
         row, cli = pretrain_and_probe(f"prune_{strategy}_b{args.prune_batch}", extra, args.prune_batch, args)
         prune_rows.append({"pruning": strategy, **row})
 
     torch.manual_seed(0)
-    random_top1 = probe_h(random_encoder_like(cli.model.encoder), cli.model.augment.normalise, cli.datamodule, args.probe_train)
+    random_top1 = probe_h(
+        random_encoder_like(cli.model.encoder), cli.model.augment.normalise, cli.datamodule, args.probe_train
+    )
 
-    lines = [f"NT-Xent vs sigmoid, {args.images} pretraining images per run, h linear top-1 % (random encoder: {100 * random_top1:.2f})", "",
-             "| batch | steps | NT-Xent | sigmoid |", "| ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"NT-Xent vs sigmoid, {args.images} pretraining images per run, h linear top-1 % (random encoder: {100 * random_top1:.2f})",
+        "",
+        "| batch | steps | NT-Xent | sigmoid |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
     for batch in args.batches:
         cells = {r["loss"]: r for r in loss_rows if r["batch"] == batch}
-        lines.append(f"| {batch} | {cells['nt_xent']['steps']} | {100 * cells['nt_xent']['h_linear_top1']:.2f} | {100 * cells['sigmoid']['h_linear_top1']:.2f} |")
-    lines += ["", f"NT-Xent, batch {args.prune_batch}, {args.prune_fraction:.0%} of each anchor's negatives pruned, same steps, h linear top-1 %", "",
-              "| pruning | h top-1 |", "| --- | ---: |"]
+        lines.append(
+            f"| {batch} | {cells['nt_xent']['steps']} | {100 * cells['nt_xent']['h_linear_top1']:.2f} | {100 * cells['sigmoid']['h_linear_top1']:.2f} |"
+        )
+    lines += [
+        "",
+        f"NT-Xent, batch {args.prune_batch}, {args.prune_fraction:.0%} of each anchor's negatives pruned, same steps, h linear top-1 %",
+        "",
+        "| pruning | h top-1 |",
+        "| --- | ---: |",
+    ]
     lines += [f"| {r['pruning']} | {100 * r['h_linear_top1']:.2f} |" for r in prune_rows]
     table = "\n".join(lines)
     print(table)
-    result = {"device": f"{cpu_name()}, {torch.get_num_threads()} threads, no GPU", "torch": torch.__version__,
-              "args": vars(args), "random_encoder_h_top1": random_top1, "losses": loss_rows, "pruning": prune_rows,
-              "wall_s": round(time.perf_counter() - start, 1), "table": table}
+    result = {
+        "device": f"{cpu_name()}, {torch.get_num_threads()} threads, no GPU",
+        "torch": torch.__version__,
+        "args": vars(args),
+        "random_encoder_h_top1": random_top1,
+        "losses": loss_rows,
+        "pruning": prune_rows,
+        "wall_s": round(time.perf_counter() - start, 1),
+        "table": table,
+    }
     out = Path(args.out) / "loss_comparison.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))

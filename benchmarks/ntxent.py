@@ -61,7 +61,18 @@ def peak_memory(batch: int, args, device: torch.device) -> int:
         call(z_a, z_b, args.temperature)
         torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) - base
-    cmd = [sys.executable, __file__, "--_cpu-peak", str(batch), "--dim", str(args.dim), "--dtype", args.dtype, "--temperature", str(args.temperature)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--_cpu-peak",
+        str(batch),
+        "--dim",
+        str(args.dim),
+        "--dtype",
+        args.dtype,
+        "--temperature",
+        str(args.temperature),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_extra_bytes"]
 

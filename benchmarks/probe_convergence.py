@@ -32,8 +32,9 @@ def features(ckpt: str, root: str | None, representation: str, limit: int | None
         dataset = data.labelled_dataset(split)
         if limit:
             dataset = Subset(dataset, range(min(limit, len(dataset))))
-        feats, labels = extract_representations(model.encoder, projection_head(model.head), dataset, model.augment.normalise,
-                                                1024, device, layout)
+        feats, labels = extract_representations(
+            model.encoder, projection_head(model.head), dataset, model.augment.normalise, 1024, device, layout
+        )
         out += [feats[representation], labels]
     return (*out, data.num_classes)
 
@@ -63,8 +64,17 @@ def main(argv: list[str] | None = None) -> None:
             with torch.no_grad():
                 objective = probe.objective(probe(tr), train_y).item()
                 top1 = (probe(te).argmax(1) == test_y).float().mean().item()
-            rows.append({"solver": "whitened" if whiten else "plain", "iterations": iterations, "objective": objective,
-                         "test_top1": top1, "seconds": seconds, "dim": int(train_x.shape[1]), "train_images": len(train_x)})
+            rows.append(
+                {
+                    "solver": "whitened" if whiten else "plain",
+                    "iterations": iterations,
+                    "objective": objective,
+                    "test_top1": top1,
+                    "seconds": seconds,
+                    "dim": int(train_x.shape[1]),
+                    "train_images": len(train_x),
+                }
+            )
             print_table(rows[-1:], list(rows[-1]))
     print_table(rows, ["solver", "iterations", "objective", "test_top1", "seconds"])
     write_json(args.out, "probe_convergence", torch.device("cpu"), vars(args), rows)

@@ -33,8 +33,14 @@ def conv_shapes(width: int) -> list[tuple[str, int, int, int, int]]:
 
 def time_conv(fn, batch: int, c_in: int, c_out: int, side: int, stride: int, device, args) -> tuple[float, float]:
     """Median seconds of (forward, backward) of `fn(x, weight, stride)` on channels_last inputs."""
-    x = torch.randn(batch, c_in, side, side, device=device).contiguous(memory_format=torch.channels_last).requires_grad_()
-    weight = torch.randn(c_out, c_in, 3, 3, device=device).contiguous(memory_format=torch.channels_last).requires_grad_()
+    x = (
+        torch.randn(batch, c_in, side, side, device=device)
+        .contiguous(memory_format=torch.channels_last)
+        .requires_grad_()
+    )
+    weight = (
+        torch.randn(c_out, c_in, 3, 3, device=device).contiguous(memory_format=torch.channels_last).requires_grad_()
+    )
     out = fn(x, weight, stride)
     grad = torch.randn_like(out)
     forward = time_windows(lambda: fn(x, weight, stride), device, args.iters, args.repeats, args.warmup)
@@ -81,7 +87,9 @@ def main(argv: list[str] | None = None) -> None:
             ("torch", lambda x, w, s: F.conv2d(x, w, stride=s, padding=1)),
             ("gemm", lambda x, w, s: conv2d_as_matmul(x, w, None, (s, s), (1, 1))),
         ):
-            row[f"{method}_forward_ms"], row[f"{method}_backward_ms"] = (1000 * t for t in time_conv(fn, images, c_in, c_out, side, stride, device, args))
+            row[f"{method}_forward_ms"], row[f"{method}_backward_ms"] = (
+                1000 * t for t in time_conv(fn, images, c_in, c_out, side, stride, device, args)
+            )
         row["backward_speedup"] = row["torch_backward_ms"] / max(row["gemm_backward_ms"], 1e-9)
         conv_rows.append(row)
     print_table(conv_rows, list(conv_rows[0]))

@@ -60,7 +60,9 @@ class SyntheticImages(ImageDataModule):
 
     def load(self, split: str) -> TensorImages:
         gen = torch.Generator().manual_seed(0 if split == "train" else 1)
-        images = torch.randint(0, 256, (self.length, 3, self.image_size, self.image_size), dtype=torch.uint8, generator=gen)
+        images = torch.randint(
+            0, 256, (self.length, 3, self.image_size, self.image_size), dtype=torch.uint8, generator=gen
+        )
         return TensorImages(images, torch.randint(0, 10, (self.length,), generator=gen))
 
 
@@ -126,7 +128,13 @@ def model_only(preset: tuple, args, device: torch.device, batch: int) -> list[fl
     x = torch.randn(2 * batch, 3, size, size, device=device)  # (2B, C, H, W) two normalised views
     if args.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    dtype = torch.bfloat16 if args.precision.startswith("bf16") else torch.float16 if args.precision.startswith("16") else None
+    dtype = (
+        torch.bfloat16
+        if args.precision.startswith("bf16")
+        else torch.float16
+        if args.precision.startswith("16")
+        else None
+    )
 
     def step():
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
@@ -145,11 +153,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=["r18-32", "r50-224"])
     parser.add_argument("--batch", type=int, default=None, help="override the presets' batch size")
     parser.add_argument("--dataset-size", type=int, default=None, help="override the presets' synthetic set size")
-    parser.add_argument("--precision", default=None, help="Lightning precision; default bf16-mixed on CUDA, 32-true on CPU")
+    parser.add_argument(
+        "--precision", default=None, help="Lightning precision; default bf16-mixed on CUDA, 32-true on CPU"
+    )
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile encoder and head")
+    parser.add_argument(
+        "--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile encoder and head"
+    )
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="lars")
-    parser.add_argument("--modes", nargs="+", choices=["end-to-end", "model-only"], default=["end-to-end", "model-only"])
+    parser.add_argument(
+        "--modes", nargs="+", choices=["end-to-end", "model-only"], default=["end-to-end", "model-only"]
+    )
     add_timing_arguments(parser, iters=10, warmup=2, out="benchmarks/results/train_throughput.json", unit="steps")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
@@ -160,18 +174,40 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for name in args.presets:
         preset = PRESETS[name]
         batch, dataset_size = args.batch or preset[6], args.dataset_size or preset[7]
-        row = {"preset": name, "image_size": preset[4], "source_size": preset[5], "batch": batch, "dataset_size": dataset_size}
+        row = {
+            "preset": name,
+            "image_size": preset[4],
+            "source_size": preset[5],
+            "batch": batch,
+            "dataset_size": dataset_size,
+        }
         for mode in args.modes:
             torch.manual_seed(0)
-            times = end_to_end(preset, args, device, batch, dataset_size) if mode == "end-to-end" else model_only(preset, args, device, batch)
+            times = (
+                end_to_end(preset, args, device, batch, dataset_size)
+                if mode == "end-to-end"
+                else model_only(preset, args, device, batch)
+            )
             key = mode.replace("-", "_")
-            row[f"{key}_s_per_step"], row[f"{key}_images_per_s"], row[f"{key}_times_s"] = median(times), batch / median(times), times
+            row[f"{key}_s_per_step"], row[f"{key}_images_per_s"], row[f"{key}_times_s"] = (
+                median(times),
+                batch / median(times),
+                times,
+            )
         if len(args.modes) == 2:
             row["ratio"] = row["end_to_end_images_per_s"] / row["model_only_images_per_s"]
         if "end-to-end" in args.modes:
             row["epoch_s"] = dataset_size // batch * row["end_to_end_s_per_step"]
         rows.append(row)
-    columns = ["preset", "image_size", "batch", "end_to_end_images_per_s", "model_only_images_per_s", "ratio", "epoch_s"]
+    columns = [
+        "preset",
+        "image_size",
+        "batch",
+        "end_to_end_images_per_s",
+        "model_only_images_per_s",
+        "ratio",
+        "epoch_s",
+    ]
     print_table(rows, columns)
     write_json(args.out, "train_throughput", device, vars(args), rows)
     return rows

@@ -57,7 +57,11 @@ def condense_parser_error(message: str) -> str:
     reasons = []
     for line in message.splitlines():
         text = re.sub(r'Parser key "[^"]+":?', "", line).strip().lstrip("- ").strip()
-        if text and not any(text.startswith(n.lstrip("- ")) for n in _JSONARGPARSE_NOISE) and not line.strip().startswith("Given value"):
+        if (
+            text
+            and not any(text.startswith(n.lstrip("- ")) for n in _JSONARGPARSE_NOISE)
+            and not line.strip().startswith("Given value")
+        ):
             reasons.append(text)
     reason = "; ".join(dict.fromkeys(reasons)) or message.strip().replace("\n", " ")
     if given and "Got value" not in reason and "NestedArg" not in given.group(1) and "Namespace" not in given.group(1):

@@ -38,7 +38,9 @@ def test_color_jitter_matches_sequential_reference_with_per_image_order(device, 
     torch.manual_seed(3)
     batch = 48  # every one of the 24 orders is likely to appear
     images = torch.rand(batch, channels, 10, 10, device=device)
-    factors = torch.stack([0.2 + 1.6 * torch.rand(batch, device=device) for _ in range(3)] + [torch.rand(batch, device=device) - 0.5], 1)
+    factors = torch.stack(
+        [0.2 + 1.6 * torch.rand(batch, device=device) for _ in range(3)] + [torch.rand(batch, device=device) - 0.5], 1
+    )
     factors[::7] = torch.tensor([1.0, 1.0, 1.0, 0.0], device=device)  # images the jitter did not select
     order = torch.argsort(torch.rand(batch, 4, device=device), dim=1)
     assert len({tuple(o) for o in order.tolist()}) >= 12

@@ -62,8 +62,13 @@ def test_module_shape_dtype_range(device, name, channels):
 
 @pytest.mark.parametrize(
     "name,distinct",
-    [("RandomResizedCrop", 16), ("RandomColorJitter", 16), ("RandomGaussianBlur", 16), ("RandomCutout", 16),
-     ("RandomRot90", 3)],  # fmt: skip
+    [
+        ("RandomResizedCrop", 16),
+        ("RandomColorJitter", 16),
+        ("RandomGaussianBlur", 16),
+        ("RandomCutout", 16),
+        ("RandomRot90", 3),
+    ],  # fmt: skip
 )
 def test_module_draws_per_image(device, name, distinct):
     torch.manual_seed(0)
@@ -213,6 +218,8 @@ def test_normalise_is_the_unaugmented_view():
     presets, MultiView = A.presets, A.MultiView
     pipeline = presets.simclr_cifar(32)
     images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
-    expected = (images.float() / 255 - torch.tensor(presets.CIFAR10_MEAN).view(1, 3, 1, 1)) / torch.tensor(presets.CIFAR10_STD).view(1, 3, 1, 1)
+    expected = (images.float() / 255 - torch.tensor(presets.CIFAR10_MEAN).view(1, 3, 1, 1)) / torch.tensor(
+        presets.CIFAR10_STD
+    ).view(1, 3, 1, 1)
     assert torch.allclose(pipeline.normalise(images), expected, atol=1e-6)
     assert torch.equal(MultiView(pipeline).normalise(images), pipeline.normalise(images))

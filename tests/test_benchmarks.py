@@ -17,7 +17,20 @@ import probe_convergence  # noqa: E402
 import small_map_conv  # noqa: E402
 import train_throughput  # noqa: E402
 
-ENVIRONMENT = ("benchmark", "device", "device_name", "torch", "cuda", "kornia", "torchvision", "lightning", "threads", "timing", "command", "settings")
+ENVIRONMENT = (
+    "benchmark",
+    "device",
+    "device_name",
+    "torch",
+    "cuda",
+    "kornia",
+    "torchvision",
+    "lightning",
+    "threads",
+    "timing",
+    "command",
+    "settings",
+)
 COMMON = ("--device", "cpu", "--repeats", "2", "--warmup", "1")
 
 
@@ -42,11 +55,41 @@ def check_row(row: dict, fields: tuple[str, ...], repeats: int = 2) -> None:
 
 def test_augment_throughput_json(tmp_path):
     out = tmp_path / "aug.json"
-    augment_throughput.main(["--sizes", "16", "--source", "20", "--batch", "4", "--iters", "1", "--workers", "0", "--out", str(out), *COMMON])
+    augment_throughput.main(
+        [
+            "--sizes",
+            "16",
+            "--source",
+            "20",
+            "--batch",
+            "4",
+            "--iters",
+            "1",
+            "--workers",
+            "0",
+            "--out",
+            str(out),
+            *COMMON,
+        ]
+    )
     record = load(out, "augment_throughput")
     assert [r["method"] for r in record["results"]] == ["ours", "kornia", "torchvision"]
     for row in record["results"]:
-        check_row(row, ("method", "image_size", "source_size", "batch", "views_per_batch", "workers", "median_s_per_batch", "views_per_s", "times_s", "ours_speedup"))
+        check_row(
+            row,
+            (
+                "method",
+                "image_size",
+                "source_size",
+                "batch",
+                "views_per_batch",
+                "workers",
+                "median_s_per_batch",
+                "views_per_s",
+                "times_s",
+                "ours_speedup",
+            ),
+        )
         assert row["image_size"] == 16 and row["views_per_batch"] == 8
 
 
@@ -81,7 +124,10 @@ def test_small_map_conv_json(tmp_path):
         check_row(row, ("conv", "images", "c_in", "c_out", "torch_forward_ms", "gemm_forward_ms"))
         assert row["images"] == 8  # backward = (forward + backward) - forward: may round to 0 at this size
         assert min(row["torch_backward_ms"], row["gemm_backward_ms"], row["backward_speedup"]) >= 0
-    check_row(step, ("width", "images", "torch_step_ms", "gemm_step_ms", "torch_step_times_s", "gemm_step_times_s", "step_speedup"))
+    check_row(
+        step,
+        ("width", "images", "torch_step_ms", "gemm_step_ms", "torch_step_times_s", "gemm_step_times_s", "step_speedup"),
+    )
     assert step["step_speedup"] == pytest.approx(step["torch_step_ms"] / step["gemm_step_ms"])
 
 
@@ -93,7 +139,12 @@ def test_probe_convergence_json(tmp_path):
     out = tmp_path / "probe.json"
     probe_convergence.main(["--ckpt", str(ckpt), "--iterations", "2", "5", "--out", str(out)])
     record = load(out, "probe_convergence")
-    assert [(r["solver"], r["iterations"]) for r in record["results"]] == [("plain", 2), ("plain", 5), ("whitened", 2), ("whitened", 5)]
+    assert [(r["solver"], r["iterations"]) for r in record["results"]] == [
+        ("plain", 2),
+        ("plain", 5),
+        ("whitened", 2),
+        ("whitened", 5),
+    ]
     for row in record["results"]:
         check_row(row, ("solver", "iterations", "objective", "test_top1", "seconds", "dim", "train_images"))
         assert row["dim"] == 768 and row["train_images"] == 64 and 0 <= row["test_top1"] <= 1

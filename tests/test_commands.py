@@ -19,10 +19,34 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 def pretrain(tmp: Path, config: str, data_root: Path, *extra: str) -> Path:
     """One short `simclr fit`; returns its last.ckpt."""
-    run_cli(["fit", "--config", str(CONFIGS / config), "--data.init_args.root", str(data_root), "--data.init_args.batch_size", "8",
-             "--trainer.accelerator", "cpu", "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
-             "--trainer.default_root_dir", str(tmp), "--trainer.logger.init_args.save_dir", str(tmp), "--trainer.logger.init_args.name", "",
-             "--trainer.logger.init_args.version", "", *extra])
+    run_cli(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / config),
+            "--data.init_args.root",
+            str(data_root),
+            "--data.init_args.batch_size",
+            "8",
+            "--trainer.accelerator",
+            "cpu",
+            "--trainer.max_steps",
+            "2",
+            "--trainer.limit_val_batches",
+            "1",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.default_root_dir",
+            str(tmp),
+            "--trainer.logger.init_args.save_dir",
+            str(tmp),
+            "--trainer.logger.init_args.name",
+            "",
+            "--trainer.logger.init_args.version",
+            "",
+            *extra,
+        ]
+    )
     return tmp / "checkpoints" / "last.ckpt"  # name "" and version "": the run lives directly in tmp
 
 
@@ -48,7 +72,9 @@ def test_export_loads_strictly_into_torchvision_and_gives_the_same_h(cifar_ckpt,
 
 def test_export_of_a_missing_checkpoint_is_a_clear_error(tmp_path):
     exe = Path(sys.executable).parent / "simclr"
-    out = subprocess.run([str(exe), "export", "--ckpt", str(tmp_path / "nope.ckpt")], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(exe), "export", "--ckpt", str(tmp_path / "nope.ckpt")], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode != 0
     assert "nope.ckpt does not exist" in out.stderr
 
@@ -88,11 +114,31 @@ def test_fit_runs_without_a_logger_or_checkpoints(tmp_path):
     """`--trainer.logger false` drops the default LR monitor and `--trainer.enable_checkpointing false`
     the default checkpoint callback, instead of Lightning rejecting the combination."""
     data_root = fakedata.write_fashion_mnist(tmp_path / "fmnist", n_train=32, n_test=16)
-    cli = run_cli(["fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--data.init_args.root", str(data_root),
-                   "--data.init_args.batch_size", "8", "--trainer.accelerator", "cpu", "--trainer.max_steps", "2",
-                   "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
-                   "--trainer.default_root_dir", str(tmp_path / "run"), "--trainer.logger", "false",
-                   "--trainer.enable_checkpointing", "false"])
+    cli = run_cli(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "fashion_mnist.yaml"),
+            "--data.init_args.root",
+            str(data_root),
+            "--data.init_args.batch_size",
+            "8",
+            "--trainer.accelerator",
+            "cpu",
+            "--trainer.max_steps",
+            "2",
+            "--trainer.limit_val_batches",
+            "1",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.default_root_dir",
+            str(tmp_path / "run"),
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_checkpointing",
+            "false",
+        ]
+    )
     assert cli.trainer.global_step == 2 and cli.trainer.logger is None
     assert cli.trainer.checkpoint_callback is None
     assert not list(tmp_path.rglob("*.ckpt"))

@@ -76,12 +76,16 @@ def test_generators_count_order_and_errors():
     sweep = strength_sweep(presets.color, [0.25, 1.0], before=presets.crop(28))
     assert [s.name for s in sweep] == ["color 0.25", "color 1"]
     assert [type(m) for m in sweep[1].transforms][:2] == [RandomResizedCrop, RandomHorizontalFlip]
-    assert sweep[0].transforms[2].brightness == pytest.approx(0.2) and sweep[1].transforms[2].brightness == pytest.approx(0.8)
+    assert sweep[0].transforms[2].brightness == pytest.approx(0.2) and sweep[1].transforms[
+        2
+    ].brightness == pytest.approx(0.8)
 
 
 def test_yaml_errors_are_one_line(tmp_path):
     dup = tmp_path / "dup.yaml"
-    dup.write_text("blocks:\n  a:\n    - class_path: augmentations.RandomRot90\nsingles: true\ncompositions:\n  a: [a]\n")
+    dup.write_text(
+        "blocks:\n  a:\n    - class_path: augmentations.RandomRot90\nsingles: true\ncompositions:\n  a: [a]\n"
+    )
     with pytest.raises(ValueError, match=r"unique.*\['a'\]"):
         load_strategies(dup)
     empty = tmp_path / "empty.yaml"
@@ -97,23 +101,32 @@ def test_one_sided_views_keep_one_branch_clean():
     images = fakedata.fake_images(6, (1, 8, 8), seed=0)
     clean, augmented = OneSidedViews(pipeline)(images)
     assert torch.equal(clean, pipeline.normalise(images))
-    turned = [any(torch.equal(augmented[i], torch.rot90(clean[i], k, dims=(-2, -1))) for k in (1, 2, 3)) for i in range(6)]
+    turned = [
+        any(torch.equal(augmented[i], torch.rot90(clean[i], k, dims=(-2, -1))) for k in (1, 2, 3)) for i in range(6)
+    ]
     assert all(turned)  # p=1: every image turned by a quarter turn, none left as is
 
 
 def tiny_model() -> SimCLR:
     encoder = ResNetEncoder(layers=[1, 1, 1, 1], width=8, in_channels=1)
     augment = MultiView(presets.simclr_fashion_mnist(28))
-    return SimCLR(encoder, augment, head=lambda d: ProjectionHead(d, hidden_dim=16, out_dim=8), warmup_epochs=0.0,
-                  optimizer=lambda params: torch.optim.AdamW(params, lr=1e-3))
+    return SimCLR(
+        encoder,
+        augment,
+        head=lambda d: ProjectionHead(d, hidden_dim=16, out_dim=8),
+        warmup_epochs=0.0,
+        optimizer=lambda params: torch.optim.AdamW(params, lr=1e-3),
+    )
 
 
 def test_compare_runs_every_strategy_type(tmp_path):
     data = FashionMNIST(str(fakedata.write_fashion_mnist(tmp_path / "fm", n_train=64, n_test=40)), batch_size=16)
     strategies = (
-        singles({"crop": presets.crop(28)}) + ordered_pairs({"noise": presets.noise(), "rotate": presets.rotate()})[:1]
+        singles({"crop": presets.crop(28)})
+        + ordered_pairs({"noise": presets.noise(), "rotate": presets.rotate()})[:1]
         + compositions({"crop": presets.crop(28)}, {"crop twice": ["crop", "crop"]})
-        + strength_sweep(presets.color, [0.5]) + [Strategy("preset", list(presets.simclr_fashion_mnist(28).transforms))]
+        + strength_sweep(presets.color, [0.5])
+        + [Strategy("preset", list(presets.simclr_fashion_mnist(28).transforms))]
     )
     budget = Budget(max_steps=2, probe_images=48, val_images=24, probe_max_iter=3)
     rows = compare(strategies, tiny_model, data, budget, accelerator="cpu", out_dir=tmp_path / "out")
@@ -142,7 +155,10 @@ def test_write_format_and_summary(tmp_path):
     write_rows(rows, tmp_path)
     assert json.loads((tmp_path / "compare.json").read_text())[0]["final_loss"] is None
     table = format_rows(rows)
-    assert "| untrained | 70.00 | 69.00 | - | - | 1 |" in table and "| crop+color | 80.00 | 78.00 | 3.500 | 20.0 | 2 |" in table
+    assert (
+        "| untrained | 70.00 | 69.00 | - | - | 1 |" in table
+        and "| crop+color | 80.00 | 78.00 | 3.500 | 20.0 | 2 |" in table
+    )
     text = summary(rows)
     assert "Best pair: crop then color (80.00%)" in text and "Best single transformation: crop (75.00%)" in text
     assert "crop+color (80.00%) beats every single transformation" in text
@@ -151,12 +167,24 @@ def test_write_format_and_summary(tmp_path):
 
 
 def test_split_fit_args():
-    args = ["--config", "a.yaml", "--strategies", "s.yaml", "--data.init_args.root", "/d", "--model.x=1", "--budget.epochs", "2"]
-    assert split_fit_args(args) == (["--config", "a.yaml", "--data.init_args.root", "/d", "--model.x=1"], ["--strategies", "s.yaml", "--budget.epochs", "2"])
+    args = [
+        "--config",
+        "a.yaml",
+        "--strategies",
+        "s.yaml",
+        "--data.init_args.root",
+        "/d",
+        "--model.x=1",
+        "--budget.epochs",
+        "2",
+    ]
+    assert split_fit_args(args) == (
+        ["--config", "a.yaml", "--data.init_args.root", "/d", "--model.x=1"],
+        ["--strategies", "s.yaml", "--budget.epochs", "2"],
+    )
 
 
 def test_cli_compare_augs(tmp_path, monkeypatch):
-    from simclr.cli import fit as cli
     from simclr.cli import main as cli_main
 
     root = fakedata.write_fashion_mnist(tmp_path / "fm", n_train=64, n_test=32)
@@ -166,12 +194,39 @@ def test_cli_compare_augs(tmp_path, monkeypatch):
         "  noise:\n    - class_path: augmentations.RandomGaussianNoise\n      init_args: {p: 1.0}\npairs: true\n"
     )
     out = tmp_path / "out"
-    monkeypatch.setattr("sys.argv", [
-        "simclr", "compare-augs", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--data.init_args.root", str(root),
-        "--data.init_args.batch_size", "16", "--model.encoder.init_args.stage_widths", "[8, 8, 8, 8]", "--strategies", str(spec),
-        "--out", str(out), "--budget.max_steps", "1", "--budget.probe_images", "32", "--budget.val_images", "16",
-        "--budget.probe_max_iter", "2", "--accelerator", "cpu", "--only", "[rotate, noise]", "--untrained", "false",
-    ])
+    monkeypatch.setattr(
+        "sys.argv",
+        [
+            "simclr",
+            "compare-augs",
+            "--config",
+            str(CONFIGS / "fashion_mnist.yaml"),
+            "--data.init_args.root",
+            str(root),
+            "--data.init_args.batch_size",
+            "16",
+            "--model.encoder.init_args.stage_widths",
+            "[8, 8, 8, 8]",
+            "--strategies",
+            str(spec),
+            "--out",
+            str(out),
+            "--budget.max_steps",
+            "1",
+            "--budget.probe_images",
+            "32",
+            "--budget.val_images",
+            "16",
+            "--budget.probe_max_iter",
+            "2",
+            "--accelerator",
+            "cpu",
+            "--only",
+            "[rotate, noise]",
+            "--untrained",
+            "false",
+        ],
+    )
     cli_main.main()
     rows = read_rows(out / "compare.json")
     assert [r.strategy for r in rows] == ["rotate+noise", "noise+rotate"]  # pairs of the kept blocks only, no baseline

@@ -27,12 +27,32 @@ def fake_root(config: str, tmp: Path) -> list[str]:
     if config == "imagenet.yaml":
         train = fakedata.write_image_folder(tmp / "imagenet" / "train", size=(40, 30))
         val = fakedata.write_image_folder(tmp / "imagenet" / "val", size=(30, 40))
-        return ["--data.init_args.root", str(train), "--data.init_args.val_root", str(val), "--data.init_args.image_size", "36", "--data.init_args.num_workers", "0"]
+        return [
+            "--data.init_args.root",
+            str(train),
+            "--data.init_args.val_root",
+            str(val),
+            "--data.init_args.image_size",
+            "36",
+            "--data.init_args.num_workers",
+            "0",
+        ]
     raise AssertionError(f"no fake data for {config}: add it here when adding a config")
 
 
 def tiny(tmp: Path) -> list[str]:
-    return ["--data.init_args.batch_size", "4", "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.logger.init_args.save_dir", str(tmp / "runs"), "--trainer.default_root_dir", str(tmp / "runs")]
+    return [
+        "--data.init_args.batch_size",
+        "4",
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.devices",
+        "1",
+        "--trainer.logger.init_args.save_dir",
+        str(tmp / "runs"),
+        "--trainer.default_root_dir",
+        str(tmp / "runs"),
+    ]
 
 
 @pytest.mark.parametrize("config", MODEL_CONFIGS)
@@ -40,7 +60,9 @@ def test_model_config_fast_dev_run(config, tmp_path):
     overrides = fake_root(config, tmp_path)
     if config == "imagenet.yaml":  # crop 224 px views from 36 px images: same code path, CPU-sized
         overrides += ["--model.augment.init_args.pipeline.init_args.size", "32"]
-    cli = run_cli(["fit", "--config", str(CONFIGS / config), *overrides, *tiny(tmp_path), "--trainer.fast_dev_run", "1"])
+    cli = run_cli(
+        ["fit", "--config", str(CONFIGS / config), *overrides, *tiny(tmp_path), "--trainer.fast_dev_run", "1"]
+    )
     assert cli.trainer.state.finished
     loss = cli.trainer.callback_metrics["train/loss"]
     assert torch.isfinite(loss)
@@ -48,33 +70,78 @@ def test_model_config_fast_dev_run(config, tmp_path):
 
 @pytest.mark.parametrize("trainer_config", TRAINER_CONFIGS)
 def test_trainer_config_fast_dev_run(trainer_config, tmp_path):
-    args = ["fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--config", str(CONFIGS / "trainer" / trainer_config)]
+    args = [
+        "fit",
+        "--config",
+        str(CONFIGS / "fashion_mnist.yaml"),
+        "--config",
+        str(CONFIGS / "trainer" / trainer_config),
+    ]
     cli = run_cli([*args, *fake_root("fashion_mnist.yaml", tmp_path), *tiny(tmp_path), "--trainer.fast_dev_run", "1"])
     assert cli.trainer.state.finished
     assert torch.isfinite(cli.trainer.callback_metrics["train/loss"])
 
 
 def test_fit_writes_last_and_best_checkpoints_and_tensorboard_logs_then_resumes(tmp_path):
-    base = ["fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), *fake_root("fashion_mnist.yaml", tmp_path), *tiny(tmp_path)]
-    cli = run_cli([*base, "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2", "--trainer.enable_progress_bar", "false"])
+    base = [
+        "fit",
+        "--config",
+        str(CONFIGS / "fashion_mnist.yaml"),
+        *fake_root("fashion_mnist.yaml", tmp_path),
+        *tiny(tmp_path),
+    ]
+    cli = run_cli(
+        [
+            *base,
+            "--trainer.max_epochs",
+            "2",
+            "--trainer.limit_train_batches",
+            "3",
+            "--trainer.limit_val_batches",
+            "2",
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
     run_dir = Path(cli.trainer.log_dir)
     ckpts = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     assert "last.ckpt" in ckpts and any(name.startswith("best-") for name in ckpts), ckpts
     assert list(run_dir.glob("events.out.tfevents.*")), "no TensorBoard event file"
     assert (run_dir / "config.yaml").exists()
     assert cli.trainer.global_step == 6
-    loaded = SimCLR.load_from_checkpoint(run_dir / "checkpoints" / "last.ckpt", map_location="cpu")  # rebuilt from the YAML hparams
+    loaded = SimCLR.load_from_checkpoint(
+        run_dir / "checkpoints" / "last.ckpt", map_location="cpu"
+    )  # rebuilt from the YAML hparams
     for (name, a), b in zip(cli.model.state_dict().items(), loaded.state_dict().values()):
         assert torch.equal(a, b), name
 
-    resumed = run_cli([*base, "--trainer.max_epochs", "3", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2", "--trainer.enable_progress_bar", "false", "--ckpt_path", str(run_dir / "checkpoints" / "last.ckpt")])
+    resumed = run_cli(
+        [
+            *base,
+            "--trainer.max_epochs",
+            "3",
+            "--trainer.limit_train_batches",
+            "3",
+            "--trainer.limit_val_batches",
+            "2",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--ckpt_path",
+            str(run_dir / "checkpoints" / "last.ckpt"),
+        ]
+    )
     assert resumed.trainer.global_step == 9  # continued from step 6, not restarted
     assert resumed.trainer.current_epoch == 3
 
 
 def test_print_config_through_console_script(tmp_path):
     exe = Path(sys.executable).parent / "simclr"
-    out = subprocess.run([str(exe), "fit", "--config", str(CONFIGS / "cifar10.yaml"), "--print_config"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(exe), "fit", "--config", str(CONFIGS / "cifar10.yaml"), "--print_config"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "class_path: simclr.models.ResNetEncoder" in out.stdout
     assert "temperature: 0.5" in out.stdout
@@ -82,14 +149,27 @@ def test_print_config_through_console_script(tmp_path):
 
 def test_unknown_config_key_is_rejected(tmp_path):
     exe = Path(sys.executable).parent / "simclr"
-    out = subprocess.run([str(exe), "fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--model.not_a_key", "1"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(exe), "fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--model.not_a_key", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode != 0
     assert "not_a_key" in out.stderr
 
 
 def test_console_script_fit_exits_zero(tmp_path):
     exe = Path(sys.executable).parent / "simclr"
-    args = ["fit", "--config", str(CONFIGS / "fashion_mnist.yaml"), *fake_root("fashion_mnist.yaml", tmp_path), *tiny(tmp_path), "--trainer.fast_dev_run", "1"]
+    args = [
+        "fit",
+        "--config",
+        str(CONFIGS / "fashion_mnist.yaml"),
+        *fake_root("fashion_mnist.yaml", tmp_path),
+        *tiny(tmp_path),
+        "--trainer.fast_dev_run",
+        "1",
+    ]
     out = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
 
@@ -110,7 +190,11 @@ def test_width_with_stage_widths_is_a_one_line_error():
     ("config", "overrides", "dim"),
     [
         ("cifar10.yaml", ["--model.encoder.init_args.width", "16"], 128),
-        ("fashion_mnist.yaml", ["--model.encoder.init_args.stage_widths", "null", "--model.encoder.init_args.width", "16"], 128),
+        (
+            "fashion_mnist.yaml",
+            ["--model.encoder.init_args.stage_widths", "null", "--model.encoder.init_args.width", "16"],
+            128,
+        ),
         ("fashion_mnist.yaml", ["--model.encoder.init_args.stage_widths", "[8, 8, 8, 24]"], 24),
     ],
 )

@@ -64,7 +64,9 @@ def test_read_fashion_mnist_bad_header(tmp_path):
         read_fashion_mnist(tmp_path, train=True)
 
 
-@pytest.mark.skipif(not REAL_FASHION_MNIST.is_dir(), reason="real Fashion-MNIST absent (run through `make test`, which installs it)")
+@pytest.mark.skipif(
+    not REAL_FASHION_MNIST.is_dir(), reason="real Fashion-MNIST absent (run through `make test`, which installs it)"
+)
 def test_read_real_fashion_mnist():
     for train, n in ((True, 60000), (False, 10000)):
         images, labels = read_fashion_mnist(REAL_FASHION_MNIST, train=train)

@@ -37,7 +37,9 @@ def make_model() -> nn.Module:
 
 def global_batch(views: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(views)
-    return torch.randn(views, WORLD * N_LOCAL, IN_DIM, generator=g), torch.randint(0, 3, (WORLD * N_LOCAL,), generator=g)
+    return torch.randn(views, WORLD * N_LOCAL, IN_DIM, generator=g), torch.randint(
+        0, 3, (WORLD * N_LOCAL,), generator=g
+    )
 
 
 def run_case(model: nn.Module, name: str, first: int, n: int) -> dict:

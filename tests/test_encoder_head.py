@@ -104,12 +104,19 @@ def test_stage_widths_set_each_stage(bottleneck):
     enc = ResNetEncoder(layers=[1, 1, 1, 1], bottleneck=bottleneck, in_channels=1, stage_widths=[8, 16, 16, 40]).eval()
     expansion = 4 if bottleneck else 1
     assert enc.feature_dim == 40 * expansion
-    assert [enc.net.conv1.out_channels] + [getattr(enc.net, f"layer{i}")[0].conv1.out_channels for i in (1, 2, 3, 4)] == [8, 8, 16, 16, 40]
+    assert [enc.net.conv1.out_channels] + [
+        getattr(enc.net, f"layer{i}")[0].conv1.out_channels for i in (1, 2, 3, 4)
+    ] == [8, 8, 16, 16, 40]
     assert enc(torch.randn(2, 1, 28, 28)).shape == (2, 40 * expansion)
     assert enc.fresh_copy().feature_dim == enc.feature_dim
     same = ResNetEncoder(layers=[1, 1, 1, 1], in_channels=1, stage_widths=[8, 16, 32, 64])
     assert same.state_dict().keys() == ResNetEncoder(layers=[1, 1, 1, 1], in_channels=1, width=8).state_dict().keys()
-    assert all(a.shape == b.shape for a, b in zip(same.state_dict().values(), ResNetEncoder(layers=[1, 1, 1, 1], in_channels=1, width=8).state_dict().values()))
+    assert all(
+        a.shape == b.shape
+        for a, b in zip(
+            same.state_dict().values(), ResNetEncoder(layers=[1, 1, 1, 1], in_channels=1, width=8).state_dict().values()
+        )
+    )
 
 
 def test_stage_widths_must_be_four_positive():

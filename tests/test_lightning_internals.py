@@ -68,12 +68,16 @@ def test_callback_state_key_names_the_class_and_arguments():
 def test_save_last_every_n_steps_writes_last_before_the_first_validation_and_at_the_end(tmp_path):
     seen = []
 
-    class Look(Callback):  # runs before checkpoint callbacks (Lightning orders those last): sees step 4's save at step 5
+    class Look(
+        Callback
+    ):  # runs before checkpoint callbacks (Lightning orders those last): sees step 4's save at step 5
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             if trainer.global_step == 5:
                 seen.append(torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"])
 
-    checkpoint = SaveLastEveryNSteps(dirpath=tmp_path / "ckpt", monitor="val/loss", save_last=True, every_n_train_steps=2)
+    checkpoint = SaveLastEveryNSteps(
+        dirpath=tmp_path / "ckpt", monitor="val/loss", save_last=True, every_n_train_steps=2
+    )
     trainer(tmp_path, [checkpoint, Look()], max_steps=5).fit(Tiny(), datamodule=TinyData())  # 6 batches: no validation
     assert seen == [4]
     assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == 5  # the final weights
@@ -101,7 +105,23 @@ def test_cli_hooks_read_the_ckpt_path_and_select_callbacks(tmp_path):
             selected.append(trainer_config.get("max_steps"))
             return []
 
-    args = ["fit", "--model.width", "3", "--trainer.logger", "false", "--trainer.enable_checkpointing", "false", "--trainer.default_root_dir", str(tmp_path), "--trainer.max_steps", "1", "--trainer.enable_progress_bar", "false", "--ckpt_path", str(path)]
+    args = [
+        "fit",
+        "--model.width",
+        "3",
+        "--trainer.logger",
+        "false",
+        "--trainer.enable_checkpointing",
+        "false",
+        "--trainer.default_root_dir",
+        str(tmp_path),
+        "--trainer.max_steps",
+        "1",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--ckpt_path",
+        str(path),
+    ]
     cli = Hooks(Tiny, TinyData, args=args, save_config_callback=None)
     assert read == [(str(path), True)] and selected == [1]
     assert cli.model.layer.in_features == 2  # the model config came from the checkpoint

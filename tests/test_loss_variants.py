@@ -25,7 +25,9 @@ def nce_loop(z, ids, tau, pruned=None):
     e = flat(z, ids)
     total = 0.0
     for a, (za, ya) in enumerate(e):
-        denom = sum(torch.exp(za @ zk / tau) for k, (zk, _) in enumerate(e) if k != a and (pruned is None or not pruned[a][k]))
+        denom = sum(
+            torch.exp(za @ zk / tau) for k, (zk, _) in enumerate(e) if k != a and (pruned is None or not pruned[a][k])
+        )
         pos = [p for p, (_, yp) in enumerate(e) if p != a and yp == ya]
         total += sum(-torch.log(torch.exp(za @ e[p][0] / tau) / denom) for p in pos) / len(pos)
     return total / len(e)
@@ -91,7 +93,12 @@ def test_temperature_edge_cases():
     # tau -> infinity: every logit -> 0, the softmax is uniform over the 2N - 1 candidates
     assert multiview_nt_xent(z, 1e6).item() == pytest.approx(math.log(15), rel=1e-5)
     for bad in (0.0, -1.0, float("nan")):
-        for call in (lambda: multiview_nt_xent(z, bad), lambda: sigmoid_loss(z, bad), lambda: SupConLoss(bad), lambda: SigmoidLoss(bad)):
+        for call in (
+            lambda: multiview_nt_xent(z, bad),
+            lambda: sigmoid_loss(z, bad),
+            lambda: SupConLoss(bad),
+            lambda: SigmoidLoss(bad),
+        ):
             with pytest.raises(ValueError, match="temperature must be > 0"):
                 call()
     with pytest.raises(ValueError, match="min_temperature"):
@@ -155,7 +162,10 @@ def test_pruned_losses_match_loop(strategy):
     g = torch.Generator().manual_seed(3)
     z, labels, tau = torch.randn(2, 5, 4, generator=g), torch.tensor([0, 1, 0, 2, 1]), 0.2
     pruning = NegativePruning(0.5, strategy)
-    for ids, loss in ((None, multiview_nt_xent(z, tau, pruning=pruning)), (labels, supcon(z, labels, tau, pruning=pruning))):
+    for ids, loss in (
+        (None, multiview_nt_xent(z, tau, pruning=pruning)),
+        (labels, supcon(z, labels, tau, pruning=pruning)),
+    ):
         pairs = contrastive_pairs(z, ids)
         pruned = prune_mask(pairs.sim, pairs.neg_mask, 0.5, strategy).tolist()
         expected = nce_loop(z, list(range(5)) if ids is None else labels.tolist(), tau, pruned)
@@ -163,7 +173,9 @@ def test_pruned_losses_match_loop(strategy):
     unpruned = multiview_nt_xent(z, tau)
     pruned_loss = multiview_nt_xent(z, tau, pruning=pruning)
     # dropping the hardest negatives lowers the loss more than dropping the easiest
-    assert (pruned_loss < unpruned) and (strategy == "easiest" or pruned_loss < multiview_nt_xent(z, tau, pruning=NegativePruning(0.5, "easiest")))
+    assert (pruned_loss < unpruned) and (
+        strategy == "easiest" or pruned_loss < multiview_nt_xent(z, tau, pruning=NegativePruning(0.5, "easiest"))
+    )
 
 
 def test_pruning_rejects_bad_settings():
@@ -174,7 +186,9 @@ def test_pruning_rejects_bad_settings():
 
 
 def test_constant_pairs_factor_and_callback():
-    assert constant_pairs_factor(0.5) == 2.0 and constant_pairs_factor(0.0) == 1.0 and constant_pairs_factor(0.75) == 4.0
+    assert (
+        constant_pairs_factor(0.5) == 2.0 and constant_pairs_factor(0.0) == 1.0 and constant_pairs_factor(0.75) == 4.0
+    )
 
     class Module:
         loss = NTXentLoss(pruning=NegativePruning(0.75))

@@ -29,11 +29,24 @@ def tiny_model(optimizer=None, warmup_epochs=1.0, channels_last=False, compile=F
 
 def loader(n=32, batch=8) -> DataLoader:
     images = torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8)
-    return DataLoader(TensorImages(images, torch.arange(n) % 10), batch_size=batch, shuffle=True, drop_last=True, collate_fn=collate_batch)
+    return DataLoader(
+        TensorImages(images, torch.arange(n) % 10),
+        batch_size=batch,
+        shuffle=True,
+        drop_last=True,
+        collate_fn=collate_batch,
+    )
 
 
 def trainer(**kwargs) -> L.Trainer:
-    return L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, **kwargs)
+    return L.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **kwargs,
+    )
 
 
 def test_param_groups_exclude_biases_and_norms():

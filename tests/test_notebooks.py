@@ -11,10 +11,28 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 TINY_WIDTHS = [4, 8, 8, 16]  # a genuinely tiny encoder: h is 16-d
 TINY = {  # per-notebook CI budgets, on top of root and n_images
-    "compare_augmentations.ipynb": dict(transforms=["crop", "color"], stage_widths=TINY_WIDTHS, batch_size=16, train_images=64, max_steps=2,
-                                        probe_images=64, val_images=32, test_images=64, probe_max_iter=5, out="runs"),
-    "h_vs_z.ipynb": dict(stage_widths=TINY_WIDTHS, batch_size=16, pretrain_steps=2, probe_images=128, test_images=128, task_images=64,
-                         probe_max_iter=5, out="runs"),
+    "compare_augmentations.ipynb": dict(
+        transforms=["crop", "color"],
+        stage_widths=TINY_WIDTHS,
+        batch_size=16,
+        train_images=64,
+        max_steps=2,
+        probe_images=64,
+        val_images=32,
+        test_images=64,
+        probe_max_iter=5,
+        out="runs",
+    ),
+    "h_vs_z.ipynb": dict(
+        stage_widths=TINY_WIDTHS,
+        batch_size=16,
+        pretrain_steps=2,
+        probe_images=128,
+        test_images=128,
+        task_images=64,
+        probe_max_iter=5,
+        out="runs",
+    ),
 }
 
 
@@ -34,10 +52,14 @@ def test_notebook_runs(path, tmp_path):
     root = os.environ.get("SIMCLR_FASHION_MNIST") or str(fakedata.write_fashion_mnist(tmp_path / "fmnist"))
     with_parameters(nb, root=root, n_images=4, **TINY.get(path.name, {}))
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"
+    ]
     assert not errors
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     if "stage_widths" in TINY.get(path.name, {}):  # the override reached the model: CI ran the tiny encoder
         assert f"encoder: h is {TINY_WIDTHS[-1]}-d" in text
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    images = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+    ]
     assert images, "the notebook drew no figure"

@@ -34,18 +34,29 @@ def textures(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Te
     labels = torch.arange(n) % N_CLASSES  # (n,)
     r = torch.arange(28)
     rows, cols = (r.view(28, 1) // 3) % 2, (r.view(1, 28) // 3) % 2  # (28, 1), (1, 28) period-6 bars
-    patterns = torch.stack([rows.expand(28, 28), cols.expand(28, 28), rows ^ cols, torch.zeros(28, 28, dtype=torch.long)])
+    patterns = torch.stack(
+        [rows.expand(28, 28), cols.expand(28, 28), rows ^ cols, torch.zeros(28, 28, dtype=torch.long)]
+    )
     images = 60 + 140 * patterns[labels].float() + 25 * torch.randn(n, 28, 28, generator=generator)  # (n, 28, 28)
     return images.clamp(0, 255).to(torch.uint8).unsqueeze(1), labels
 
 
 def loader(n: int, batch: int, seed: int, shuffle: bool) -> DataLoader:
     images, labels = textures(n, torch.Generator().manual_seed(seed))
-    return DataLoader(TensorImages(images, labels), batch_size=batch, shuffle=shuffle, drop_last=shuffle, collate_fn=collate_batch)
+    return DataLoader(
+        TensorImages(images, labels), batch_size=batch, shuffle=shuffle, drop_last=shuffle, collate_fn=collate_batch
+    )
 
 
 def trainer(**kwargs) -> L.Trainer:
-    return L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, **kwargs)
+    return L.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        **kwargs,
+    )
 
 
 def test_probe_learns_above_chance_and_stays_out_of_the_simclr_optimizer():
@@ -126,7 +137,9 @@ def test_state_dict_round_trip_and_resume_from_checkpoint(tmp_path):
     path = tmp_path / "last.ckpt"
     fit.save_checkpoint(path)
     resumed = OnlineLinearProbe(N_CLASSES, lr=1e-2)
-    refit = trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=0, enable_checkpointing=False, callbacks=[resumed])
+    refit = trainer(
+        max_epochs=1, limit_train_batches=2, limit_val_batches=0, enable_checkpointing=False, callbacks=[resumed]
+    )
     refit.fit(tiny_model(), loader(32, 8, seed=0, shuffle=True), ckpt_path=path)  # epoch already done: restores only
     for a, b in zip(old.probe.parameters(), resumed.probe.parameters()):
         assert torch.equal(a, b)

@@ -77,10 +77,20 @@ def test_lars_rejects_bad_arguments():
 def test_lars_multi_tensor_step_matches_per_parameter_formula():
     # The step runs on all parameters of a group at once; check it against the formula one tensor at a time.
     torch.manual_seed(0)
-    weights = [torch.nn.Parameter(torch.randn(4, 3)), torch.nn.Parameter(torch.randn(5)), torch.nn.Parameter(torch.zeros(2, 2))]
+    weights = [
+        torch.nn.Parameter(torch.randn(4, 3)),
+        torch.nn.Parameter(torch.randn(5)),
+        torch.nn.Parameter(torch.zeros(2, 2)),
+    ]
     biases = [torch.nn.Parameter(torch.randn(3)), torch.nn.Parameter(torch.randn(2))]
     lr, momentum, wd, eta = 0.2, 0.9, 1e-2, 1e-3
-    opt = LARS([{"params": weights}, {"params": biases, "lars_exclude": True}], lr=lr, momentum=momentum, weight_decay=wd, eta=eta)
+    opt = LARS(
+        [{"params": weights}, {"params": biases, "lars_exclude": True}],
+        lr=lr,
+        momentum=momentum,
+        weight_decay=wd,
+        eta=eta,
+    )
     expected = [p.detach().clone() for p in weights + biases]
     bufs = [torch.zeros_like(p) for p in expected]
     for _ in range(3):

@@ -25,16 +25,29 @@ SIMCLR = Path(sys.executable).parent / "simclr"
 TINY = {  # a 1-channel ResNet at width 8: a step takes milliseconds
     "seed_everything": 3,
     "model": {
-        "encoder": {"class_path": "simclr.models.encoder.ResNetEncoder", "init_args": {"layers": [1, 1, 1, 1], "width": 8, "in_channels": 1}},
+        "encoder": {
+            "class_path": "simclr.models.encoder.ResNetEncoder",
+            "init_args": {"layers": [1, 1, 1, 1], "width": 8, "in_channels": 1},
+        },
         "head": {"class_path": "simclr.models.head.ProjectionHead", "init_args": {"hidden_dim": 16, "out_dim": 8}},
-        "augment": {"class_path": "augmentations.MultiView", "init_args": {"pipeline": {
-            "class_path": "augmentations.presets.simclr_fashion_mnist", "init_args": {"size": 28}}}},
+        "augment": {
+            "class_path": "augmentations.MultiView",
+            "init_args": {
+                "pipeline": {"class_path": "augmentations.presets.simclr_fashion_mnist", "init_args": {"size": 28}}
+            },
+        },
         "loss": {"class_path": "simclr.losses.nt_xent.NTXentLoss", "init_args": {"temperature": 0.5}},
         "optimizer": {"class_path": "torch.optim.SGD", "init_args": {"lr": 0.1, "momentum": 0.9}},
     },
     "data": {"class_path": "simclr.data.datamodules.FashionMNIST", "init_args": {"batch_size": 8}},
-    "trainer": {"accelerator": "cpu", "max_epochs": 2, "limit_val_batches": 1, "enable_progress_bar": False,
-                "enable_model_summary": False, "log_every_n_steps": 1},
+    "trainer": {
+        "accelerator": "cpu",
+        "max_epochs": 2,
+        "limit_val_batches": 1,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "log_every_n_steps": 1,
+    },
 }
 
 
@@ -42,15 +55,31 @@ TINY = {  # a 1-channel ResNet at width 8: a step takes milliseconds
 def tiny(tmp_path_factory) -> Path:
     """tiny.yaml next to 64 + 32 fake Fashion-MNIST images (8 training steps per epoch)."""
     tmp = tmp_path_factory.mktemp("tiny")
-    config = dict(TINY, data={**TINY["data"], "init_args": {**TINY["data"]["init_args"], "root": str(fakedata.write_fashion_mnist(tmp / "fm"))}})
+    config = dict(
+        TINY,
+        data={
+            **TINY["data"],
+            "init_args": {**TINY["data"]["init_args"], "root": str(fakedata.write_fashion_mnist(tmp / "fm"))},
+        },
+    )
     (tmp / "tiny.yaml").write_text(yaml.safe_dump(config))
     return tmp / "tiny.yaml"
 
 
 def run_args(tiny: Path, run: Path, *extra: str) -> list[str]:
     """`fit` arguments for a run whose logs and checkpoints live in `run` (checkpoints in run/ckpt)."""
-    return ["fit", "--config", str(tiny), "--trainer.default_root_dir", str(run), "--trainer.logger.init_args.save_dir", str(run),
-            "--checkpoint.dirpath", str(run / "ckpt"), *extra]
+    return [
+        "fit",
+        "--config",
+        str(tiny),
+        "--trainer.default_root_dir",
+        str(run),
+        "--trainer.logger.init_args.save_dir",
+        str(run),
+        "--checkpoint.dirpath",
+        str(run / "ckpt"),
+        *extra,
+    ]
 
 
 def user_error(monkeypatch, capsys, *args: str) -> str:
@@ -75,14 +104,34 @@ def trained(tiny, tmp_path_factory) -> Path:
 
 
 def test_missing_dataset_directory(monkeypatch, capsys, tiny, tmp_path):
-    line = user_error(monkeypatch, capsys, *run_args(tiny, tmp_path, "--data.init_args.root", str(tmp_path / "nowhere")))
-    assert line.startswith(f"simclr: error: Fashion-MNIST not found in {tmp_path / 'nowhere'}") and "--data.init_args.root" in line
+    line = user_error(
+        monkeypatch, capsys, *run_args(tiny, tmp_path, "--data.init_args.root", str(tmp_path / "nowhere"))
+    )
+    assert (
+        line.startswith(f"simclr: error: Fashion-MNIST not found in {tmp_path / 'nowhere'}")
+        and "--data.init_args.root" in line
+    )
 
 
 def image_folder_args(tiny: Path, run: Path, root: Path) -> list[str]:
-    return run_args(tiny, run, "--data", "simclr.data.datamodules.ImageFolder", "--data.init_args.root", str(root), "--data.init_args.image_size", "16",
-                    "--data.init_args.batch_size", "4", "--model.encoder.init_args.in_channels", "3",
-                    "--model.augment.init_args.pipeline", "augmentations.presets.simclr_cifar", "--model.augment.init_args.pipeline.size", "16")
+    return run_args(
+        tiny,
+        run,
+        "--data",
+        "simclr.data.datamodules.ImageFolder",
+        "--data.init_args.root",
+        str(root),
+        "--data.init_args.image_size",
+        "16",
+        "--data.init_args.batch_size",
+        "4",
+        "--model.encoder.init_args.in_channels",
+        "3",
+        "--model.augment.init_args.pipeline",
+        "augmentations.presets.simclr_cifar",
+        "--model.augment.init_args.pipeline.size",
+        "16",
+    )
 
 
 def test_empty_image_folder(monkeypatch, capsys, tiny, tmp_path):
@@ -104,11 +153,14 @@ def test_channel_mismatch_between_data_and_encoder(monkeypatch, capsys, tiny, tm
     assert "model.encoder.init_args.in_channels: 1" in line
 
 
-@pytest.mark.parametrize("option, expected", [
-    (["--model.encoder.init_args.widht", "3"], "model.encoder: Option 'widht' is not accepted"),
-    (["--model.fooo", "1"], "unrecognized arguments: --model.fooo 1"),
-    (["--data.init_args.batch_size", "eight"], "Expected a <class 'int'>. Got value: eight"),
-])
+@pytest.mark.parametrize(
+    "option, expected",
+    [
+        (["--model.encoder.init_args.widht", "3"], "model.encoder: Option 'widht' is not accepted"),
+        (["--model.fooo", "1"], "unrecognized arguments: --model.fooo 1"),
+        (["--data.init_args.batch_size", "eight"], "Expected a <class 'int'>. Got value: eight"),
+    ],
+)
 def test_unknown_config_key_or_wrong_type(monkeypatch, capsys, tiny, tmp_path, option, expected):
     line = user_error(monkeypatch, capsys, *run_args(tiny, tmp_path, *option))
     assert expected in line and "simclr fit --help" in line
@@ -141,7 +193,11 @@ def bad_checkpoints(tmp_path: Path, trained: Path) -> dict[str, tuple[Path, str]
 @pytest.mark.parametrize("kind", ["missing", "truncated", "corrupt"])
 def test_bad_checkpoint_for_fit_probe_and_export(monkeypatch, capsys, tiny, trained, tmp_path, kind):
     path, expected = bad_checkpoints(tmp_path, trained)[kind]
-    for args in (run_args(tiny, tmp_path / "run", "--ckpt_path", str(path)), ["probe", "--ckpt", str(path)], ["export", "--ckpt", str(path)]):
+    for args in (
+        run_args(tiny, tmp_path / "run", "--ckpt_path", str(path)),
+        ["probe", "--ckpt", str(path)],
+        ["export", "--ckpt", str(path)],
+    ):
         line = user_error(monkeypatch, capsys, *args)
         assert f"checkpoint {path} {expected}" in line, (args[0], line)
 
@@ -153,8 +209,15 @@ def test_checkpoint_of_another_architecture(monkeypatch, capsys, tiny, trained, 
     checkpoint["hyper_parameters"] = {}
     other = tmp_path / "width8.ckpt"
     torch.save(checkpoint, other)
-    line = user_error(monkeypatch, capsys, *run_args(tiny, tmp_path, "--ckpt_path", str(other), "--model.encoder.init_args.width", "16"))
-    assert f"checkpoint {other} is from another architecture: encoder.net.conv1.weight has shape (8, 1, 7, 7) in the checkpoint but (16, 1, 7, 7)" in line
+    line = user_error(
+        monkeypatch,
+        capsys,
+        *run_args(tiny, tmp_path, "--ckpt_path", str(other), "--model.encoder.init_args.width", "16"),
+    )
+    assert (
+        f"checkpoint {other} is from another architecture: encoder.net.conv1.weight has shape (8, 1, 7, 7) in the checkpoint but (16, 1, 7, 7)"
+        in line
+    )
     foreign = tmp_path / "backbone.pt"
     torch.save({"conv1.weight": torch.zeros(1)}, foreign)  # e.g. the output of `simclr export`
     line = user_error(monkeypatch, capsys, "probe", "--ckpt", str(foreign))
@@ -165,12 +228,18 @@ def test_probe_asking_for_z_of_a_checkpoint_without_head(monkeypatch, capsys, ti
     cli.run_cli(run_args(tiny, tmp_path, "--trainer.max_steps", "1", "--model.head", "torch.nn.Identity"))
     ckpt = tmp_path / "ckpt" / "last.ckpt"
     line = user_error(monkeypatch, capsys, "probe", "--ckpt", str(ckpt), "--representations", "[h, z]")
-    assert f"checkpoint {ckpt} has no projection head, so it has no 'z' to probe" in line and "--representations '[h]'" in line
+    assert (
+        f"checkpoint {ckpt} has no projection head, so it has no 'z' to probe" in line
+        and "--representations '[h]'" in line
+    )
 
 
 def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(monkeypatch, capsys, tiny, tmp_path):
-    line = user_error(monkeypatch, capsys, *run_args(tiny, tmp_path, "--model.optimizer.init_args.lr", "1e30",
-                                                     "--checkpoint.every_n_train_steps", "1"))
+    line = user_error(
+        monkeypatch,
+        capsys,
+        *run_args(tiny, tmp_path, "--model.optimizer.init_args.lr", "1e30", "--checkpoint.every_n_train_steps", "1"),
+    )
     last = tmp_path / "ckpt" / "last.ckpt"
     assert "the training loss became nan at step 2; likely causes: the learning rate is too high" in line
     assert f"the last good checkpoint is {last}" in line
@@ -186,12 +255,22 @@ def final_weights(run: Path) -> dict[str, torch.Tensor]:
 
 
 def test_sigkilled_run_resumed_from_last_ends_with_the_uninterrupted_weights(tiny, tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+    }
     every = ["--checkpoint.every_n_train_steps", "3"]
     # kill at step 11 (epoch 2, batch 3): last.ckpt is from step 9, steps 10-11 are lost and redone
     kill = ["--trainer.callbacks+=helpers.killer.KillAfterStep", "--trainer.callbacks.step", "11"]
-    killed = subprocess.Popen([str(SIMCLR), *run_args(tiny, tmp_path / "resumed", *every, *kill)], env=env, cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    killed = subprocess.Popen(
+        [str(SIMCLR), *run_args(tiny, tmp_path / "resumed", *every, *kill)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same kernels as the OMP_NUM_THREADS=1 subprocess
     try:
@@ -214,8 +293,18 @@ def loss_curve(run: Path) -> list[tuple[int, float]]:
 
 def test_same_seed_and_config_give_identical_loss_curves(tiny, tmp_path):
     for name in ("a", "b"):
-        cli.run_cli(run_args(tiny, tmp_path / name, "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
-                             "--trainer.logger.init_args.save_dir", str(tmp_path / name), "--trainer.max_steps", "6"))
+        cli.run_cli(
+            run_args(
+                tiny,
+                tmp_path / name,
+                "--trainer.logger",
+                "lightning.pytorch.loggers.CSVLogger",
+                "--trainer.logger.init_args.save_dir",
+                str(tmp_path / name),
+                "--trainer.max_steps",
+                "6",
+            )
+        )
     curve = loss_curve(tmp_path / "a")
     assert len(curve) == 6 and curve == loss_curve(tmp_path / "b")
 

@@ -42,7 +42,9 @@ def test_resident_batches_equal_the_host_gathered_images(tmp_path, device, name)
 
 
 def test_resident_epoch_is_a_permutation_and_the_set_is_copied_once(tmp_path, device):
-    dm = data.FashionMNIST(str(write_fashion_mnist(tmp_path, n_train=20, n_test=12)), batch_size=4, device_resident=True)
+    dm = data.FashionMNIST(
+        str(write_fashion_mnist(tmp_path, n_train=20, n_test=12)), batch_size=4, device_resident=True
+    )
     dm.setup("fit")
     seen = torch.cat([b.indices for b in dm.train_dataloader()])
     assert sorted(seen.tolist()) == list(range(20))  # every image once per epoch
@@ -66,7 +68,9 @@ def test_host_mode_is_unchanged(tmp_path):
 
 def test_resident_mode_rejects_image_folders(tmp_path):
     write_image_folder(tmp_path / "val", n_per_class=6, size=(20, 24))
-    dm = data.ImageFolder(str(write_image_folder(tmp_path / "train", n_per_class=10)), image_size=16, batch_size=4, device_resident=True)
+    dm = data.ImageFolder(
+        str(write_image_folder(tmp_path / "train", n_per_class=10)), image_size=16, batch_size=4, device_resident=True
+    )
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     with pytest.raises(TypeError, match="device_resident: false"):
@@ -75,10 +79,19 @@ def test_resident_mode_rejects_image_folders(tmp_path):
 
 def test_fit_with_resident_data_trains(tmp_path):
     torch.manual_seed(0)
-    dm = data.FashionMNIST(str(write_fashion_mnist(tmp_path, n_train=32, n_test=16)), batch_size=8, device_resident=True)
+    dm = data.FashionMNIST(
+        str(write_fashion_mnist(tmp_path, n_train=32, n_test=16)), batch_size=8, device_resident=True
+    )
     model = tiny_model()
     before = model.encoder.net.conv1.weight.detach().clone()
-    fit = L.Trainer(accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    fit = L.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     fit.fit(model, datamodule=dm)
     assert fit.global_step == 4
     assert torch.isfinite(fit.callback_metrics["train/loss"]) and torch.isfinite(fit.callback_metrics["val/loss"])
@@ -89,7 +102,9 @@ def test_fit_with_resident_data_trains(tmp_path):
 @pytest.mark.parametrize("device_resident", [False, True])
 def test_loaders_pin_host_memory_exactly_when_cuda_is_used(tmp_path, device_resident):
     # Pinned uint8 batches (or index batches) let Lightning's non_blocking copy overlap with compute.
-    dm = data.FashionMNIST(str(write_fashion_mnist(tmp_path, n_train=20, n_test=12)), batch_size=4, device_resident=device_resident)
+    dm = data.FashionMNIST(
+        str(write_fashion_mnist(tmp_path, n_train=20, n_test=12)), batch_size=4, device_resident=device_resident
+    )
     dm.setup("fit")
     assert dm.train_dataloader().pin_memory == torch.cuda.is_available()
     unpinned = data.FashionMNIST(dm.root, batch_size=4, pin_memory=False, device_resident=device_resident)

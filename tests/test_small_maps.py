@@ -40,7 +40,9 @@ def test_used_taps_link_each_output_input_pair_by_at_most_one_tap():
     ],
 )
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_conv2d_as_matmul_matches_conv2d_values_and_gradients(shape, c_out, kernel, stride, padding, bias, channels_last):
+def test_conv2d_as_matmul_matches_conv2d_values_and_gradients(
+    shape, c_out, kernel, stride, padding, bias, channels_last
+):
     torch.manual_seed(0)
     images = torch.randn(*shape, dtype=torch.float64)
     if channels_last:
@@ -62,7 +64,9 @@ def test_small_map_conv_uses_the_gemm_only_on_small_cpu_maps(monkeypatch):
     conv = use_small_map_convs(nn.Sequential(nn.Conv2d(4, 4, 3, padding=1)))[0]
     assert type(conv) is SmallMapConv2d
     calls = []
-    monkeypatch.setattr("simclr.models.small_map_conv_cpu.conv2d_as_matmul", lambda *a: calls.append(a[0].shape) or F.conv2d(*a))
+    monkeypatch.setattr(
+        "simclr.models.small_map_conv_cpu.conv2d_as_matmul", lambda *a: calls.append(a[0].shape) or F.conv2d(*a)
+    )
     conv(torch.randn(2, 4, 2, 2))
     conv(torch.randn(2, 4, 3, 3))
     assert calls == [torch.Size([2, 4, 2, 2])]

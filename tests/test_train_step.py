@@ -90,7 +90,13 @@ def test_forbid_host_reads_catches_a_sync():
 
 @pytest.mark.parametrize(
     "read",
-    [lambda t: t.sum().item(), lambda t: t[t > 0.5], lambda t: t.nonzero(), lambda t: t.tolist(), lambda t: float(t.max())],
+    [
+        lambda t: t.sum().item(),
+        lambda t: t[t > 0.5],
+        lambda t: t.nonzero(),
+        lambda t: t.tolist(),
+        lambda t: float(t.max()),
+    ],
     ids=["item", "mask-index", "nonzero", "tolist", "float"],
 )
 def test_no_host_reads_catches_each_kind_of_read(read):

@@ -69,7 +69,9 @@ def pair_heatmap(rows: Sequence[CompareRow], path: str | Path, metric: str = "h_
 
     names, matrix = pair_matrix(rows, metric)
     if not names:
-        raise ValueError("pair_heatmap needs rows of ordered pairs (two parts each); use bar_chart for other strategies")
+        raise ValueError(
+            "pair_heatmap needs rows of ordered pairs (two parts each); use bar_chart for other strategies"
+        )
     scale = 100 if metric.endswith("top1") else 1
     values = np.array(matrix, dtype=float) * scale
     fig, ax = plt.subplots(figsize=(3.0 + 0.8 * len(names), 2.2 + 0.7 * len(names)))
@@ -83,8 +85,15 @@ def pair_heatmap(rows: Sequence[CompareRow], path: str | Path, metric: str = "h_
     for i in range(len(names)):
         for j in range(len(names)):
             if np.isfinite(values[i, j]):
-                ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=8,
-                        color="black" if values[i, j] > middle else "white")
+                ax.text(
+                    j,
+                    i,
+                    f"{values[i, j]:.1f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="black" if values[i, j] > middle else "white",
+                )
     fig.colorbar(image, ax=ax, label=METRIC_LABELS.get(metric, metric))
     ax.set_title(title or METRIC_LABELS.get(metric, metric), fontsize=10)
     fig.tight_layout()
@@ -93,7 +102,12 @@ def pair_heatmap(rows: Sequence[CompareRow], path: str | Path, metric: str = "h_
     return fig
 
 
-def bar_chart(rows: Sequence[CompareRow], path: str | Path, metrics: Sequence[str] = ("h_top1", "z_top1"), title: str | None = None):
+def bar_chart(
+    rows: Sequence[CompareRow],
+    path: str | Path,
+    metrics: Sequence[str] = ("h_top1", "z_top1"),
+    title: str | None = None,
+):
     """Grouped horizontal bars, one group per strategy (sorted by the first metric), saved as a PNG.
 
     Returns:
@@ -109,10 +123,19 @@ def bar_chart(rows: Sequence[CompareRow], path: str | Path, metrics: Sequence[st
     lowest = math.inf
     for k, metric in enumerate(metrics):
         scale = 100 if metric.endswith("top1") else 1
-        values = [math.nan if getattr(r, metric) is None else scale * getattr(r, metric) for r in ordered]  # None: no bar
+        values = [
+            math.nan if getattr(r, metric) is None else scale * getattr(r, metric) for r in ordered
+        ]  # None: no bar
         lowest = min(lowest, *(v for v in values if not math.isnan(v)))
-        ax.barh([i + k * height for i in range(len(ordered))], values, height=height, label=METRIC_LABELS.get(metric, metric))
-    ax.set_yticks([i + height * (len(metrics) - 1) / 2 for i in range(len(ordered))], [r.strategy for r in ordered], fontsize=8)
+        ax.barh(
+            [i + k * height for i in range(len(ordered))],
+            values,
+            height=height,
+            label=METRIC_LABELS.get(metric, metric),
+        )
+    ax.set_yticks(
+        [i + height * (len(metrics) - 1) / 2 for i in range(len(ordered))], [r.strategy for r in ordered], fontsize=8
+    )
     ax.set_xlim(left=max(0.0, lowest - 5))  # accuracies differ by a few points: zoom in
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title or "augmentation strategies", fontsize=10)

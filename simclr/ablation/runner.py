@@ -78,6 +78,7 @@ class CompareRow:
     train_loss: float | None  # NT-Xent of the last training step (None for the untrained baseline)
     seconds: float  # wall time of pretraining, validation and both probes
 
+
 UNTRAINED = "untrained"  # name of the baseline row: the shared initial weights, probed without pretraining
 
 
@@ -114,9 +115,17 @@ def quiet_lightning():
 
 def _trainer(budget: Budget, accelerator: str, precision: str | None) -> L.Trainer:
     return L.Trainer(
-        accelerator=accelerator, devices=1, max_epochs=budget.epochs, max_steps=budget.max_steps, precision=precision,
-        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0, log_every_n_steps=1,
+        accelerator=accelerator,
+        devices=1,
+        max_epochs=budget.epochs,
+        max_steps=budget.max_steps,
+        precision=precision,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
     )
 
 
@@ -126,13 +135,24 @@ def probe_h_and_z(
     """Linear-probe test top-1 of h and z of a frozen model: {"h": ..., "z": ...} (simclr.eval.linear_probe recipe)."""
     model.to(device)
     (train_feats, train_y), (test_feats, test_y) = (
-        extract_representations(model.encoder, model.head, split, model.augment.normalise, 1024, device) for split in (train, test)
+        extract_representations(model.encoder, model.head, split, model.augment.normalise, 1024, device)
+        for split in (train, test)
     )
     recipe = ProbeRecipe(max_iter=budget.probe_max_iter, seed=seed)
-    return {name: fit_linear_probe(train_feats[name], train_y, test_feats[name], test_y, num_classes, recipe) for name in ("h", "z")}
+    return {
+        name: fit_linear_probe(train_feats[name], train_y, test_feats[name], test_y, num_classes, recipe)
+        for name in ("h", "z")
+    }
 
 
-def run_untrained(build_model: Callable[[], SimCLR], probe_train: Dataset, probe_test: Dataset, num_classes: int, budget: Budget, seed: int) -> CompareRow:
+def run_untrained(
+    build_model: Callable[[], SimCLR],
+    probe_train: Dataset,
+    probe_test: Dataset,
+    num_classes: int,
+    budget: Budget,
+    seed: int,
+) -> CompareRow:
     """The baseline row: the initial weights every strategy starts from, probed without pretraining."""
     start = time.perf_counter()
     L.seed_everything(seed, verbose=False)
@@ -164,25 +184,46 @@ def run_strategy(
     L.seed_everything(seed, verbose=False)  # the same batch order and augmentation stream for every strategy
     base = getattr(model.augment, "pipeline", None)
     if not isinstance(base, ViewPipeline):
-        raise ValueError(f"the base model's augment has no ViewPipeline `pipeline` (got {type(model.augment).__name__}); use augmentations.MultiView over a preset")
+        raise ValueError(
+            f"the base model's augment has no ViewPipeline `pipeline` (got {type(model.augment).__name__}); use augmentations.MultiView over a preset"
+        )
     model.augment = views_for(strategy, base, one_sided)
     batch_size = budget.batch_size or datamodule.batch_size
     train_loader = datamodule.loader(pretrain, batch_size, shuffle=True, drop_last=True)
     val_loader = datamodule.loader(val, datamodule.val_batch_size, shuffle=False, drop_last=False)
     with quiet_lightning(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")  # Lightning 2.6 vs torch, harmless
-        warnings.filterwarnings("ignore", message="You have overridden `on_after_batch_transfer`")  # SimCLR augments there on purpose
+        warnings.filterwarnings(
+            "ignore", message=r".*isinstance\(treespec, LeafSpec\)"
+        )  # Lightning 2.6 vs torch, harmless
+        warnings.filterwarnings(
+            "ignore", message="You have overridden `on_after_batch_transfer`"
+        )  # SimCLR augments there on purpose
         trainer = _trainer(budget, accelerator, precision)
         trainer.fit(model, train_dataloaders=train_loader)
         train_loss = float(trainer.callback_metrics["train/loss"])
         metrics = trainer.validate(model, dataloaders=val_loader, verbose=False)[0]
-    top1 = probe_h_and_z(model, probe_train, probe_test, datamodule.num_classes, budget, seed, trainer.strategy.root_device)
-    row = CompareRow(
-        strategy.name, list(strategy.parts), top1["h"], top1["z"], float(metrics["val/loss"]), float(metrics["val/top1"]),
-        train_loss, time.perf_counter() - start,
+    top1 = probe_h_and_z(
+        model, probe_train, probe_test, datamodule.num_classes, budget, seed, trainer.strategy.root_device
     )
-    log.info("%s: h %.4f, z %.4f, loss %.3f, contrastive top-1 %.3f, %.0f s", row.strategy, row.h_top1, row.z_top1,
-             metrics["val/loss"], metrics["val/top1"], row.seconds)
+    row = CompareRow(
+        strategy.name,
+        list(strategy.parts),
+        top1["h"],
+        top1["z"],
+        float(metrics["val/loss"]),
+        float(metrics["val/top1"]),
+        train_loss,
+        time.perf_counter() - start,
+    )
+    log.info(
+        "%s: h %.4f, z %.4f, loss %.3f, contrastive top-1 %.3f, %.0f s",
+        row.strategy,
+        row.h_top1,
+        row.z_top1,
+        metrics["val/loss"],
+        metrics["val/top1"],
+        row.seconds,
+    )
     return row
 
 
@@ -227,7 +268,9 @@ def compare(
     )
     rows = [run_untrained(build_model, splits[2], splits[3], datamodule.num_classes, budget, seed)] if untrained else []
     for strategy in strategies:
-        rows.append(run_strategy(strategy, build_model, datamodule, splits, budget, one_sided, seed, accelerator, precision))
+        rows.append(
+            run_strategy(strategy, build_model, datamodule, splits, budget, one_sided, seed, accelerator, precision)
+        )
         if out_dir is not None:
             write_rows(rows, out_dir)
     return rows
@@ -254,11 +297,16 @@ def read_rows(path: str | Path) -> list[CompareRow]:
 
 def format_rows(rows: Sequence[CompareRow]) -> str:
     """Markdown table: strategy | h top-1 | z top-1 | final loss | contrastive top-1 | seconds (percent for accuracies)."""
-    lines = ["| strategy | h top-1 | z top-1 | final loss | contrastive top-1 | seconds |", "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| strategy | h top-1 | z top-1 | final loss | contrastive top-1 | seconds |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         loss = "-" if r.final_loss is None else f"{r.final_loss:.3f}"
         contrastive = "-" if r.contrastive_top1 is None else f"{100 * r.contrastive_top1:.1f}"
-        lines.append(f"| {r.strategy} | {100 * r.h_top1:.2f} | {100 * r.z_top1:.2f} | {loss} | {contrastive} | {r.seconds:.0f} |")
+        lines.append(
+            f"| {r.strategy} | {100 * r.h_top1:.2f} | {100 * r.z_top1:.2f} | {loss} | {contrastive} | {r.seconds:.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -266,6 +314,7 @@ def summary(rows: Sequence[CompareRow], pair: tuple[str, str] = ("crop", "color"
     """A few sentences on a pairwise comparison, computed from the rows (for notebooks and reports):
     the best pair, the best single transformation, whether `pair` beats every single one, and how many
     strategies beat the untrained encoder."""
+
     def pct(r: CompareRow) -> str:
         return f"{100 * getattr(r, metric):.2f}%"
 

@@ -55,12 +55,7 @@ def singles(blocks: Blocks) -> list[Strategy]:
 def ordered_pairs(blocks: Blocks) -> list[Strategy]:
     """Every ordered pair (first, second) of two different blocks, first applied first: n (n - 1)
     strategies named "first+second", row-major over the blocks' order (the off-diagonal of Figure 5)."""
-    return [
-        Strategy(f"{a}+{b}", [*blocks[a], *blocks[b]], (a, b))
-        for a in blocks
-        for b in blocks
-        if a != b
-    ]
+    return [Strategy(f"{a}+{b}", [*blocks[a], *blocks[b]], (a, b)) for a in blocks for b in blocks if a != b]
 
 
 def compositions(blocks: Blocks, recipes: Mapping[str, Sequence[str]]) -> list[Strategy]:
@@ -69,7 +64,9 @@ def compositions(blocks: Blocks, recipes: Mapping[str, Sequence[str]]) -> list[S
     for name, parts in recipes.items():
         missing = [p for p in parts if p not in blocks]
         if missing:
-            raise ValueError(f"strategy {name!r} names unknown block(s) {missing}; define them under `blocks:` (have {list(blocks)})")
+            raise ValueError(
+                f"strategy {name!r} names unknown block(s) {missing}; define them under `blocks:` (have {list(blocks)})"
+            )
         out.append(Strategy(name, [m for p in parts for m in blocks[p]], tuple(parts)))
     return out
 
@@ -80,7 +77,9 @@ def from_pipelines(pipelines: Mapping[str, nn.Module]) -> list[Strategy]:
     out = []
     for name, pipeline in pipelines.items():
         if not hasattr(pipeline, "transforms"):
-            raise ValueError(f"pipeline {name!r} is a {type(pipeline).__name__} without `transforms`; give an augmentations.ViewPipeline (e.g. a preset)")
+            raise ValueError(
+                f"pipeline {name!r} is a {type(pipeline).__name__} without `transforms`; give an augmentations.ViewPipeline (e.g. a preset)"
+            )
         out.append(Strategy(name, list(pipeline.transforms), (name,)))
     return out
 
@@ -136,9 +135,13 @@ class StrategySpec:
         names = [s.name for s in out]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
-            raise ValueError(f"strategy names must be unique, {duplicated} appear twice; rename the composition or pipeline")
+            raise ValueError(
+                f"strategy names must be unique, {duplicated} appear twice; rename the composition or pipeline"
+            )
         if not out:
-            raise ValueError("the strategies file defines no strategy; set `singles: true`, `pairs: true`, `compositions:` or `pipelines:`")
+            raise ValueError(
+                "the strategies file defines no strategy; set `singles: true`, `pairs: true`, `compositions:` or `pipelines:`"
+            )
         return out
 
 

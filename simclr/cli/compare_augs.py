@@ -56,15 +56,28 @@ def build_from_fit_config(fit_args: list[str]):
 
 def parser():
     """The options of `simclr compare-augs` other than the fit config (see the module docstring)."""
+
     class HelpFormatter(argparse.RawDescriptionHelpFormatter, jsonargparse.DefaultHelpFormatter):
         """Keeps the line breaks of the description (the usage example)."""
 
     p = jsonargparse.ArgumentParser(prog="simclr compare-augs", description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument("--strategies", type=str, required=True, help="strategies YAML (schema: simclr.ablation.strategies.StrategySpec)")
-    p.add_argument("--only", type=list[str] | None, default=None, help="keep the strategies made of these blocks only, e.g. [crop,color]")
+    p.add_argument(
+        "--strategies",
+        type=str,
+        required=True,
+        help="strategies YAML (schema: simclr.ablation.strategies.StrategySpec)",
+    )
+    p.add_argument(
+        "--only",
+        type=list[str] | None,
+        default=None,
+        help="keep the strategies made of these blocks only, e.g. [crop,color]",
+    )
     p.add_argument("--out", type=str, default="runs/compare", help="folder for compare.csv/json and the plots")
     p.add_class_arguments(Budget, "budget")
-    p.add_argument("--one_sided", type=bool, default=True, help="Figure 5 protocol: identity | strategy; false augments both views")
+    p.add_argument(
+        "--one_sided", type=bool, default=True, help="Figure 5 protocol: identity | strategy; false augments both views"
+    )
     p.add_argument("--untrained", type=bool, default=True, help="add the row 'untrained': the initial weights, probed")
     p.add_argument("--seed", type=int, default=0, help="seeds weights, batches, subsets, augmentations, probes")
     p.add_argument("--accelerator", type=str, default="auto", help="Lightning accelerator of the pretraining runs")
@@ -78,7 +91,9 @@ def compare_augs(args: list[str]) -> Path:
     fit_args, rest = split_fit_args(args)
     options = parser().parse_args(rest)  # --help prints the options and exits here
     if "--config" not in fit_args:
-        raise SystemExit("simclr compare-augs needs --config <simclr fit config>, e.g. --config configs/fashion_mnist.yaml")
+        raise SystemExit(
+            "simclr compare-augs needs --config <simclr fit config>, e.g. --config configs/fashion_mnist.yaml"
+        )
     strategies = load_strategies(options.strategies)
     if options.only:
         strategies = restrict(strategies, options.only)
@@ -86,8 +101,18 @@ def compare_augs(args: list[str]) -> Path:
             raise SystemExit(f"--only {options.only} keeps no strategy of {options.strategies}; name blocks it defines")
     build_model, datamodule = build_from_fit_config(fit_args)
     budget = Budget(**options.budget.as_dict())
-    rows = compare(strategies, build_model, datamodule, budget, options.one_sided, options.seed, options.accelerator,
-                   options.precision, out_dir=options.out, untrained=options.untrained)
+    rows = compare(
+        strategies,
+        build_model,
+        datamodule,
+        budget,
+        options.one_sided,
+        options.seed,
+        options.accelerator,
+        options.precision,
+        out_dir=options.out,
+        untrained=options.untrained,
+    )
     csv_path, json_path = write_rows(rows, options.out)
     out = Path(options.out)
     if pair_matrix(rows)[0]:

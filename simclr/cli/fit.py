@@ -91,7 +91,10 @@ def run_cli(args: list[str] | None = None, **kwargs) -> SimCLRCLI:
         parser_kwargs={"exit_on_error": False},  # a bad option raises, and main() prints one line
         trainer_defaults={
             "default_root_dir": "runs",
-            "logger": {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": "runs", "name": "simclr"}},
+            "logger": {
+                "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
+                "init_args": {"save_dir": "runs", "name": "simclr"},
+            },
         },
     )
     return SimCLRCLI(SimCLR, ImageDataModule, args=args, **{**options, **kwargs})

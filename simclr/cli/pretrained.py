@@ -45,7 +45,9 @@ def load_datamodule(ckpt: str, root: str | None = None, weights_only: bool = Tru
 
     hparams = dict(read_checkpoint(ckpt, weights_only).get("datamodule_hyper_parameters") or {})
     if "_class_path" not in hparams:
-        raise UserError(f"checkpoint {ckpt} records no data module (not written by `simclr fit`?); pass --data.class_path and --data.init_args.root")
+        raise UserError(
+            f"checkpoint {ckpt} records no data module (not written by `simclr fit`?); pass --data.class_path and --data.init_args.root"
+        )
     hparams.pop("_instantiator", None)
     if root:
         hparams["root"] = root

@@ -46,7 +46,9 @@ def probe(
     """
     for name, value in (("max_iter", max_iter), ("knn_k", knn_k), ("batch_size", batch_size)):
         if value < 1:
-            raise UserError(f"--{name} {value} is below 1; pass --{name} 1 or more (default {ProbeRecipe.max_iter if name == 'max_iter' else 200 if name == 'knn_k' else 1024})")
+            raise UserError(
+                f"--{name} {value} is below 1; pass --{name} 1 or more (default {ProbeRecipe.max_iter if name == 'max_iter' else 200 if name == 'knn_k' else 1024})"
+            )
     dev = resolve_device(device)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     model = load_pretrained(ckpt, map_location=dev, weights_only=weights_only)
@@ -56,8 +58,17 @@ def probe(
     elif root:
         data.root = root
     start = time.perf_counter()
-    rows, diagnostics = evaluate_checkpoint(model, data, recipe=ProbeRecipe(max_iter=max_iter), knn_k=knn_k, device=dev, batch_size=batch_size,
-                                            pixels=baselines, random_baseline=baselines, representations=representations)
+    rows, diagnostics = evaluate_checkpoint(
+        model,
+        data,
+        recipe=ProbeRecipe(max_iter=max_iter),
+        knn_k=knn_k,
+        device=dev,
+        batch_size=batch_size,
+        pixels=baselines,
+        random_baseline=baselines,
+        representations=representations,
+    )
     seconds = time.perf_counter() - start
     header = f"# Probe of {ckpt}\n\nLinear probe: frozen z-scored features, full-batch L-BFGS in PCA-whitened coordinates up to {ProbeRecipe.whiten_max_dim} dims ({max_iter} iterations, L2 {ProbeRecipe().weight_decay} on the z-scored weights); kNN: cosine, k={knn_k}. Took {seconds:.0f} s on {dev}.\n\n"
     out = Path(out_dir) if out_dir else Path(ckpt).parent
@@ -69,7 +80,7 @@ def probe(
 
 
 def resolve_device(device: str) -> torch.device:
-    """"auto" -> CUDA when available, else the CPU; "cuda" without a GPU is a one-line UserError."""
+    """ "auto" -> CUDA when available, else the CPU; "cuda" without a GPU is a one-line UserError."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -57,8 +57,14 @@ def _timed(what: str):
 
 
 def _probe(
-    name: str, train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], num_classes: int, recipe: ProbeRecipe,
-    knn: bool, knn_k: int, knn_temperature: float,
+    name: str,
+    train: tuple[Tensor, Tensor],
+    test: tuple[Tensor, Tensor],
+    num_classes: int,
+    recipe: ProbeRecipe,
+    knn: bool,
+    knn_k: int,
+    knn_temperature: float,
 ) -> ProbeRow:
     """Linear probe (and kNN if `knn`) of one representation: train/test = (features (N, D), labels (N,))."""
     with _timed(f"linear probe on {name} ({train[0].shape[1]} dims)"):
@@ -87,7 +93,12 @@ def augmented_view_features(
         with torch.random.fork_rng(devices=[torch.device(device)] if torch.device(device).type == "cuda" else []):
             torch.manual_seed(seed)
             feats, _ = extract_representations(
-                model.encoder, projection_head(model.head), dataset, lambda images, v=v: model.augment(images)[v], batch_size, device
+                model.encoder,
+                projection_head(model.head),
+                dataset,
+                lambda images, v=v: model.augment(images)[v],
+                batch_size,
+                device,
             )
         views.append(feats)
     return views[0], views[1]
@@ -134,11 +145,23 @@ def evaluate_checkpoint(
     layout = torch.channels_last if getattr(model, "channels_last", False) else torch.contiguous_format
     with _timed("feature extraction (train + test)"):
         head = projection_head(model.head)
-        train_feats, train_y = extract_representations(model.encoder, head, train_set, normalise, batch_size, device, layout)
-        test_feats, test_y = extract_representations(model.encoder, head, test_set, normalise, batch_size, device, layout)
+        train_feats, train_y = extract_representations(
+            model.encoder, head, train_set, normalise, batch_size, device, layout
+        )
+        test_feats, test_y = extract_representations(
+            model.encoder, head, test_set, normalise, batch_size, device, layout
+        )
     rows = [
-        _probe(name, (train_feats[name], train_y), (test_feats[name], test_y), num_classes, recipe,
-               name in KNN_NAMES, knn_k, knn_temperature)
+        _probe(
+            name,
+            (train_feats[name], train_y),
+            (test_feats[name], test_y),
+            num_classes,
+            recipe,
+            name in KNN_NAMES,
+            knn_k,
+            knn_temperature,
+        )
         for name in train_feats
         if representations is None or name in representations
     ]
@@ -148,14 +171,31 @@ def evaluate_checkpoint(
             torch.manual_seed(seed)
             random_encoder = random_encoder_like(model.encoder).to(memory_format=layout)
         with _timed("feature extraction with a random encoder"):
-            rand_train, _ = extract_representations(random_encoder, None, train_set, normalise, batch_size, device, layout)
-            rand_test, _ = extract_representations(random_encoder, None, test_set, normalise, batch_size, device, layout)
-        rows.append(_probe("random_h", (rand_train["h"], train_y), (rand_test["h"], test_y), num_classes, recipe,
-                           "random_h" in KNN_NAMES, knn_k, knn_temperature))
+            rand_train, _ = extract_representations(
+                random_encoder, None, train_set, normalise, batch_size, device, layout
+            )
+            rand_test, _ = extract_representations(
+                random_encoder, None, test_set, normalise, batch_size, device, layout
+            )
+        rows.append(
+            _probe(
+                "random_h",
+                (rand_train["h"], train_y),
+                (rand_test["h"], test_y),
+                num_classes,
+                recipe,
+                "random_h" in KNN_NAMES,
+                knn_k,
+                knn_temperature,
+            )
+        )
         del rand_train, rand_test
 
     if pixels:
-        pix_train, pix_test = pixel_features(train_set, normalise, batch_size), pixel_features(test_set, normalise, batch_size)
+        pix_train, pix_test = (
+            pixel_features(train_set, normalise, batch_size),
+            pixel_features(test_set, normalise, batch_size),
+        )
         rows.append(_probe("pixels", pix_train, pix_test, num_classes, recipe, False, knn_k, knn_temperature))
         del pix_train, pix_test
 

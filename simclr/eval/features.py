@@ -102,4 +102,3 @@ def pixel_features(dataset: Dataset, normalise: Normalise, batch_size: int = 102
             feats.append(normalise(images).float().flatten(1).cpu())  # (B, C*H*W)
             labels.append(y.long())
     return torch.cat(feats), torch.cat(labels)
-

@@ -76,4 +76,6 @@ def transformation_probe(
     feats, y = extract_representations(encoder, head, TensorImages(images, labels), normalise, batch_size, device)
     half = len(y) // 2
     classes = int(labels.max()) + 1
-    return {name: fit_linear_probe(x[:half], y[:half], x[half:], y[half:], classes, recipe) for name, x in feats.items()}
+    return {
+        name: fit_linear_probe(x[:half], y[:half], x[half:], y[half:], classes, recipe) for name, x in feats.items()
+    }

@@ -129,7 +129,11 @@ def prepared_features(train_x: Tensor, test_x: Tensor, recipe: ProbeRecipe) -> t
 
 
 def train_probe(
-    train_x: Tensor, train_y: Tensor, num_classes: int, recipe: ProbeRecipe = ProbeRecipe(), penalty: Tensor | None = None
+    train_x: Tensor,
+    train_y: Tensor,
+    num_classes: int,
+    recipe: ProbeRecipe = ProbeRecipe(),
+    penalty: Tensor | None = None,
 ) -> LinearProbe:
     """Fits a `LinearProbe` to prepared features (`prepared_features`): full-batch L-BFGS, `recipe.max_iter` iterations.
 
@@ -146,7 +150,11 @@ def train_probe(
         probe = LinearProbe(train_x.shape[1], num_classes, recipe.weight_decay, penalty=penalty).to(train_x.device)
         y = train_y.long().to(train_x.device)
         optimizer = torch.optim.LBFGS(
-            probe.parameters(), lr=1.0, max_iter=recipe.max_iter, history_size=recipe.history_size, line_search_fn="strong_wolfe"
+            probe.parameters(),
+            lr=1.0,
+            max_iter=recipe.max_iter,
+            history_size=recipe.history_size,
+            line_search_fn="strong_wolfe",
         )
 
         def closure() -> Tensor:
@@ -188,7 +196,9 @@ def fit_linear_probe(
         test top-1 accuracy in [0, 1].
     """
     if recipe.max_iter < 1:
-        raise UserError(f"the linear probe needs max_iter >= 1 L-BFGS iterations, got {recipe.max_iter}; pass --max_iter {ProbeRecipe.max_iter}")
+        raise UserError(
+            f"the linear probe needs max_iter >= 1 L-BFGS iterations, got {recipe.max_iter}; pass --max_iter {ProbeRecipe.max_iter}"
+        )
     with cpu_threads(None if train_x.is_cuda else recipe.num_threads):
         train_x, test_x, penalty = prepared_features(train_x, test_x, recipe)
     probe = train_probe(train_x, train_y, num_classes, recipe, penalty)

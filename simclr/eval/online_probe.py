@@ -63,12 +63,16 @@ class OnlineLinearProbe(L.Callback):
         """Creates the probe (float32) and its optimizer, unless a probe of the right size exists."""
         if self.probe is not None:
             if self.probe.in_features != feature_dim:
-                raise ValueError(f"OnlineLinearProbe holds a probe for feature_dim {self.probe.in_features}, the encoder gives {feature_dim}")
+                raise ValueError(
+                    f"OnlineLinearProbe holds a probe for feature_dim {self.probe.in_features}, the encoder gives {feature_dim}"
+                )
             return
         self.probe = nn.Linear(feature_dim, self.num_classes, device=device, dtype=torch.float32)
         # fused: one kernel for the step, and its step counter lives on the device, so the step reads
         # nothing back to the host (the default keeps it on the CPU and calls .item() on it)
-        self.optimizer = torch.optim.AdamW(self.probe.parameters(), lr=self.lr, weight_decay=self.weight_decay, fused=True)
+        self.optimizer = torch.optim.AdamW(
+            self.probe.parameters(), lr=self.lr, weight_decay=self.weight_decay, fused=True
+        )
 
     def _to(self, device: torch.device) -> None:
         """Moves the probe, its optimizer state and the metric to `device` (a no-op when already there)."""
@@ -81,7 +85,9 @@ class OnlineLinearProbe(L.Callback):
 
     def _require_built(self) -> nn.Linear:
         if self.probe is None:
-            raise RuntimeError("OnlineLinearProbe has no probe yet: it is built in `setup` (or by `build`/`load_state_dict`)")
+            raise RuntimeError(
+                "OnlineLinearProbe has no probe yet: it is built in `setup` (or by `build`/`load_state_dict`)"
+            )
         return self.probe
 
     def train_step(self, h: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
@@ -126,7 +132,9 @@ class OnlineLinearProbe(L.Callback):
         # checkpoint is restored), so the probe is built where the module is now and follows h later.
         self.build(pl_module.encoder.feature_dim, pl_module.device)
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         h = _representation(outputs)
         if h is None:  # the step returned None: Lightning skipped this batch
             return
@@ -136,7 +144,13 @@ class OnlineLinearProbe(L.Callback):
         pl_module.log("online/train_top1", top1, on_step=True, on_epoch=False, batch_size=n)
 
     def on_validation_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
     ) -> None:
         h = _representation(outputs)
         if h is None:

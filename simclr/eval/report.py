@@ -60,8 +60,10 @@ def write_report(
     parts = [header.rstrip() + "\n"] if header.strip() else []
     parts.append(format_table(rows))
     if diagnostics:
-        parts.append("Diagnostics (Wang & Isola 2020 alignment/uniformity on augmented test views; "
-                     "RankMe, Garrido et al. 2023, on clean test features):\n")
+        parts.append(
+            "Diagnostics (Wang & Isola 2020 alignment/uniformity on augmented test views; "
+            "RankMe, Garrido et al. 2023, on clean test features):\n"
+        )
         parts.append(format_diagnostics(diagnostics))
         (out_dir / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2) + "\n")
     md_path.write_text("\n".join(parts))

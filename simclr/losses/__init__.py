@@ -9,4 +9,13 @@ from simclr.losses.pruning import NegativePruning
 from simclr.losses.sigmoid import SigmoidLoss, sigmoid_loss
 from simclr.losses.supcon import SupConLoss, supcon
 
-__all__ = ["NTXentLoss", "NegativePruning", "SigmoidLoss", "SupConLoss", "multiview_nt_xent", "nt_xent", "sigmoid_loss", "supcon"]
+__all__ = [
+    "NTXentLoss",
+    "NegativePruning",
+    "SigmoidLoss",
+    "SupConLoss",
+    "multiview_nt_xent",
+    "nt_xent",
+    "sigmoid_loss",
+    "supcon",
+]

@@ -19,7 +19,9 @@ from simclr.losses.pruning import NegativePruning
 from simclr.losses.temperature import Temperature, check_temperature
 
 
-def multi_positive_cross_entropy(pairs: Pairs, temperature: float | Tensor, pruning: NegativePruning | None = None) -> Tensor:
+def multi_positive_cross_entropy(
+    pairs: Pairs, temperature: float | Tensor, pruning: NegativePruning | None = None
+) -> Tensor:
     """-mean_{p in P(i)} log softmax_{k != i}(s_ik / tau)_p, averaged over anchors i.
 
     Args:
@@ -40,7 +42,10 @@ def multi_positive_cross_entropy(pairs: Pairs, temperature: float | Tensor, prun
 
 
 def multiview_nt_xent(
-    z: Tensor, temperature: float | Tensor = 0.5, gather_distributed: bool = True, pruning: NegativePruning | None = None
+    z: Tensor,
+    temperature: float | Tensor = 0.5,
+    gather_distributed: bool = True,
+    pruning: NegativePruning | None = None,
 ) -> Tensor:
     """NT-Xent over V >= 2 views: positives of an embedding are the other views of its image.
 
@@ -60,7 +65,11 @@ def multiview_nt_xent(
 
 
 def nt_xent(
-    z_a: Tensor, z_b: Tensor, temperature: float | Tensor = 0.5, gather_distributed: bool = True, pruning: NegativePruning | None = None
+    z_a: Tensor,
+    z_b: Tensor,
+    temperature: float | Tensor = 0.5,
+    gather_distributed: bool = True,
+    pruning: NegativePruning | None = None,
 ) -> Tensor:
     """NT-Xent loss of SimCLR Algorithm 1, averaged over all 2N anchors.
 
@@ -78,7 +87,9 @@ def nt_xent(
         Scalar tensor (float32). Identical embeddings everywhere give log(2N - 1).
     """
     if z_a.shape != z_b.shape or z_a.dim() != 2:
-        raise ValueError(f"nt_xent needs two (N, D) embeddings of the same shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
+        raise ValueError(
+            f"nt_xent needs two (N, D) embeddings of the same shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}"
+        )
     return multiview_nt_xent(torch.stack([z_a, z_b]), temperature, gather_distributed, pruning)
 
 

@@ -33,9 +33,13 @@ class Pairs(NamedTuple):
 def check_views(z: Tensor, name: str) -> None:
     """One clear error for inputs no contrastive loss can use: z must be (V >= 2, N, D)."""
     if z.dim() != 3:
-        raise UserError(f"{name} needs views stacked as (V, N, D), got shape {tuple(z.shape)}; pass torch.stack([z_1, ..., z_V])")
+        raise UserError(
+            f"{name} needs views stacked as (V, N, D), got shape {tuple(z.shape)}; pass torch.stack([z_1, ..., z_V])"
+        )
     if z.shape[0] < 2:
-        raise UserError(f"{name} needs at least 2 views per image, got {z.shape[0]}; set n_views: 2 (or more) in the augment")
+        raise UserError(
+            f"{name} needs at least 2 views per image, got {z.shape[0]}; set n_views: 2 (or more) in the augment"
+        )
 
 
 def contrastive_pairs(z: Tensor, labels: Tensor | None = None, gather_distributed: bool = True) -> Pairs:

@@ -16,7 +16,9 @@ from torch import Tensor
 from simclr.errors import UserError
 
 
-def prune_mask(sim: Tensor, neg_mask: Tensor, fraction: float, strategy: str, generator: torch.Generator | None = None) -> Tensor:
+def prune_mask(
+    sim: Tensor, neg_mask: Tensor, fraction: float, strategy: str, generator: torch.Generator | None = None
+) -> Tensor:
     """Which negatives to drop: exactly floor(fraction * n_i) of anchor i's n_i negatives.
 
     Ranks each row's negatives by a score (similarity for "hardest", minus similarity for "easiest",
@@ -58,7 +60,9 @@ class NegativePruning(torch.nn.Module):
     def __init__(self, fraction: float = 0.5, strategy: Literal["random", "hardest", "easiest"] = "random"):
         super().__init__()
         if not 0.0 <= fraction < 1.0:
-            raise UserError(f"NegativePruning fraction must be in [0, 1), got {fraction}; 0.5 drops half of each anchor's negatives")
+            raise UserError(
+                f"NegativePruning fraction must be in [0, 1), got {fraction}; 0.5 drops half of each anchor's negatives"
+            )
         if strategy not in ("random", "hardest", "easiest"):
             raise UserError(f"NegativePruning strategy must be 'random', 'hardest' or 'easiest', got {strategy!r}")
         self.fraction = fraction

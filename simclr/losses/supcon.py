@@ -17,7 +17,11 @@ from simclr.losses.temperature import Temperature, check_temperature
 
 
 def supcon(
-    z: Tensor, labels: Tensor, temperature: float | Tensor = 0.1, gather_distributed: bool = True, pruning: NegativePruning | None = None
+    z: Tensor,
+    labels: Tensor,
+    temperature: float | Tensor = 0.1,
+    gather_distributed: bool = True,
+    pruning: NegativePruning | None = None,
 ) -> Tensor:
     """SupCon L_out, averaged over this rank's V N anchors.
 
@@ -68,5 +72,7 @@ class SupConLoss(nn.Module):
 
     def forward(self, *views: Tensor, labels: Tensor | None = None) -> Tensor:
         if labels is None:
-            raise ValueError("SupConLoss needs the batch's labels: call loss(z_1, z_2, labels=labels) (the SimCLR module passes them)")
+            raise ValueError(
+                "SupConLoss needs the batch's labels: call loss(z_1, z_2, labels=labels) (the SimCLR module passes them)"
+            )
         return supcon(torch.stack(views), labels, self.temperature(), self.gather_distributed, self.pruning)

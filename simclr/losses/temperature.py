@@ -17,7 +17,9 @@ from simclr.errors import UserError
 def check_temperature(value: float, name: str) -> None:
     """One clear error for a temperature that is not a positive number."""
     if not value > 0:
-        raise UserError(f"{name} temperature must be > 0, got {value}; set model.loss.init_args.temperature to 0.1-0.5 as SimCLR does")
+        raise UserError(
+            f"{name} temperature must be > 0, got {value}; set model.loss.init_args.temperature to 0.1-0.5 as SimCLR does"
+        )
 
 
 class Temperature(nn.Module):

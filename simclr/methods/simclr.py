@@ -70,7 +70,9 @@ class SimCLR(L.LightningModule):
         self.channels_last = channels_last
         if channels_last:
             self.encoder.to(memory_format=torch.channels_last)
-        self.augment_rng = AugmentationRNG()  # the training augmentations' own stream, checkpointed (simclr.training.rng)
+        self.augment_rng = (
+            AugmentationRNG()
+        )  # the training augmentations' own stream, checkpointed (simclr.training.rng)
         if compile:
             self.encoder.compile()
             self.head.compile()
@@ -101,7 +103,9 @@ class SimCLR(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """A one-line error for a checkpoint of another architecture; restores the augmentation stream."""
-        check_compatible(self, checkpoint, getattr(attached_trainer(self), "ckpt_path", None), strict=self.strict_loading)
+        check_compatible(
+            self, checkpoint, getattr(attached_trainer(self), "ckpt_path", None), strict=self.strict_loading
+        )
         if "augment_rng" in checkpoint:
             self.augment_rng.load_state_dict(checkpoint["augment_rng"])
 
@@ -118,9 +122,19 @@ class SimCLR(L.LightningModule):
         # Step-level values stay off the progress bar: Lightning converts progress-bar values to Python
         # floats after every batch (a host sync per step on the GPU); the logger reads them only every
         # `log_every_n_steps`. The validation loss (epoch-level) is on the bar.
-        self.log(f"{stage}/loss", loss, prog_bar=not on_step, on_step=on_step, on_epoch=not on_step, batch_size=n, sync_dist=not on_step)
+        self.log(
+            f"{stage}/loss",
+            loss,
+            prog_bar=not on_step,
+            on_step=on_step,
+            on_epoch=not on_step,
+            batch_size=n,
+            sync_dist=not on_step,
+        )
         for name, value in stats.items():
-            self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=not on_step, batch_size=n, sync_dist=not on_step)
+            self.log(
+                f"{stage}/{name}", value, on_step=on_step, on_epoch=not on_step, batch_size=n, sync_dist=not on_step
+            )
         # h of the first view, detached, for callbacks such as the online linear probe
         return {"loss": loss, "h": h[:n].detach()}
 

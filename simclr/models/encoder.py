@@ -51,10 +51,15 @@ class ResNetEncoder(nn.Module):
     ):
         super().__init__()
         self._init_kwargs = dict(
-            layers=list(layers), bottleneck=bottleneck, cifar_stem=cifar_stem, in_channels=in_channels,
-            zero_init_residual=zero_init_residual, width=width,
+            layers=list(layers),
+            bottleneck=bottleneck,
+            cifar_stem=cifar_stem,
+            in_channels=in_channels,
+            zero_init_residual=zero_init_residual,
+            width=width,
             stage_widths=None if stage_widths is None else list(stage_widths),
-            max_pool=max_pool, small_map_gemm=small_map_gemm,
+            max_pool=max_pool,
+            small_map_gemm=small_map_gemm,
         )  # for `fresh_copy`
         widths = check_architecture(list(layers), width, stage_widths, cifar_stem, max_pool, in_channels)
         self.in_channels = in_channels
@@ -108,7 +113,12 @@ class ResNetEncoder(nn.Module):
 
 
 def check_architecture(
-    layers: list[int], width: int | None, stage_widths: list[int] | None, cifar_stem: bool, max_pool: bool | None, in_channels: int
+    layers: list[int],
+    width: int | None,
+    stage_widths: list[int] | None,
+    cifar_stem: bool,
+    max_pool: bool | None,
+    in_channels: int,
 ) -> list[int]:
     """The four stage widths; a one-line UserError for options that contradict or override each other."""
     if len(layers) != 4 or min(layers) < 1:
@@ -125,15 +135,21 @@ def check_architecture(
     else:
         widths = list(stage_widths)
         if len(widths) != 4 or min(widths) < 1:
-            raise UserError(f"ResNetEncoder stage_widths must be 4 positive channel counts, e.g. [48, 96, 192, 768]; got {widths}")
+            raise UserError(
+                f"ResNetEncoder stage_widths must be 4 positive channel counts, e.g. [48, 96, 192, 768]; got {widths}"
+            )
     if cifar_stem and max_pool:
-        raise UserError("ResNetEncoder: the CIFAR stem has no max-pool, but max_pool is true; drop max_pool or set cifar_stem: false")
+        raise UserError(
+            "ResNetEncoder: the CIFAR stem has no max-pool, but max_pool is true; drop max_pool or set cifar_stem: false"
+        )
     if in_channels < 1:
         raise UserError(f"ResNetEncoder in_channels must be >= 1 (1 for grey images, 3 for RGB); got {in_channels}")
     return widths
 
 
-def _resnet_with_widths(block: type[nn.Module], layers: list[int], widths: list[int], zero_init_residual: bool) -> ResNet:
+def _resnet_with_widths(
+    block: type[nn.Module], layers: list[int], widths: list[int], zero_init_residual: bool
+) -> ResNet:
     """A torchvision ResNet whose four stages have `widths` channels instead of (64, 128, 256, 512)."""
     net = ResNet(block, [1, 1, 1, 1])  # the skeleton: stem, pooling, fc; stages rebuilt below
     net.inplanes = widths[0]
@@ -152,7 +168,13 @@ def _resnet_with_widths(block: type[nn.Module], layers: list[int], widths: list[
             nn.init.zeros_(m.bias)
     if zero_init_residual:
         for m in net.modules():
-            last_bn = getattr(m, "bn3", None) if isinstance(m, Bottleneck) else getattr(m, "bn2", None) if isinstance(m, BasicBlock) else None
+            last_bn = (
+                getattr(m, "bn3", None)
+                if isinstance(m, Bottleneck)
+                else getattr(m, "bn2", None)
+                if isinstance(m, BasicBlock)
+                else None
+            )
             if last_bn is not None:
                 nn.init.zeros_(last_bn.weight)
     return net

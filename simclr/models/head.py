@@ -18,14 +18,25 @@ class ProjectionHead(nn.Module):
         batch_norm_last: BatchNorm on z without affine, as in SimCLR v2's implementation.
     """
 
-    def __init__(self, in_dim: int, hidden_dim: int = 2048, out_dim: int = 128, num_layers: int = 2, batch_norm_last: bool = False):
+    def __init__(
+        self,
+        in_dim: int,
+        hidden_dim: int = 2048,
+        out_dim: int = 128,
+        num_layers: int = 2,
+        batch_norm_last: bool = False,
+    ):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"ProjectionHead num_layers must be >= 1, got {num_layers}")
         dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
         layers = []
         for i in range(num_layers - 1):
-            layers.append(nn.Sequential(nn.Linear(dims[i], dims[i + 1], bias=False), nn.BatchNorm1d(dims[i + 1]), nn.ReLU(inplace=True)))
+            layers.append(
+                nn.Sequential(
+                    nn.Linear(dims[i], dims[i + 1], bias=False), nn.BatchNorm1d(dims[i + 1]), nn.ReLU(inplace=True)
+                )
+            )
         last = [nn.Linear(dims[-2], out_dim, bias=not batch_norm_last)]
         if batch_norm_last:
             last.append(nn.BatchNorm1d(out_dim, affine=False))

@@ -38,7 +38,9 @@ def unreadable_checkpoint(path: str | Path, error: BaseException) -> UserError:
     if local and not intact:
         with open(path, "rb") as fh:
             zipped = fh.read(2) == b"PK"
-        reason = "the end of the file is missing: its write was cut off" if zipped else "not a file written by torch.save"
+        reason = (
+            "the end of the file is missing: its write was cut off" if zipped else "not a file written by torch.save"
+        )
     return UserError(
         f"checkpoint {path} is truncated or corrupt ({reason}); pass an intact checkpoint "
         f"(another .ckpt in {Path(path).parent}) or start a new run without it"
@@ -100,7 +102,9 @@ def read_checkpoint_file(path: str | Path, weights_only: bool = True) -> dict[st
     except UNREADABLE_ERRORS as e:
         raise unreadable_checkpoint(path, e) from e
     if not isinstance(checkpoint, dict):
-        raise UserError(f"checkpoint {path} holds a {type(checkpoint).__name__}, not a checkpoint dict; pass a .ckpt written by `simclr fit`")
+        raise UserError(
+            f"checkpoint {path} holds a {type(checkpoint).__name__}, not a checkpoint dict; pass a .ckpt written by `simclr fit`"
+        )
     return checkpoint
 
 
@@ -121,7 +125,9 @@ def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, An
     return checkpoint
 
 
-def check_compatible(model: nn.Module, checkpoint: dict[str, Any], path: str | Path | None = None, strict: bool = True) -> None:
+def check_compatible(
+    model: nn.Module, checkpoint: dict[str, Any], path: str | Path | None = None, strict: bool = True
+) -> None:
     """Raises a one-line UserError when `checkpoint["state_dict"]` would not load into `model`.
 
     Args:
@@ -144,5 +150,7 @@ def check_compatible(model: nn.Module, checkpoint: dict[str, Any], path: str | P
         more = f" (and {len(problems) - 1} more differences)" if len(problems) > 1 else ""
         raise UserError(
             f"checkpoint {path or ''} is from another architecture: {problems[0]}{more}; use the model config it was "
-            f"trained with (config.yaml in its run folder) or drop --ckpt_path to start a new run".replace("checkpoint  is", "checkpoint is")
+            f"trained with (config.yaml in its run folder) or drop --ckpt_path to start a new run".replace(
+                "checkpoint  is", "checkpoint is"
+            )
         )

@@ -25,9 +25,13 @@ class LARS(Optimizer):
         eta: trust coefficient (0.001).
     """
 
-    def __init__(self, params: Iterable, lr: float = 0.3, momentum: float = 0.9, weight_decay: float = 1e-6, eta: float = 1e-3):
+    def __init__(
+        self, params: Iterable, lr: float = 0.3, momentum: float = 0.9, weight_decay: float = 1e-6, eta: float = 1e-3
+    ):
         if lr < 0 or weight_decay < 0 or not 0 <= momentum < 1 or eta <= 0:
-            raise ValueError(f"LARS got lr={lr}, momentum={momentum}, weight_decay={weight_decay}, eta={eta}; need lr, weight_decay >= 0, 0 <= momentum < 1, eta > 0")
+            raise ValueError(
+                f"LARS got lr={lr}, momentum={momentum}, weight_decay={weight_decay}, eta={eta}; need lr, weight_decay >= 0, 0 <= momentum < 1, eta > 0"
+            )
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta, lars_exclude=False))
 
     @torch.no_grad()
@@ -52,7 +56,9 @@ class LARS(Optimizer):
                     d = torch._foreach_add(d, params, alpha=group["weight_decay"])  # g + wd * w
                 w_norm = torch.stack(torch._foreach_norm(params))  # (P,)
                 d_norm = torch.stack(torch._foreach_norm(d))  # (P,)
-                trust = torch.where((w_norm > 0) & (d_norm > 0), group["eta"] * w_norm / d_norm, torch.ones_like(w_norm))
+                trust = torch.where(
+                    (w_norm > 0) & (d_norm > 0), group["eta"] * w_norm / d_norm, torch.ones_like(w_norm)
+                )
                 d = torch._foreach_mul(d, list(trust.unbind()))  # new tensors: the gradients stay as they are
             bufs = []
             for p in params:

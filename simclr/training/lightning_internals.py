@@ -56,7 +56,12 @@ class SaveLastEveryNSteps(ModelCheckpoint):
         super().on_train_batch_end(trainer, pl_module, *args, **kwargs)
         step = trainer.global_step
         due = self._every_n_train_steps >= 1 and step % self._every_n_train_steps == 0
-        if due and self.save_last and self._last_global_step_saved != step and not self._should_skip_saving_checkpoint(trainer):
+        if (
+            due
+            and self.save_last
+            and self._last_global_step_saved != step
+            and not self._should_skip_saving_checkpoint(trainer)
+        ):
             previous = self._last_global_step_saved
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
             if self._defer_save_until_validation:  # let the deferred top-k save at validation end still run
@@ -65,7 +70,11 @@ class SaveLastEveryNSteps(ModelCheckpoint):
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.fast_dev_run:  # Lightning's own on_train_end writes last.ckpt even in a smoke run
             return
-        if self.save_last and self._last_global_step_saved != trainer.global_step and not self._should_skip_saving_checkpoint(trainer):
+        if (
+            self.save_last
+            and self._last_global_step_saved != trainer.global_step
+            and not self._should_skip_saving_checkpoint(trainer)
+        ):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
         super().on_train_end(trainer, pl_module)
 

@@ -33,7 +33,9 @@ class NonFiniteLossGuard(Callback):
         self._first_bad_step: Tensor | None = None  # () int64 on the device, -1 while every loss was finite
         self._first_bad_loss: Tensor | None = None  # () float, the first non-finite loss
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
         if not isinstance(loss, Tensor):
             return
@@ -42,7 +44,9 @@ class NonFiniteLossGuard(Callback):
             self._first_bad_step = torch.full((), -1, dtype=torch.long, device=loss.device)
             self._first_bad_loss = torch.zeros((), device=loss.device)
         new = ~torch.isfinite(loss) & (self._first_bad_step < 0)  # () bool, on the device
-        self._first_bad_step = torch.where(new, trainer.global_step, self._first_bad_step)  # global_step: this step, 1-based
+        self._first_bad_step = torch.where(
+            new, trainer.global_step, self._first_bad_step
+        )  # global_step: this step, 1-based
         self._first_bad_loss = torch.where(new, loss, self._first_bad_loss)
         if trainer.global_step % self.check_every_n_steps == 0:
             self.check(trainer)
@@ -62,7 +66,9 @@ class NonFiniteLossGuard(Callback):
             return
         value = float(self._first_bad_loss) if step >= 0 else float("nan")
         last = getattr(trainer.checkpoint_callback, "last_model_path", "") or ""
-        keep = f"; the last good checkpoint is {last} (resume with --ckpt_path)" if last and Path(last).is_file() else ""
+        keep = (
+            f"; the last good checkpoint is {last} (resume with --ckpt_path)" if last and Path(last).is_file() else ""
+        )
         raise TrainingDiverged(
             f"the training loss became {value} at step {max(step, 0)}; likely causes: the learning rate is too high "
             f"(lower model.optimizer.init_args.lr), the temperature is too low (raise model.loss.init_args.temperature), "

@@ -26,11 +26,15 @@ class ConstantPairsBudget(L.Callback):
             return
         pruning = getattr(pl_module.loss, "pruning", None)
         if pruning is None:
-            raise ValueError("ConstantPairsBudget needs a loss with `pruning` set (e.g. NTXentLoss(pruning=NegativePruning(0.5))); remove the callback or set model.loss.init_args.pruning")
+            raise ValueError(
+                "ConstantPairsBudget needs a loss with `pruning` set (e.g. NTXentLoss(pruning=NegativePruning(0.5))); remove the callback or set model.loss.init_args.pruning"
+            )
         factor = constant_pairs_factor(pruning.fraction)
         if trainer.max_steps > 0:
             trainer.fit_loop.epoch_loop.max_steps = math.ceil(trainer.max_steps * factor)
         elif trainer.max_epochs is not None and trainer.max_epochs > 0:
             trainer.fit_loop.max_epochs = math.ceil(trainer.max_epochs * factor - 1e-9)
         else:
-            raise ValueError("ConstantPairsBudget needs trainer.max_steps or trainer.max_epochs to scale; set one of them")
+            raise ValueError(
+                "ConstantPairsBudget needs trainer.max_steps or trainer.max_epochs to scale; set one of them"
+            )
