@@ -3,6 +3,8 @@
 import torch
 from torch import Tensor, nn
 
+from augmentations.errors import ConfigError
+
 
 class ViewPipeline(nn.Module):
     """One augmented, normalised view of a batch, computed where the batch lives (CPU or GPU).
@@ -17,7 +19,9 @@ class ViewPipeline(nn.Module):
     def __init__(self, transforms: list[nn.Module], mean: list[float], std: list[float]) -> None:
         super().__init__()
         if len(mean) != len(std):
-            raise ValueError(f"mean has {len(mean)} channels but std has {len(std)}")
+            raise ConfigError(
+                f"ViewPipeline mean has {len(mean)} channels but std has {len(std)}; give both one value per image channel"
+            )
         self.transforms = nn.ModuleList(transforms)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from augmentations import ops
+from augmentations.errors import ConfigError, check_probability
 
 
 def _uniform(batch: int, low: float, high: float, like: Tensor) -> Tensor:
@@ -85,8 +86,9 @@ class RandomColorJitter(nn.Module):
         self, brightness: float = 0.8, contrast: float = 0.8, saturation: float = 0.8, hue: float = 0.2, p: float = 0.8
     ) -> None:
         super().__init__()
+        check_probability(p, type(self).__name__)
         if not 0 <= hue <= 0.5:
-            raise ValueError(f"hue must be in [0, 0.5], got {hue}")
+            raise ConfigError(f"RandomColorJitter hue must be in [0, 0.5], got {hue}")
         self.brightness, self.contrast, self.saturation, self.hue, self.p = brightness, contrast, saturation, hue, p
 
     def forward(self, images: Tensor) -> Tensor:
@@ -111,6 +113,7 @@ class RandomGrayscale(nn.Module):
 
     def __init__(self, p: float = 0.2) -> None:
         super().__init__()
+        check_probability(p, type(self).__name__)
         self.p = p
 
     def forward(self, images: Tensor) -> Tensor:
@@ -129,8 +132,11 @@ class RandomGaussianBlur(nn.Module):
 
     def __init__(self, kernel_size: int, sigma: tuple[float, float] = (0.1, 2.0), p: float = 0.5) -> None:
         super().__init__()
+        check_probability(p, type(self).__name__)
         if kernel_size % 2 != 1:
-            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+            raise ConfigError(
+                f"RandomGaussianBlur kernel_size must be odd, got {kernel_size}; use e.g. {kernel_size + 1}"
+            )
         self.kernel_size, self.sigma, self.p = kernel_size, tuple(sigma), p
 
     def forward(self, images: Tensor) -> Tensor:
@@ -151,6 +157,7 @@ class RandomSolarize(nn.Module):
 
     def __init__(self, threshold: float = 0.5, p: float = 0.2) -> None:
         super().__init__()
+        check_probability(p, type(self).__name__)
         self.threshold, self.p = threshold, p
 
     def forward(self, images: Tensor) -> Tensor:
@@ -170,6 +177,7 @@ class RandomRot90(nn.Module):
 
     def __init__(self, p: float = 1.0) -> None:
         super().__init__()
+        check_probability(p, type(self).__name__)
         self.p = p
 
     def forward(self, images: Tensor) -> Tensor:
@@ -199,6 +207,7 @@ class RandomHorizontalFlip(nn.Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
+        check_probability(p, type(self).__name__)
         self.p = p
 
     def forward(self, images: Tensor) -> Tensor:
@@ -224,6 +233,7 @@ class RandomCutout(nn.Module):
         p: float = 0.5,
     ) -> None:
         super().__init__()
+        check_probability(p, type(self).__name__)
         self.erase = K.RandomErasing(scale=tuple(scale), ratio=tuple(ratio), value=value, p=p, keepdim=True)
 
     def forward(self, images: Tensor) -> Tensor:
@@ -241,6 +251,7 @@ class RandomRotation(nn.Module):
 
     def __init__(self, degrees: float = 30.0, p: float = 0.5) -> None:
         super().__init__()
+        check_probability(p, type(self).__name__)
         self.rotate = K.RandomRotation(degrees=degrees, p=p, keepdim=True)
 
     def forward(self, images: Tensor) -> Tensor:
@@ -259,6 +270,7 @@ class RandomGaussianNoise(nn.Module):
 
     def __init__(self, mean: float = 0.0, std: float = 0.1, p: float = 0.5) -> None:
         super().__init__()
+        check_probability(p, type(self).__name__)
         self.noise = K.RandomGaussianNoise(mean=mean, std=std, p=p, keepdim=True)
 
     def forward(self, images: Tensor) -> Tensor:

@@ -2,6 +2,8 @@
 
 from torch import Tensor, nn
 
+from augmentations.errors import ConfigError
+
 
 class MultiView(nn.Module):
     """Return `n_views` independent augmentations of each image.
@@ -15,7 +17,7 @@ class MultiView(nn.Module):
     def __init__(self, pipeline: nn.Module, n_views: int = 2) -> None:
         super().__init__()
         if n_views < 1:
-            raise ValueError(f"n_views must be >= 1, got {n_views}")
+            raise ConfigError(f"MultiView n_views must be >= 1 (SimCLR uses 2), got {n_views}")
         self.pipeline = pipeline
         self.n_views = n_views
 

@@ -11,6 +11,10 @@ from __future__ import annotations
 import argparse
 import re
 
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+from augmentations.errors import ConfigError
+
 DEBUG_ENV = "SIMCLR_DEBUG"  # set to 1 to get the full traceback of a user mistake
 _WORKER_PREFIX = "Original Traceback"  # torch re-raises a DataLoader worker's exception with its traceback text
 _JSONARGPARSE_NOISE = (
@@ -83,7 +87,8 @@ def user_message(error: BaseException, command: str = "<command>") -> str | None
         chain.append(e)
         e = e.__cause__ or e.__context__
     for e in chain:
-        if isinstance(e, (UserError, FileNotFoundError, PermissionError)):
+        # ConfigError: a bad augmentation option; MisconfigurationException: Lightning's own (trainer options)
+        if isinstance(e, (UserError, ConfigError, MisconfigurationException, FileNotFoundError, PermissionError)):
             text = str(e)
             return _last_line_of_worker_error(text) if _WORKER_PREFIX in text else " ".join(text.split())
     for e in chain:

@@ -1,7 +1,13 @@
-"""Shared fixtures: a `device` fixture that runs on the CPU always and on CUDA when present."""
+"""Shared fixtures: a `device` fixture (CPU always, CUDA when present), and a tiny `simclr fit` config
+with a short trained checkpoint for the CLI tests."""
+
+from pathlib import Path
 
 import pytest
 import torch
+from helpers.cli import run_args, write_tiny_config
+
+from simclr.cli.fit import run_cli
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -9,3 +15,17 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 @pytest.fixture(params=DEVICES)
 def device(request) -> torch.device:
     return torch.device(request.param)
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory) -> Path:
+    """tiny.yaml next to 64 + 32 fake Fashion-MNIST images (8 training steps per epoch)."""
+    return write_tiny_config(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def trained(tiny, tmp_path_factory) -> Path:
+    """last.ckpt of a 2-step run of the tiny model."""
+    run = tmp_path_factory.mktemp("trained")
+    run_cli(run_args(tiny, run, "--trainer.max_steps", "2"))
+    return run / "ckpt" / "last.ckpt"

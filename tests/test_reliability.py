@@ -10,97 +10,17 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from helpers import fakedata
+from helpers.cli import run_args, user_error
 
 from augmentations import MultiView, presets
 from simclr.cli import fit as cli
-from simclr.cli import main as cli_main
 from simclr.data.resumable import EpochRandomSampler, ResumableDataLoader
 from simclr.training.checkpoints import AtomicCheckpointIO
 from simclr.training.rng import AugmentationRNG, stream_seed
 
 REPO = Path(__file__).resolve().parents[1]
 SIMCLR = Path(sys.executable).parent / "simclr"
-TINY = {  # a 1-channel ResNet at width 8: a step takes milliseconds
-    "seed_everything": 3,
-    "model": {
-        "encoder": {
-            "class_path": "simclr.models.encoder.ResNetEncoder",
-            "init_args": {"layers": [1, 1, 1, 1], "width": 8, "in_channels": 1},
-        },
-        "head": {"class_path": "simclr.models.head.ProjectionHead", "init_args": {"hidden_dim": 16, "out_dim": 8}},
-        "augment": {
-            "class_path": "augmentations.MultiView",
-            "init_args": {
-                "pipeline": {"class_path": "augmentations.presets.simclr_fashion_mnist", "init_args": {"size": 28}}
-            },
-        },
-        "loss": {"class_path": "simclr.losses.nt_xent.NTXentLoss", "init_args": {"temperature": 0.5}},
-        "optimizer": {"class_path": "torch.optim.SGD", "init_args": {"lr": 0.1, "momentum": 0.9}},
-    },
-    "data": {"class_path": "simclr.data.datamodules.FashionMNIST", "init_args": {"batch_size": 8}},
-    "trainer": {
-        "accelerator": "cpu",
-        "max_epochs": 2,
-        "limit_val_batches": 1,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "log_every_n_steps": 1,
-    },
-}
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    """tiny.yaml next to 64 + 32 fake Fashion-MNIST images (8 training steps per epoch)."""
-    tmp = tmp_path_factory.mktemp("tiny")
-    config = dict(
-        TINY,
-        data={
-            **TINY["data"],
-            "init_args": {**TINY["data"]["init_args"], "root": str(fakedata.write_fashion_mnist(tmp / "fm"))},
-        },
-    )
-    (tmp / "tiny.yaml").write_text(yaml.safe_dump(config))
-    return tmp / "tiny.yaml"
-
-
-def run_args(tiny: Path, run: Path, *extra: str) -> list[str]:
-    """`fit` arguments for a run whose logs and checkpoints live in `run` (checkpoints in run/ckpt)."""
-    return [
-        "fit",
-        "--config",
-        str(tiny),
-        "--trainer.default_root_dir",
-        str(run),
-        "--trainer.logger.init_args.save_dir",
-        str(run),
-        "--checkpoint.dirpath",
-        str(run / "ckpt"),
-        *extra,
-    ]
-
-
-def user_error(monkeypatch, capsys, *args: str) -> str:
-    """Runs the `simclr` entry point with `args`; asserts exit status 1 and one line on stderr, returns it."""
-    monkeypatch.setattr(sys, "argv", ["simclr", *args])
-    monkeypatch.delenv("SIMCLR_DEBUG", raising=False)
-    with pytest.raises(SystemExit) as exit_info:
-        cli_main.main()
-    assert exit_info.value.code == 1
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("simclr: error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
-
-
-@pytest.fixture(scope="module")
-def trained(tiny, tmp_path_factory) -> Path:
-    """last.ckpt of a 2-step run of the tiny model."""
-    run = tmp_path_factory.mktemp("trained")
-    cli.run_cli(run_args(tiny, run, "--trainer.max_steps", "2"))
-    return run / "ckpt" / "last.ckpt"
 
 
 def test_missing_dataset_directory(monkeypatch, capsys, tiny, tmp_path):

@@ -6,6 +6,7 @@ import torch
 
 from simclr.cli.pretrained import load_pretrained
 from simclr.errors import UserError
+from simclr.training.run_folder import writable_folder
 
 
 def export(ckpt: str, out: str = "backbone.pt", weights_only: bool = True) -> Path:
@@ -24,8 +25,8 @@ def export(ckpt: str, out: str = "backbone.pt", weights_only: bool = True) -> Pa
     out_path = Path(out)
     if out_path.exists() and out_path.resolve() == Path(ckpt).resolve():
         raise UserError(f"--out {out} is the checkpoint being exported; pass another path, e.g. --out backbone.pt")
+    writable_folder(out_path.parent, "the folder of --out")
     model = load_pretrained(ckpt, weights_only=weights_only)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.encoder.backbone_state_dict(), out_path)
     print(f"wrote {out_path} (torchvision ResNet state_dict, feature_dim {model.encoder.feature_dim})")
     return out_path

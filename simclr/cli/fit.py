@@ -11,20 +11,26 @@ atomic checkpoint writes, RNG states and the data position in checkpoints, a non
 
 from __future__ import annotations
 
+import atexit
 import warnings
+from pathlib import Path
 
 import torch
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar, RichProgressBar
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar, RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from simclr.data.datamodules import ImageDataModule
+from simclr.errors import UserError
 from simclr.methods.simclr import SimCLR
-from simclr.training.checkpoints import AtomicCheckpointIO, read_checkpoint_file
+from simclr.training.checkpoints import AtomicCheckpointIO
+from simclr.training.interruption import SaveOnSigterm
 from simclr.training.lightning_internals import CLIHooks, SaveLastEveryNSteps
 from simclr.training.loss_guard import NonFiniteLossGuard
 from simclr.training.resume import ResumeCallback
+from simclr.training.run_folder import RunFolderLock
+from simclr.training.safe_loading import read_checkpoint_file
 
 
 class SimCLRCLI(CLIHooks):
@@ -55,7 +61,7 @@ class SimCLRCLI(CLIHooks):
             callbacks.append(RichProgressBar())
         if config.get("logger") is not False and not any(isinstance(c, LearningRateMonitor) for c in callbacks):
             callbacks.append(LearningRateMonitor(logging_interval="step"))  # needs a logger: not with `logger: false`
-        for kind in (ResumeCallback, NonFiniteLossGuard):  # unless the config names its own
+        for kind in (ResumeCallback, NonFiniteLossGuard, SaveOnSigterm):  # unless the config names its own
             if not any(isinstance(c, kind) for c in callbacks):
                 callbacks.append(kind())
         plugins = config.get("plugins")
@@ -63,6 +69,44 @@ class SimCLRCLI(CLIHooks):
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         return super().instantiate_trainer(callbacks=callbacks, **kwargs)
+
+    def check_resume_config(self, path: str, command_line: dict, checkpoint: dict) -> None:
+        # A resume runs the checkpoint's model config; an option the command line changed would be ignored.
+        changed = [k for k in command_line if k in checkpoint and command_line[k] != checkpoint[k]]
+        changed += [k for k in command_line.keys() ^ checkpoint.keys()]
+        if changed:
+            first = changed[0]
+            more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+            raise UserError(
+                f"--ckpt_path {path} was trained with model.{first}={checkpoint.get(first)!r}, but this command sets "
+                f"{command_line.get(first)!r}{more}; a resume runs the checkpoint's own model options, so drop the "
+                f"changed options to resume, or drop --ckpt_path to start a new run with them"
+            )
+
+    def before_fit(self) -> None:
+        """Before any work: an asked-for `--ckpt_path last` must exist, and the run's folders are locked to it."""
+        trainer = self.trainer
+        checkpoint = trainer.checkpoint_callback if isinstance(trainer.checkpoint_callback, ModelCheckpoint) else None
+        if trainer.fast_dev_run:
+            return  # a smoke run writes nothing, so it needs no folder of its own
+        ckpt_dir = None
+        if checkpoint is not None:
+            logged = Path(trainer.log_dir) if trainer.logger is not None else Path(trainer.default_root_dir)
+            ckpt_dir = Path(checkpoint.dirpath) if checkpoint.dirpath else logged / "checkpoints"
+        if self.config[self.subcommand].get("ckpt_path") == "last":
+            last = f"{SaveLastEveryNSteps.CHECKPOINT_NAME_LAST}*{SaveLastEveryNSteps.FILE_EXTENSION}"
+            if ckpt_dir is None or not any(ckpt_dir.glob(last)):
+                raise UserError(
+                    f"--ckpt_path last found no last.ckpt in {ckpt_dir or 'any folder (checkpointing is off)'}; pass "
+                    f"the run's --checkpoint.dirpath (or the path of a .ckpt), or drop --ckpt_path to start a new run"
+                )
+        folders = [f for f in (ckpt_dir, Path(trainer.log_dir) if trainer.logger is not None else None) if f]
+        self.run_lock = RunFolderLock(folders)
+        atexit.register(self.run_lock.release)
+
+    def after_fit(self) -> None:
+        if getattr(self, "run_lock", None) is not None:
+            self.run_lock.release()
 
     def select_callbacks(self, trainer_config: dict, callbacks: list) -> list:
         # The `checkpoint` callback is always built from its option group; drop it when the trainer says

@@ -13,12 +13,14 @@ import os
 import sys
 
 import jsonargparse
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from simclr.cli.compare_augs import compare_augs
 from simclr.cli.export import export
 from simclr.cli.fit import quiet_known_warnings, run_cli
 from simclr.cli.probe import probe
 from simclr.errors import DEBUG_ENV, user_message
+from simclr.training.interruption import SIGTERM_EXIT_STATUS, sigterm_message
 
 CHECKPOINT_COMMANDS = (probe, export)  # options and help come from their signatures and docstrings
 
@@ -43,6 +45,9 @@ def main() -> None:
             compare_augs(args[1:])
         else:
             run_cli()
+    except SIGTERMException as stop:  # a SystemExit with status 0: report it and fail
+        print(f"simclr: error: {sigterm_message(stop)}", file=sys.stderr)
+        sys.exit(SIGTERM_EXIT_STATUS)
     except Exception as error:
         message = user_message(error, args[0] if args and not args[0].startswith("-") else "fit")
         if message is None or os.environ.get(DEBUG_ENV, "") not in ("", "0"):

@@ -8,16 +8,17 @@ from simclr.data.datamodules import ImageDataModule
 from simclr.errors import UserError
 from simclr.eval.features import projection_head, representation_names
 from simclr.methods.simclr import SimCLR
-from simclr.training.checkpoints import read_checkpoint
+from simclr.training.safe_loading import check_finite, read_checkpoint
 
 
 def load_pretrained(ckpt: str, map_location: str | torch.device = "cpu", weights_only: bool = True) -> SimCLR:
     """The SimCLR module of a checkpoint written by `simclr fit`, rebuilt from its saved config.
 
-    A missing file raises FileNotFoundError; a truncated, corrupt, unsafe or foreign file a one-line
-    UserError. `weights_only=False` unpickles any object in the file: only for files the user trusts.
+    A missing file raises FileNotFoundError; a truncated, corrupt, unsafe, foreign or diverged (non-finite)
+    file a one-line UserError. `weights_only=False` unpickles any object in the file and instantiates any
+    class its config names: only for files the user trusts.
     """
-    read_checkpoint(ckpt, weights_only)  # memory-mapped: checks the file cheaply before Lightning loads it
+    check_finite(read_checkpoint(ckpt, weights_only), ckpt)  # memory-mapped: cheap checks before Lightning loads it
     return SimCLR.load_from_checkpoint(Path(ckpt), map_location=map_location, weights_only=weights_only)
 
 

@@ -12,6 +12,7 @@ from simclr.errors import UserError
 from simclr.eval.evaluate import evaluate_checkpoint
 from simclr.eval.linear_probe import ProbeRecipe
 from simclr.eval.report import format_table, write_report
+from simclr.training.run_folder import writable_folder
 
 
 def probe(
@@ -50,6 +51,7 @@ def probe(
                 f"--{name} {value} is below 1; pass --{name} 1 or more (default {ProbeRecipe.max_iter if name == 'max_iter' else 200 if name == 'knn_k' else 1024})"
             )
     dev = resolve_device(device)
+    out = writable_folder(out_dir if out_dir else Path(ckpt).parent, "--out_dir")  # before the expensive work
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     model = load_pretrained(ckpt, map_location=dev, weights_only=weights_only)
     representations = check_representations(model, representations, ckpt)
@@ -71,7 +73,6 @@ def probe(
     )
     seconds = time.perf_counter() - start
     header = f"# Probe of {ckpt}\n\nLinear probe: frozen z-scored features, full-batch L-BFGS in PCA-whitened coordinates up to {ProbeRecipe.whiten_max_dim} dims ({max_iter} iterations, L2 {ProbeRecipe().weight_decay} on the z-scored weights); kNN: cosine, k={knn_k}. Took {seconds:.0f} s on {dev}.\n\n"
-    out = Path(out_dir) if out_dir else Path(ckpt).parent
     md, js = write_report(rows, out, diagnostics=diagnostics, header=header)
     log_to_tensorboard(rows, diagnostics, out / "probe")
     print(format_table(rows))

@@ -147,7 +147,7 @@ class NTXentLoss(nn.Module):
     Args:
         temperature: tau (the initial tau if learnt); the paper uses 0.1 for large batches, 0.5 for CIFAR-10.
         learnable_temperature: learn tau in log space, clamped at `min_temperature` (CLIP).
-        min_temperature: lower bound of a learnt tau.
+        min_temperature: lower bound of a learnt tau (default 0.01); an error for a fixed tau.
         gather_distributed: under DDP, negatives from every rank (the paper's global batch).
         pruning: drop a fraction of each anchor's negatives (`simclr.losses.pruning.NegativePruning`).
     """
@@ -156,7 +156,7 @@ class NTXentLoss(nn.Module):
         self,
         temperature: float = 0.5,
         learnable_temperature: bool = False,
-        min_temperature: float = 0.01,
+        min_temperature: float | None = None,
         gather_distributed: bool = True,
         pruning: NegativePruning | None = None,
     ):

@@ -63,7 +63,7 @@ class SigmoidLoss(nn.Module):
         temperature: initial tau = 1 / t (SigLIP: t = 10).
         bias: initial b (SigLIP: -10).
         learnable: learn log t and b (SigLIP does); False keeps both fixed.
-        min_temperature: lower clamp of the learnt tau (t <= 1 / min_temperature).
+        min_temperature: lower clamp of the learnt tau (t <= 1 / min_temperature; default 0.01).
         gather_distributed: under DDP, candidates from every rank.
         pruning: drop a fraction of each anchor's negatives (`simclr.losses.pruning.NegativePruning`).
     """
@@ -73,7 +73,7 @@ class SigmoidLoss(nn.Module):
         temperature: float = 0.1,
         bias: float = -10.0,
         learnable: bool = True,
-        min_temperature: float = 0.01,
+        min_temperature: float | None = None,
         gather_distributed: bool = True,
         pruning: NegativePruning | None = None,
     ):

@@ -52,7 +52,7 @@ class SupConLoss(nn.Module):
     Args:
         temperature: tau (the initial tau if learnt); the paper uses 0.1.
         learnable_temperature: learn tau in log space, clamped at `min_temperature`.
-        min_temperature: lower bound of a learnt tau.
+        min_temperature: lower bound of a learnt tau (default 0.01); an error for a fixed tau.
         gather_distributed: under DDP, candidates and labels from every rank.
         pruning: drop a fraction of each anchor's negatives (`simclr.losses.pruning.NegativePruning`).
     """
@@ -61,7 +61,7 @@ class SupConLoss(nn.Module):
         self,
         temperature: float = 0.1,
         learnable_temperature: bool = False,
-        min_temperature: float = 0.01,
+        min_temperature: float | None = None,
         gather_distributed: bool = True,
         pruning: NegativePruning | None = None,
     ):

@@ -29,13 +29,20 @@ class Temperature(nn.Module):
         value: tau (fixed) or its initial value (learnable).
         learnable: learn log(1 / tau) with the rest of the model (it lands in the optimizer's
             no-weight-decay group, being 0-d).
-        min_value: lower clamp of a learnt tau (CLIP: 0.01, i.e. logits scaled by at most 100).
+        min_value: lower clamp of a learnt tau (default 0.01 as in CLIP: logits scaled by at most 100); only
+            for a learnable tau, so giving it for a fixed one is an error.
         name: the owning loss, for error messages.
     """
 
-    def __init__(self, value: float, learnable: bool = False, min_value: float = 0.01, name: str = "loss"):
+    def __init__(self, value: float, learnable: bool = False, min_value: float | None = None, name: str = "loss"):
         super().__init__()
         check_temperature(value, name)
+        if min_value is not None and not learnable:
+            raise UserError(
+                f"{name} min_temperature {min_value} only bounds a learnt temperature; set learnable_temperature: true "
+                f"or drop min_temperature"
+            )
+        min_value = 0.01 if min_value is None else min_value
         if learnable and not 0 < min_value <= value:
             raise UserError(f"{name} min_temperature must be in (0, temperature={value}], got {min_value}")
         self.value = value

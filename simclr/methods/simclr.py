@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from simclr.errors import UserError
 from simclr.losses.nt_xent import NTXentLoss, contrastive_stats
 from simclr.models.head import ProjectionHead
 from simclr.training.checkpoints import check_compatible
@@ -56,6 +57,8 @@ class SimCLR(L.LightningModule):
         compile: bool = False,
     ):
         super().__init__()
+        if warmup_epochs < 0:
+            raise UserError(f"SimCLR warmup_epochs must be >= 0, got {warmup_epochs}; the paper warms up for 10 epochs")
         # Under LightningCLI the hparams are the YAML config (class_path/init_args), so
         # `SimCLR.load_from_checkpoint(path)` rebuilds every part; from plain Python the parts are objects
         # (maybe lambdas) that must not be pickled into the checkpoint, so only scalars are kept.

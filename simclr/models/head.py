@@ -2,6 +2,8 @@
 
 from torch import Tensor, nn
 
+from simclr.errors import UserError
+
 
 class ProjectionHead(nn.Module):
     """MLP Linear-BN-ReLU x (num_layers - 1), then Linear: h (B, in_dim) -> z (B, out_dim).
@@ -12,7 +14,8 @@ class ProjectionHead(nn.Module):
 
     Args:
         in_dim: size of h (the encoder's `feature_dim`); the SimCLR module fills it in from its encoder.
-        hidden_dim: width of the hidden layers.
+        hidden_dim: width of the hidden layers (default 2048); a head of one layer has none, so giving
+            it with `num_layers: 1` is an error.
         out_dim: size of z (128 in the paper).
         num_layers: number of Linear layers, >= 1.
         batch_norm_last: BatchNorm on z without affine, as in SimCLR v2's implementation.
@@ -21,14 +24,23 @@ class ProjectionHead(nn.Module):
     def __init__(
         self,
         in_dim: int,
-        hidden_dim: int = 2048,
+        hidden_dim: int | None = None,
         out_dim: int = 128,
         num_layers: int = 2,
         batch_norm_last: bool = False,
     ):
         super().__init__()
         if num_layers < 1:
-            raise ValueError(f"ProjectionHead num_layers must be >= 1, got {num_layers}")
+            raise UserError(f"ProjectionHead num_layers must be >= 1, got {num_layers}; SimCLR v1 uses 2, v2 uses 3")
+        if num_layers == 1 and hidden_dim is not None:
+            raise UserError(
+                f"ProjectionHead hidden_dim {hidden_dim} has no layer to size with num_layers 1; drop hidden_dim "
+                f"(--model.head.init_args.hidden_dim null) or use num_layers >= 2"
+            )
+        hidden_dim = 2048 if hidden_dim is None else hidden_dim
+        for name, value in (("in_dim", in_dim), ("hidden_dim", hidden_dim), ("out_dim", out_dim)):
+            if value < 1:
+                raise UserError(f"ProjectionHead {name} must be >= 1, got {value}; the paper uses out_dim 128")
         dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
         layers = []
         for i in range(num_layers - 1):

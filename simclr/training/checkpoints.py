@@ -10,7 +10,6 @@ sees the old checkpoint or the new one, never a partial file.
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -18,33 +17,8 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import nn
 
-from simclr.errors import UserError, short_reason
-
-# torch.load of a damaged file fails in many ways (zip reader, unpickler, legacy format parser); every
-# exception raised by a bare torch.load(path) is about the file, so these wrappers catch them all.
-UNREADABLE_ERRORS = (Exception,)
-
-
-def unreadable_checkpoint(path: str | Path, error: BaseException) -> UserError:
-    """The one-line error for a checkpoint file `torch.load` failed on with `error`."""
-    local = Path(path).is_file()
-    intact = local and zipfile.is_zipfile(path)  # torch.save writes a zip; a cut-off one has lost its directory
-    if intact and ("weights_only" in str(error) or "Weights only load failed" in str(error)):
-        return UserError(
-            f"checkpoint {path} holds objects that safe loading (torch.load weights_only=True) refuses; "
-            f"if you trust the file, pass --weights_only false"
-        )
-    reason = short_reason(error)
-    if local and not intact:
-        with open(path, "rb") as fh:
-            zipped = fh.read(2) == b"PK"
-        reason = (
-            "the end of the file is missing: its write was cut off" if zipped else "not a file written by torch.save"
-        )
-    return UserError(
-        f"checkpoint {path} is truncated or corrupt ({reason}); pass an intact checkpoint "
-        f"(another .ckpt in {Path(path).parent}) or start a new run without it"
-    )
+from simclr.errors import UserError
+from simclr.training.safe_loading import UNREADABLE_ERRORS, unreadable_checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -78,51 +52,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             return super().load_checkpoint(path, *args, **kwargs)
         except UNREADABLE_ERRORS as e:
             raise unreadable_checkpoint(path, e) from e
-
-
-def read_checkpoint_file(path: str | Path, weights_only: bool = True) -> dict[str, Any]:
-    """`torch.load` of a checkpoint file for inspection, tensors memory-mapped (cheap even for big files).
-
-    Checkpoints come from users, so they are untrusted: `weights_only=True` (the default) unpickles only
-    tensors and plain types, and never runs code from the file. Our own checkpoints hold nothing else.
-    `weights_only=False` unpickles anything; only for a file the user trusts (the error names the flag).
-
-    Raises:
-        FileNotFoundError: no file at `path`.
-        UserError: the file is truncated / corrupt, or holds objects safe loading refuses.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"checkpoint {path} does not exist; pass the path of a .ckpt written by `simclr fit` "
-            f"(e.g. runs/demo/checkpoints/last.ckpt), or `--ckpt_path last` with the run's --checkpoint.dirpath"
-        )
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=weights_only, mmap=True)
-    except UNREADABLE_ERRORS as e:
-        raise unreadable_checkpoint(path, e) from e
-    if not isinstance(checkpoint, dict):
-        raise UserError(
-            f"checkpoint {path} holds a {type(checkpoint).__name__}, not a checkpoint dict; pass a .ckpt written by `simclr fit`"
-        )
-    return checkpoint
-
-
-def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, Any]:
-    """The checkpoint dict of a `simclr fit` checkpoint (see `read_checkpoint_file` for `weights_only`).
-
-    Raises:
-        FileNotFoundError: no file at `path`.
-        UserError: the file is unreadable or unsafe, or was not written by `simclr fit`.
-    """
-    checkpoint = read_checkpoint_file(path, weights_only)
-    hparams = checkpoint.get("hyper_parameters")
-    if not isinstance(checkpoint.get("state_dict"), dict) or not isinstance(hparams, dict) or "encoder" not in hparams:
-        raise UserError(
-            f"checkpoint {path} was not written by `simclr fit` (no SimCLR model config in it); pass a .ckpt from "
-            f"`simclr fit` (a backbone.pt from `simclr export` holds encoder weights only)"
-        )
-    return checkpoint
 
 
 def check_compatible(

@@ -41,6 +41,18 @@ def callback_state_key(callback: Callback, **kwargs: Any) -> str:
     return callback._generate_state_key(**kwargs)
 
 
+def flat_config(config: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config (dicts or jsonargparse Namespaces) as {"encoder.init_args.width": 8, ...}; lists stay values."""
+    if hasattr(config, "as_dict"):
+        config = config.as_dict()
+    if not isinstance(config, dict):
+        return {prefix: config}
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        flat.update(flat_config(value, f"{prefix}.{key}" if prefix else key))
+    return flat
+
+
 class SaveLastEveryNSteps(ModelCheckpoint):
     """Lightning's ModelCheckpoint (same arguments), with `last.ckpt` kept current for resuming:
 
@@ -83,6 +95,7 @@ class CLIHooks(LightningCLI):
     """LightningCLI whose private steps call overridable methods:
 
     - `read_ckpt_path(path, weights_only)` loads `--ckpt_path`, whose saved model config replaces the command line's;
+    - `check_resume_config(path, command_line, checkpoint)` sees both model configs, flattened;
     - `select_callbacks(trainer_config, callbacks)` returns the callbacks the trainer is built with;
     - `trainer_config()` is the `trainer` section of the parsed config (instantiated).
     """
@@ -90,6 +103,9 @@ class CLIHooks(LightningCLI):
     def read_ckpt_path(self, path: str, weights_only: bool) -> dict:
         """The checkpoint dict of `--ckpt_path` (called before its saved config is read; default: torch.load)."""
         return torch.load(path, weights_only=weights_only, map_location="cpu")
+
+    def check_resume_config(self, path: str, command_line: dict, checkpoint: dict) -> None:
+        """Called with the flattened model config of the command line and of `--ckpt_path` (which replaces it)."""
 
     def select_callbacks(self, trainer_config: dict, callbacks: list) -> list:
         """The callbacks to build the trainer with (default: `callbacks` unchanged)."""
@@ -115,7 +131,9 @@ class CLIHooks(LightningCLI):
             return
         if "_class_path" in hparams:
             hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+        command_line = flat_config(self.config[subcommand].get("model"))
         self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
+        self.check_resume_config(ckpt_path, command_line, flat_config(self.config[subcommand].get("model")))
 
     def _instantiate_trainer(self, config: dict, callbacks: list) -> Trainer:
         return super()._instantiate_trainer(config, self.select_callbacks(config, callbacks))

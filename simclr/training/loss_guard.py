@@ -1,8 +1,10 @@
-"""NonFiniteLossGuard: stop a run whose loss became NaN or inf, naming the step and the likely cause.
+"""NonFiniteLossGuard: stop a run whose loss or weights became NaN or inf, naming the step and the likely cause.
 
 The check must not sync the host every step: each step only updates device tensors (the first bad step
 and its loss, via `torch.where`); the host reads them every `check_every_n_steps` steps, before every
-checkpoint is written (so a diverged model never overwrites the last good checkpoint) and at the end.
+checkpoint is written and at the end. Before a checkpoint is written the weights and buffers are checked
+too (BatchNorm statistics can overflow while the loss still looks finite): a diverged model never
+overwrites the last good checkpoint.
 Lightning's own guard (`EarlyStopping(check_finite=True)`) looks at validation metrics only.
 """
 
@@ -17,6 +19,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
 
 from simclr.errors import TrainingDiverged
+from simclr.training.safe_loading import non_finite_entries
 
 
 class NonFiniteLossGuard(Callback):
@@ -52,7 +55,12 @@ class NonFiniteLossGuard(Callback):
             self.check(trainer)
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
-        self.check(trainer)  # raising here aborts the save: the file on disk stays the last good one
+        # raising here aborts the save: the file on disk stays the last good one
+        self.check(trainer)
+        bad = non_finite_entries(checkpoint.get("state_dict") or {})
+        if trainer.strategy.reduce_boolean_decision(bool(bad), all=False):
+            what = f"the model's {bad[0]}" if bad else "the model's weights on another rank"
+            raise TrainingDiverged(f"{what} became non-finite by step {trainer.global_step}; {self.advice(trainer)}")
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.check(trainer)
@@ -65,12 +73,19 @@ class NonFiniteLossGuard(Callback):
         if not trainer.strategy.reduce_boolean_decision(step >= 0, all=False):  # all ranks stop together
             return
         value = float(self._first_bad_loss) if step >= 0 else float("nan")
+        raise TrainingDiverged(f"the training loss became {value} at step {max(step, 0)}; {self.advice(trainer)}")
+
+    @staticmethod
+    def advice(trainer: Trainer) -> str:
+        """The likely causes and the last good checkpoint, for the one-line error."""
         last = getattr(trainer.checkpoint_callback, "last_model_path", "") or ""
         keep = (
-            f"; the last good checkpoint is {last} (resume with --ckpt_path)" if last and Path(last).is_file() else ""
+            f"; the last good checkpoint is {last} (it keeps this run's settings: probe or export it, or start a new "
+            f"run with the fix)"
+            if last and Path(last).is_file()
+            else ""
         )
-        raise TrainingDiverged(
-            f"the training loss became {value} at step {max(step, 0)}; likely causes: the learning rate is too high "
-            f"(lower model.optimizer.init_args.lr), the temperature is too low (raise model.loss.init_args.temperature), "
-            f"or bf16/fp16 overflow (try --trainer.precision 32){keep}"
+        return (
+            "likely causes: the learning rate is too high (lower model.optimizer.init_args.lr), the temperature is too "
+            "low (raise model.loss.init_args.temperature), or bf16/fp16 overflow (try --trainer.precision 32)" + keep
         )

@@ -1,4 +1,5 @@
-"""A callback that SIGKILLs its own process after a given training step: a crash with no chance to clean up."""
+"""A callback that signals its own process after a given training step: SIGKILL is a crash with no chance
+to clean up; SIGTERM is what schedulers and `timeout` send."""
 
 import os
 import signal
@@ -7,12 +8,13 @@ from lightning.pytorch import Callback
 
 
 class KillAfterStep(Callback):
-    """SIGKILLs the process at the end of training step `step` (before that step's checkpoint is written,
-    since Lightning runs checkpoint callbacks last)."""
+    """Sends `signal_name` to the process at the end of training step `step` (before that step's checkpoint
+    is written, since Lightning runs checkpoint callbacks last)."""
 
-    def __init__(self, step: int):
+    def __init__(self, step: int, signal_name: str = "SIGKILL"):
         self.step = step
+        self.signal = getattr(signal, signal_name)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), self.signal)

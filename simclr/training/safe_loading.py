@@ -1,0 +1,154 @@
+"""Reading checkpoint files from users, which are untrusted: no code from a file ever runs by default.
+
+- `torch.load(weights_only=True)`: the unpickler builds tensors and plain Python types only; a crafted
+  pickle that would call a function is refused. Our checkpoints hold nothing else (RNG states are stored
+  as tensors and lists, see `simclr.training.rng`).
+- The model and data config saved in a checkpoint (`class_path`s that LightningCLI instantiates) may only
+  name code from the packages a SimCLR run is built from (`TRUSTED_PACKAGES`); a config naming, say,
+  `os.system` is refused before anything is instantiated.
+- `weights_only=False` (the CLI's `--weights_only false`) lifts both checks, for a file the user trusts.
+- A checkpoint whose weights or buffers are not finite (a diverged run) is refused for probing and export.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from simclr.errors import UserError, short_reason
+
+# Top-level packages whose classes and functions a checkpoint's saved config may name.
+TRUSTED_PACKAGES = ("simclr", "augmentations", "torch", "torchvision", "kornia", "lightning", "torchmetrics")
+_IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")  # a.b.C: how a config names code
+
+# torch.load of a damaged file fails in many ways (zip reader, unpickler, legacy format parser); every
+# exception raised by a bare torch.load(path) is about the file, so these wrappers catch them all.
+UNREADABLE_ERRORS = (Exception,)
+
+
+def unreadable_checkpoint(path: str | Path, error: BaseException) -> UserError:
+    """The one-line error for a checkpoint file `torch.load` failed on with `error`."""
+    local = Path(path).is_file()
+    intact = local and zipfile.is_zipfile(path)  # torch.save writes a zip; a cut-off one has lost its directory
+    if intact and ("weights_only" in str(error) or "Weights only load failed" in str(error)):
+        return UserError(
+            f"checkpoint {path} holds objects that safe loading (torch.load weights_only=True) refuses; "
+            f"if you trust the file, pass --weights_only false"
+        )
+    reason = short_reason(error)
+    if local and not intact:
+        with open(path, "rb") as fh:
+            zipped = fh.read(2) == b"PK"
+        reason = (
+            "the end of the file is missing: its write was cut off" if zipped else "not a file written by torch.save"
+        )
+    return UserError(
+        f"checkpoint {path} is truncated or corrupt ({reason}); pass an intact checkpoint "
+        f"(another .ckpt in {Path(path).parent}) or start a new run without it"
+    )
+
+
+def read_checkpoint_file(path: str | Path, weights_only: bool = True) -> dict[str, Any]:
+    """`torch.load` of a checkpoint file for inspection, tensors memory-mapped (cheap even for big files).
+
+    Checkpoints come from users, so they are untrusted: `weights_only=True` (the default) unpickles only
+    tensors and plain types, and never runs code from the file. Our own checkpoints hold nothing else.
+    `weights_only=False` unpickles anything; only for a file the user trusts (the error names the flag).
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+        UserError: the file is truncated / corrupt, or holds objects safe loading refuses.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"checkpoint {path} does not exist; pass the path of a .ckpt written by `simclr fit` "
+            f"(e.g. runs/demo/checkpoints/last.ckpt), or `--ckpt_path last` with the run's --checkpoint.dirpath"
+        )
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=weights_only, mmap=True)
+    except UNREADABLE_ERRORS as e:
+        raise unreadable_checkpoint(path, e) from e
+    if not isinstance(checkpoint, dict):
+        raise UserError(
+            f"checkpoint {path} holds a {type(checkpoint).__name__}, not a checkpoint dict; pass a .ckpt written by `simclr fit`"
+        )
+    if weights_only:
+        check_import_paths(checkpoint, path)
+    return checkpoint
+
+
+def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, Any]:
+    """The checkpoint dict of a `simclr fit` checkpoint (see `read_checkpoint_file` for `weights_only`).
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+        UserError: the file is unreadable or unsafe, or was not written by `simclr fit`.
+    """
+    checkpoint = read_checkpoint_file(path, weights_only)
+    hparams = checkpoint.get("hyper_parameters")
+    if not isinstance(checkpoint.get("state_dict"), dict) or not isinstance(hparams, dict) or "encoder" not in hparams:
+        raise UserError(
+            f"checkpoint {path} was not written by `simclr fit` (no SimCLR model config in it); pass a .ckpt from "
+            f"`simclr fit` (a backbone.pt from `simclr export` holds encoder weights only)"
+        )
+    return checkpoint
+
+
+def import_paths(config: Any, everywhere: bool = True) -> Iterator[str]:
+    """The import paths (`pkg.mod.Name`) a saved config names: values of `class_path` keys, and with
+    `everywhere` any string that reads as one (a callable given by name, e.g. `optimizer: torch.optim.SGD`)."""
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if key in ("class_path", "_class_path", "_instantiator") and isinstance(value, str):
+                yield value
+            else:
+                yield from import_paths(value, everywhere)
+    elif isinstance(config, (list, tuple)):
+        for value in config:
+            yield from import_paths(value, everywhere)
+    elif everywhere and isinstance(config, str) and _IMPORT_PATH.match(config):
+        yield config
+
+
+def check_import_paths(checkpoint: dict[str, Any], path: str | Path) -> None:
+    """UserError when the config saved in `checkpoint` names code outside `TRUSTED_PACKAGES`.
+
+    The model config holds no file names, so every string that reads as an import path is checked; the
+    data config holds paths (`root` may contain dots), so only its `class_path`s are.
+    """
+    names = [
+        *import_paths(checkpoint.get("hyper_parameters")),
+        *import_paths(checkpoint.get("datamodule_hyper_parameters"), False),
+    ]
+    for name in names:
+        if name.split(".")[0] not in TRUSTED_PACKAGES:
+            raise UserError(
+                f"checkpoint {path} names {name} in its saved config, outside the packages a SimCLR run uses "
+                f"({', '.join(TRUSTED_PACKAGES)}); if you trust the file, pass --weights_only false"
+            )
+
+
+def non_finite_entries(state_dict: dict[str, Any]) -> list[str]:
+    """Names of the floating-point tensors of `state_dict` holding NaN or inf."""
+    return [
+        k
+        for k, v in state_dict.items()
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
+
+
+def check_finite(checkpoint: dict[str, Any], path: str | Path) -> None:
+    """UserError when the checkpoint's weights or buffers are not finite (the run diverged before it was saved)."""
+    bad = non_finite_entries(checkpoint.get("state_dict") or {})
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise UserError(
+            f"checkpoint {path} holds non-finite values in {bad[0]}{more}: the run diverged before it was saved; "
+            f"use an earlier checkpoint of the run, or retrain with a lower learning rate"
+        )
