@@ -17,6 +17,8 @@ import probe_convergence  # noqa: E402
 import small_map_conv  # noqa: E402
 import train_throughput  # noqa: E402
 
+pytestmark = pytest.mark.slow  # runs the CLI, notebooks, benchmark scripts or several processes
+
 ENVIRONMENT = (
     "benchmark",
     "device",

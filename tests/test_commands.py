@@ -14,6 +14,8 @@ from simclr.cli.fit import run_cli
 from simclr.cli.main import run_command
 from simclr.methods.simclr import SimCLR
 
+pytestmark = pytest.mark.slow  # runs the CLI, notebooks, benchmark scripts or several processes
+
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
@@ -97,6 +99,7 @@ def test_probe_writes_table_json_and_tensorboard_next_to_the_checkpoint(tmp_path
     feature_dim = SimCLR.load_from_checkpoint(ckpt, map_location="cpu").encoder.feature_dim
     assert rows[0]["dim"] == feature_dim and rows[-1]["dim"] == 28 * 28
     table = (ckpt.parent / "probe.md").read_text()
+    assert f"Test set: FashionMNIST test split (32 images) in {moved}." in table  # which images were scored
     h = rows[0]
     assert f"| h | {feature_dim} | {100 * h['linear_top1']:.2f} | {100 * h['knn_top1']:.2f} |" in table
     assert "| pixels | 784 |" in table and "| pixels | 784 |" in capsys.readouterr().out

@@ -119,6 +119,7 @@ def tiny_model() -> SimCLR:
     )
 
 
+@pytest.mark.slow  # pretrains and probes once per strategy type
 def test_compare_runs_every_strategy_type(tmp_path):
     data = FashionMNIST(str(fakedata.write_fashion_mnist(tmp_path / "fm", n_train=64, n_test=40)), batch_size=16)
     strategies = (
@@ -184,6 +185,7 @@ def test_split_fit_args():
     )
 
 
+@pytest.mark.slow  # the whole command through the entry point
 def test_cli_compare_augs(tmp_path, monkeypatch):
     from simclr.cli import main as cli_main
 

@@ -11,6 +11,8 @@ from helpers import fakedata
 from simclr.cli.fit import run_cli
 from simclr.methods.simclr import SimCLR
 
+pytestmark = pytest.mark.slow  # runs the CLI, notebooks, benchmark scripts or several processes
+
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 MODEL_CONFIGS = sorted(p.name for p in CONFIGS.glob("*.yaml"))
 TRAINER_CONFIGS = sorted(p.name for p in (CONFIGS / "trainer").glob("*.yaml"))

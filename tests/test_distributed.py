@@ -15,6 +15,8 @@ from simclr.losses.pruning import NegativePruning
 from simclr.losses.sigmoid import sigmoid_loss
 from simclr.losses.supcon import supcon
 
+pytestmark = pytest.mark.slow  # runs the CLI, notebooks, benchmark scripts or several processes
+
 WORLD, N_LOCAL, IN_DIM = 2, 5, 12
 
 # name -> (views, loss(z (V, N, D), labels (N,)))

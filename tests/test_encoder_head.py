@@ -67,7 +67,7 @@ def test_backbone_state_dict_loads_strictly_into_torchvision():
 
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
 def test_head_shapes_and_hidden_layers(num_layers):
-    head = ProjectionHead(in_dim=512, hidden_dim=64, out_dim=16, num_layers=num_layers)
+    head = ProjectionHead(in_dim=512, hidden_dim=64 if num_layers > 1 else None, out_dim=16, num_layers=num_layers)
     h = torch.randn(4, 512)
     outs = head.forward_all(h)
     assert len(outs) == num_layers
@@ -75,6 +75,13 @@ def test_head_shapes_and_hidden_layers(num_layers):
     assert torch.equal(outs[-1], head(h))
     for o in outs[:-1]:
         assert (o >= 0).all()  # hidden layers end in ReLU
+
+
+def test_head_options_that_would_be_ignored_or_empty_are_errors():
+    with pytest.raises(UserError, match="hidden_dim 64 has no layer to size with num_layers 1"):
+        ProjectionHead(in_dim=8, hidden_dim=64, num_layers=1)
+    with pytest.raises(UserError, match="out_dim must be >= 1"):
+        ProjectionHead(in_dim=8, out_dim=0)
 
 
 def test_head_batch_norm_last():

@@ -8,6 +8,8 @@ import pytest
 from helpers import fakedata
 from nbclient import NotebookClient
 
+pytestmark = pytest.mark.slow  # runs the CLI, notebooks, benchmark scripts or several processes
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 TINY_WIDTHS = [4, 8, 8, 16]  # a genuinely tiny encoder: h is 16-d
 TINY = {  # per-notebook CI budgets, on top of root and n_images

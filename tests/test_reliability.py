@@ -19,6 +19,8 @@ from simclr.data.resumable import EpochRandomSampler, ResumableDataLoader
 from simclr.training.checkpoints import AtomicCheckpointIO
 from simclr.training.rng import AugmentationRNG, stream_seed
 
+pytestmark = pytest.mark.slow  # runs the CLI, notebooks, benchmark scripts or several processes
+
 REPO = Path(__file__).resolve().parents[1]
 SIMCLR = Path(sys.executable).parent / "simclr"
 
@@ -62,6 +64,7 @@ def test_empty_image_folder(monkeypatch, capsys, tiny, tmp_path):
 
 def test_unreadable_image_in_image_folder(monkeypatch, capsys, tiny, tmp_path):
     root = fakedata.write_image_folder(tmp_path / "images", n_per_class=4)
+    fakedata.write_image_folder(tmp_path / "val", n_per_class=2)  # the sibling val/ folder
     (root / "a" / "002.png").write_bytes(b"not a png")
     line = user_error(monkeypatch, capsys, *image_folder_args(tiny, tmp_path, root))
     assert f"cannot decode image {root / 'a' / '002.png'}" in line and "replace the file" in line

@@ -11,7 +11,6 @@ atomic checkpoint writes, RNG states and the data position in checkpoints, a non
 
 from __future__ import annotations
 
-import atexit
 import warnings
 from pathlib import Path
 
@@ -101,12 +100,7 @@ class SimCLRCLI(CLIHooks):
                     f"the run's --checkpoint.dirpath (or the path of a .ckpt), or drop --ckpt_path to start a new run"
                 )
         folders = [f for f in (ckpt_dir, Path(trainer.log_dir) if trainer.logger is not None else None) if f]
-        self.run_lock = RunFolderLock(folders)
-        atexit.register(self.run_lock.release)
-
-    def after_fit(self) -> None:
-        if getattr(self, "run_lock", None) is not None:
-            self.run_lock.release()
+        trainer.callbacks.append(RunFolderLock(folders))  # released when the fit ends or fails
 
     def select_callbacks(self, trainer_config: dict, callbacks: list) -> list:
         # The `checkpoint` callback is always built from its option group; drop it when the trainer says

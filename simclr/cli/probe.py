@@ -72,7 +72,13 @@ def probe(
         representations=representations,
     )
     seconds = time.perf_counter() - start
-    header = f"# Probe of {ckpt}\n\nLinear probe: frozen z-scored features, full-batch L-BFGS in PCA-whitened coordinates up to {ProbeRecipe.whiten_max_dim} dims ({max_iter} iterations, L2 {ProbeRecipe().weight_decay} on the z-scored weights); kNN: cosine, k={knn_k}. Took {seconds:.0f} s on {dev}.\n\n"
+    header = (
+        f"# Probe of {ckpt}\n\nTest set: {data.test_set_description()}. Linear probe: frozen z-scored features, "
+        f"full-batch L-BFGS in PCA-whitened coordinates up to {ProbeRecipe.whiten_max_dim} dims ({max_iter} "
+        f"iterations, L2 {ProbeRecipe().weight_decay} on the z-scored weights); kNN: cosine, k={knn_k}. "
+        f"Took {seconds:.0f} s on {dev}.\n\n"
+    )
+    print(f"test set: {data.test_set_description()}")
     md, js = write_report(rows, out, diagnostics=diagnostics, header=header)
     log_to_tensorboard(rows, diagnostics, out / "probe")
     print(format_table(rows))

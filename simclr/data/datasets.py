@@ -10,6 +10,7 @@ The readers of the official file formats are in `simclr.data.readers`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,9 +18,9 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 from torch.utils.data import Dataset
-from torchvision.io import ImageReadMode, decode_image
 
-from simclr.errors import UserError, short_reason
+from simclr.data.decode import decode_rgb
+from simclr.errors import UserError
 
 Batch = tuple[Tensor, Tensor]  # images uint8 (B, C, H, W), labels int64 (B,)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -111,17 +112,31 @@ def collate_batch(batch: Batch | Sequence[tuple[Tensor, int | Tensor]]) -> Batch
     return images, labels
 
 
-def find_classes(root: str | Path) -> list[str]:
-    """Sorted names of the sub-folders of `root` (one per class); FileNotFoundError if none."""
+def find_classes(root: str | Path, option: str = "root") -> list[str]:
+    """Sorted names of the sub-folders of `root` (one per class; hidden ones, `.name`, skipped).
+
+    A one-line error if `root` is a file, unreadable or has no sub-folders; `option` names the
+    `--data.init_args` option that sets `root` ("root" or "val_root"), for the fix.
+    """
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise UserError(
+            f"{root.absolute()} is a file, not an image folder; pass --data.init_args.{option} DIR, "
+            f"a folder with one sub-folder of images per class"
+        )
     try:
-        classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        classes = (
+            sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+        )
     except PermissionError as e:
-        raise UserError(f"cannot read the image folder {root.absolute()} ({e.strerror}); give the user read access (chmod -R a+rX) or pass another --data.init_args.root") from e
+        raise UserError(
+            f"cannot read the image folder {root.absolute()} ({e.strerror}); give the user read access "
+            f"(chmod -R a+rX) or pass another --data.init_args.{option}"
+        ) from e
     if not classes:
         raise FileNotFoundError(
             f"no image folder at {root.absolute()}: expected {root.absolute()}/<class>/*.jpg (or png, bmp, webp); "
-            f"pass --data.init_args.root DIR"
+            f"pass --data.init_args.{option} DIR"
         )
     return classes
 
@@ -129,33 +144,61 @@ def find_classes(root: str | Path) -> list[str]:
 class ImageFolderDataset(Dataset):
     """Images under `root/<class>/*.{jpg,jpeg,png,bmp,webp}`, decoded to RGB and centre-cropped.
 
-    Decoding, resizing (shorter side to `image_size`) and the centre crop are the only CPU work in
-    the data layer; they run in DataLoader workers and give uint8 images of one size, so batches stack.
+    Decoding (simclr.data.decode), resizing (shorter side to `image_size`) and the centre crop are the
+    only CPU work in the data layer; they run in DataLoader workers and give uint8 images of one size,
+    so batches stack. Hidden files and folders (`.name`) are skipped.
 
     Args:
         root: folder with one sub-folder per class.
         image_size: side of the square output, in pixels.
         classes: class names to use (e.g. the train folder's, for a val folder); sorted sub-folders if None.
+            A sub-folder of `root` not among them is an error; one of them missing from `root` is not.
+        option: the `--data.init_args` option that names `root` ("root" or "val_root"), for error messages.
     """
 
-    def __init__(self, root: str | Path, image_size: int = 224, classes: Sequence[str] | None = None):
+    def __init__(
+        self, root: str | Path, image_size: int = 224, classes: Sequence[str] | None = None, option: str = "root"
+    ):
         self.root, self.image_size = Path(root), image_size
-        found = find_classes(self.root)
+        found = find_classes(self.root, option)
         self.classes = list(classes) if classes is not None else found
         unknown = sorted(set(found) - set(self.classes))
         if unknown:
-            raise ValueError(f"{self.root.absolute()} has classes not in the train folder: {unknown}")
+            raise UserError(
+                f"{self.root.absolute()} has classes the train folder lacks: {', '.join(unknown)}; give it the "
+                f"same class sub-folders as the train folder (move or remove {self.root.absolute() / unknown[0]})"
+            )
+        folders = [(label, self.root / name) for label, name in enumerate(self.classes) if (self.root / name).is_dir()]
         self.samples: list[tuple[Path, int]] = [
             (path, label)
-            for label, name in enumerate(self.classes)
-            if (self.root / name).is_dir()
-            for path in sorted((self.root / name).iterdir())
-            if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
+            for label, folder in folders
+            for path in sorted(folder.iterdir())
+            if path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".") and path.is_file()
         ]
         if not self.samples:
             raise FileNotFoundError(
-                f"no images in {self.root.absolute()}: expected <class>/*.jpg (or {', '.join(IMAGE_EXTENSIONS[1:])})"
+                f"no images in {self.root.absolute()}: expected <class>/*.jpg (or {', '.join(IMAGE_EXTENSIONS[1:])}); "
+                f"pass --data.init_args.{option} DIR"
             )
+        present = {label for _, label in self.samples}
+        empty = [str(folder) for label, folder in folders if label not in present]
+        if empty:
+            raise UserError(
+                f"no images in the class folder {empty[0]}"
+                + (f" (and {len(empty) - 1} more)" if len(empty) > 1 else "")
+                + f"; put {', '.join(e[1:] for e in IMAGE_EXTENSIONS)} images in it or remove it"
+            )
+
+    @property
+    def labels(self) -> Tensor:
+        """int64 (N,) class index of each image, in `samples` order."""
+        return torch.tensor([label for _, label in self.samples], dtype=torch.long)
+
+    def subset(self, indices: Tensor | Sequence[int]) -> ImageFolderDataset:
+        """The same folder restricted to `samples[indices]` (e.g. a held-out split), without rescanning it."""
+        part = copy.copy(self)
+        part.samples = [self.samples[int(i)] for i in indices]
+        return part
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -163,9 +206,6 @@ class ImageFolderDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
         """Returns image uint8 (3, image_size, image_size) and its class index."""
         path, label = self.samples[index]
-        try:
-            image = decode_image(str(path), mode=ImageReadMode.RGB)  # (3, H, W) uint8
-        except (RuntimeError, ValueError, OSError) as e:
-            raise UserError(f"cannot decode image {path} ({short_reason(e)}); delete or replace the file") from e
+        image = decode_rgb(path)  # (3, H, W) uint8
         image = TF.resize(image, [self.image_size], antialias=True)  # shorter side -> image_size
         return TF.center_crop(image, [self.image_size, self.image_size]), label

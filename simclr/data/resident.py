@@ -6,7 +6,7 @@ the host never touches pixels during training: the DataLoader (main process, no 
 `index_select`. The sampling (shuffle, drop_last, epoch seeding, distributed sharding) stays Lightning's
 and torch's own `RandomSampler` / `DistributedSampler`, so runs stay reproducible and resumable.
 
-Used by `simclr.data.datamodules.ImageDataModule(device_resident=True)` through its `transfer_batch_to_device` hook.
+Used by `simclr.data.base.ImageDataModule(device_resident=True)` through its `transfer_batch_to_device` hook.
 """
 
 from __future__ import annotations
@@ -19,6 +19,12 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from simclr.data.datasets import ConcatImages, TensorImages
+from simclr.errors import UserError
+
+
+class NotInMemory(UserError, TypeError):
+    """`device_resident` asked of a dataset that is not held in memory (a user's config choice, hence a
+    UserError; a TypeError for callers that check the dataset's type)."""
 
 
 class IndexBatch(NamedTuple):
@@ -67,9 +73,9 @@ def host_tensors(dataset: Dataset) -> tuple[list[Tensor], list[Tensor]]:
         return [dataset.images], [dataset.labels]
     if isinstance(dataset, ConcatImages):
         return [p.images for p in dataset.parts], [p.labels for p in dataset.parts]
-    raise TypeError(
+    raise NotInMemory(
         f"device_resident needs an in-memory dataset (TensorImages or ConcatImages), got {type(dataset).__name__}; "
-        "set device_resident: false for image folders (decoded in workers, pinned uint8 batches instead)"
+        "set data.init_args.device_resident: false for image folders (decoded in workers, pinned uint8 batches instead)"
     )
 
 

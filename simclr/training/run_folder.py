@@ -4,8 +4,11 @@ folder F is the file `.F.simclr-fit.lock` beside it, so F itself holds only the 
 
 from __future__ import annotations
 
+import atexit
 import os
 from pathlib import Path
+
+from lightning.pytorch import Callback, LightningModule, Trainer
 
 from simclr.errors import UserError
 
@@ -27,11 +30,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class RunFolderLock:
-    """Holds the lock of each of `folders` for one fit; `release()` (or process exit) frees them.
+class RunFolderLock(Callback):
+    """Holds the lock of each of `folders` for one fit; released when the fit ends or fails (as a callback of
+    its trainer), by `release()`, or at the latest when the process exits.
 
     Args:
-        folders: the run's output folders (checkpoints, logs); created if missing.
+        folders: the run's output folders (checkpoints, logs); their parents are created if missing, the
+            folders themselves are left to the run.
     """
 
     def __init__(self, folders: list[Path]):
@@ -41,7 +46,7 @@ class RunFolderLock:
 
     def _take(self, folder: Path) -> None:
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:  # e.g. a path under a regular file
             raise UserError(f"cannot create the run folder {folder} ({e.strerror}); pass a writable folder") from e
         path = lock_path(folder)
@@ -69,7 +74,14 @@ class RunFolderLock:
             with os.fdopen(fd, "w") as fh:
                 fh.write(str(os.getpid()))
             self.paths.append(path)
+            atexit.register(self.release)
             return
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self.release()
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        self.release()
 
     def release(self) -> None:
         """Removes the lock files this object holds (only if this process still owns them)."""

@@ -107,3 +107,18 @@ def write_image_folder(
         for i, image in enumerate(fake_images(n_per_class, (3, *size), seed=c)):
             write_png(image, str(root / name / f"{i:03d}.png"))
     return root
+
+
+def write_pil_image(path: Path, array: np.ndarray, **save_options) -> Path:
+    """Writes `array` with Pillow in the format its suffix names (.bmp, .png, .jpg, ...), returns `path`.
+
+    Args:
+        array: uint8 (H, W) greyscale or (H, W, 3) RGB; uint16 (H, W) gives a 16-bit greyscale PNG (mode "I;16").
+        save_options: passed to `PIL.Image.save` (e.g. quality=95 for JPEG).
+    """
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, **save_options)
+    return path
