@@ -77,6 +77,10 @@ def test_image_folder_without_validation_images(monkeypatch, capsys, tiny, tmp_p
         (["--data.init_args.val_batch_size", "-2"], "val_batch_size is -2"),
         (["--data.init_args.batch_size", "64"], "batch_size 64 exceeds the 8 training images"),
         (["--data.init_args.device_resident", "true"], "device_resident: false for image folders"),
+        (
+            ["--data.init_args.device_resident", "true", "--data.init_args.num_workers", "2"],
+            "num_workers 2 would be ignored",
+        ),
     ],
 )
 def test_bad_image_folder_options(monkeypatch, capsys, tiny, tmp_path, options, expected):

@@ -52,7 +52,7 @@ class ImageDataModule(L.LightningDataModule):
         pin_memory: pin host memory for faster copies; only applied when CUDA is available.
         device_resident: keep the whole uint8 train and val sets on the training device (copied once, at
             the first batch) and gather each batch there; the loader yields only indices, in the main
-            process (num_workers is ignored). For in-memory sets that fit in device memory (Fashion-MNIST,
+            process, so num_workers must be 0. For in-memory sets that fit in device memory (Fashion-MNIST,
             CIFAR, STL-10); not for image folders. Needs the trainer to use this data module's hooks
             (`trainer.fit(model, datamodule=dm)`, as the CLI does).
     """
@@ -72,6 +72,11 @@ class ImageDataModule(L.LightningDataModule):
     ):
         super().__init__()
         check_loader_options(batch_size, num_workers, val_batch_size)
+        if device_resident and num_workers > 0:
+            raise UserError(
+                f"data.init_args.device_resident gathers batches on the device in the main process, so num_workers "
+                f"{num_workers} would be ignored; set --data.init_args.num_workers 0 (or device_resident false)"
+            )
         # Under LightningCLI this records the YAML (class_path + init_args), so checkpoints can rebuild
         # the data module: `ImageDataModule.load_from_checkpoint(ckpt)` (used by `simclr probe`).
         self.save_hyperparameters()
