@@ -1,0 +1,30 @@
+"""Model and trainer options out of range, or overridden by another option: one line through `simclr fit`,
+before any training, and nothing written."""
+
+import pytest
+from helpers.cli import run_args, user_error
+
+pytestmark = pytest.mark.slow
+
+CASES = [
+    (["--model.encoder.init_args.width", "null", "--model.encoder.init_args.stage_widths", "[8, 8]"],
+     "ResNetEncoder stage_widths must be 4 positive channel counts"),
+    (["--model.encoder.init_args.stage_widths", "[8, 8, 8, 8]"], "ResNetEncoder got both width 8 and stage_widths"),
+    (["--model.encoder.init_args.cifar_stem", "true", "--model.encoder.init_args.max_pool", "true"],
+     "the CIFAR stem has no max-pool"),
+    (["--model.head.init_args.num_layers", "1"], "ProjectionHead hidden_dim 16 has no layer to size with num_layers 1"),
+    (["--model.head.init_args.out_dim", "0"], "ProjectionHead out_dim must be >= 1"),
+    (["--model.loss.init_args.min_temperature", "0.05"], "min_temperature 0.05 only bounds a learnt temperature"),
+    (["--model.augment.init_args.n_views", "0"], "MultiView n_views must be >= 1 (SimCLR uses 2), got 0"),
+    (["--model.augment.init_args.pipeline.init_args.blur_p", "1.5"], "p must be a probability in [0, 1], got 1.5"),
+    (["--model.warmup_epochs", "-1"], "SimCLR warmup_epochs must be >= 0"),
+    (["--trainer.max_steps", "-5"], "`max_steps` must be a non-negative integer or -1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("options", "expected"), CASES, ids=[c[1][:40] for c in CASES])
+def test_bad_option_is_one_line_before_any_work(monkeypatch, capsys, tiny, tmp_path, options, expected):
+    line = user_error(monkeypatch, capsys, *run_args(tiny, tmp_path / "run", *options))
+    assert expected in line, line
+    written = [p for p in (tmp_path / "run").rglob("*") if p.is_file()] if (tmp_path / "run").exists() else []
+    assert not written, written
