@@ -19,6 +19,7 @@ CASES = [
     (["--model.augment.init_args.pipeline.init_args.blur_p", "1.5"], "p must be a probability in [0, 1], got 1.5"),
     (["--model.warmup_epochs", "-1"], "SimCLR warmup_epochs must be >= 0"),
     (["--trainer.max_steps", "-5"], "`max_steps` must be a non-negative integer or -1"),
+    (["--model.optimizer.init_args.lr", "-1"], "the optimizer rejected its options (Invalid learning rate: -1.0)"),
 ]  # fmt: skip
 
 
@@ -28,3 +29,10 @@ def test_bad_option_is_one_line_before_any_work(monkeypatch, capsys, tiny, tmp_p
     assert expected in line, line
     written = [p for p in (tmp_path / "run").rglob("*") if p.is_file()] if (tmp_path / "run").exists() else []
     assert not written, written
+
+
+def test_compare_augs_without_strategies_and_a_checkpoint_folder(monkeypatch, capsys, tiny, trained):
+    line = user_error(monkeypatch, capsys, "compare-augs", "--config", str(tiny))
+    assert "the following arguments are required: strategies" in line
+    line = user_error(monkeypatch, capsys, "export", "--ckpt", str(trained.parent))
+    assert f"checkpoint {trained.parent} is a folder, not a checkpoint file" in line

@@ -60,7 +60,9 @@ def parser():
     class HelpFormatter(argparse.RawDescriptionHelpFormatter, jsonargparse.DefaultHelpFormatter):
         """Keeps the line breaks of the description (the usage example)."""
 
-    p = jsonargparse.ArgumentParser(prog="simclr compare-augs", description=__doc__, formatter_class=HelpFormatter)
+    p = jsonargparse.ArgumentParser(
+        prog="simclr compare-augs", description=__doc__, formatter_class=HelpFormatter, exit_on_error=False
+    )
     p.add_argument(
         "--strategies",
         type=str,

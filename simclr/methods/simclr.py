@@ -76,6 +76,7 @@ class SimCLR(L.LightningModule):
         self.augment_rng = (
             AugmentationRNG()
         )  # the training augmentations' own stream, checkpointed (simclr.training.rng)
+        self.build_optimizer()  # options checked now, before a trainer or logger exists (its state is lazy)
         if compile:
             self.encoder.compile()
             self.head.compile()
@@ -149,8 +150,15 @@ class SimCLR(L.LightningModule):
         views, labels = batch
         return self._shared_step(views, "val", labels)
 
+    def build_optimizer(self) -> Optimizer:
+        """The optimizer over this module's parameter groups; a one-line UserError for options it rejects."""
+        try:
+            return self.optimizer_factory(param_groups(self))
+        except (ValueError, TypeError) as e:  # torch's optimizers check their options when built
+            raise UserError(f"the optimizer rejected its options ({e}); fix model.optimizer.init_args") from e
+
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(param_groups(self))
+        optimizer = self.build_optimizer()
         total = max(1, int(self.trainer.estimated_stepping_batches))
         epochs = self.trainer.max_epochs if self.trainer.max_epochs and self.trainer.max_epochs > 0 else None
         warmup = int(self.warmup_epochs * total / epochs) if epochs else 0

@@ -65,6 +65,10 @@ def read_checkpoint_file(path: str | Path, weights_only: bool = True) -> dict[st
         UserError: the file is truncated / corrupt, or holds objects safe loading refuses.
     """
     path = Path(path)
+    if path.is_dir():
+        raise UserError(
+            f"checkpoint {path} is a folder, not a checkpoint file; pass the .ckpt inside it, e.g. {path / 'last.ckpt'}"
+        )
     if not path.is_file():
         raise FileNotFoundError(
             f"checkpoint {path} does not exist; pass the path of a .ckpt written by `simclr fit` "
