@@ -135,19 +135,37 @@ def test_losses_reject_wrong_inputs():
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.25, 0.5, 0.9])
-@pytest.mark.parametrize("strategy", ["random", "hardest", "easiest"])
-def test_pruning_drops_exactly_the_requested_negatives(fraction, strategy):
+@pytest.mark.parametrize("drop", ["random", "hardest", "easiest"])
+def test_pruning_drops_exactly_the_requested_negatives(fraction, drop):
     z, labels = torch.randn(2, 7, 5), torch.tensor([0, 1, 1, 2, 0, 0, 3])  # SupCon masks: rows differ in negatives
     for pairs in (contrastive_pairs(z), contrastive_pairs(z, labels)):
-        pruned = prune_mask(pairs.sim, pairs.neg_mask, fraction, strategy)
+        pruned = prune_mask(pairs.sim, pairs.neg_mask, fraction, drop)
         assert not (pruned & ~pairs.neg_mask).any()  # never a positive or the anchor itself
         for a in range(pairs.sim.shape[0]):
             negs = pairs.neg_mask[a].nonzero().squeeze(1).tolist()
             k = math.floor(fraction * len(negs) + 1e-6)
             assert int(pruned[a].sum()) == k
-            by_sim = sorted(negs, key=lambda c: pairs.sim[a, c].item(), reverse=strategy == "hardest")
-            if strategy != "random":
+            by_sim = sorted(negs, key=lambda c: pairs.sim[a, c].item(), reverse=drop == "hardest")
+            if drop != "random":
                 assert set(pruned[a].nonzero().squeeze(1).tolist()) == set(by_sim[:k])
+
+
+def test_drop_names_what_leaves_the_loss():
+    """drop="easiest" keeps the hard negatives (the literature's hard-negative variant), drop="hardest" the easy."""
+    pairs = contrastive_pairs(torch.randn(2, 16, 8, generator=torch.Generator().manual_seed(1)))
+    neg = pairs.neg_mask
+    for drop, kept_are_harder in (("easiest", True), ("hardest", False)):
+        pruned = NegativePruning(0.5, drop)(pairs.sim, neg)
+        kept = neg & ~pruned
+        for a in range(neg.shape[0]):
+            lowest_kept, highest_dropped = pairs.sim[a][kept[a]].min(), pairs.sim[a][pruned[a]].max()
+            highest_kept, lowest_dropped = pairs.sim[a][kept[a]].max(), pairs.sim[a][pruned[a]].min()
+            if kept_are_harder:
+                assert lowest_kept >= highest_dropped
+            else:
+                assert highest_kept <= lowest_dropped
+    assert NegativePruning(0.5, drop="easiest").drop == "easiest"
+    assert "drop=easiest" in repr(NegativePruning(0.5, drop="easiest"))
 
 
 def test_random_pruning_differs_between_anchors_and_calls():
@@ -157,31 +175,31 @@ def test_random_pruning_differs_between_anchors_and_calls():
     assert not torch.equal(a[0, 32:], a[1, 32:])
 
 
-@pytest.mark.parametrize("strategy", ["hardest", "easiest"])
-def test_pruned_losses_match_loop(strategy):
+@pytest.mark.parametrize("drop", ["hardest", "easiest"])
+def test_pruned_losses_match_loop(drop):
     g = torch.Generator().manual_seed(3)
     z, labels, tau = torch.randn(2, 5, 4, generator=g), torch.tensor([0, 1, 0, 2, 1]), 0.2
-    pruning = NegativePruning(0.5, strategy)
+    pruning = NegativePruning(0.5, drop)
     for ids, loss in (
         (None, multiview_nt_xent(z, tau, pruning=pruning)),
         (labels, supcon(z, labels, tau, pruning=pruning)),
     ):
         pairs = contrastive_pairs(z, ids)
-        pruned = prune_mask(pairs.sim, pairs.neg_mask, 0.5, strategy).tolist()
+        pruned = prune_mask(pairs.sim, pairs.neg_mask, 0.5, drop).tolist()
         expected = nce_loop(z, list(range(5)) if ids is None else labels.tolist(), tau, pruned)
         assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     unpruned = multiview_nt_xent(z, tau)
     pruned_loss = multiview_nt_xent(z, tau, pruning=pruning)
     # dropping the hardest negatives lowers the loss more than dropping the easiest
     assert (pruned_loss < unpruned) and (
-        strategy == "easiest" or pruned_loss < multiview_nt_xent(z, tau, pruning=NegativePruning(0.5, "easiest"))
+        drop == "easiest" or pruned_loss < multiview_nt_xent(z, tau, pruning=NegativePruning(0.5, "easiest"))
     )
 
 
 def test_pruning_rejects_bad_settings():
     with pytest.raises(ValueError, match="fraction must be in"):
         NegativePruning(1.0)
-    with pytest.raises(ValueError, match="strategy must be"):
+    with pytest.raises(ValueError, match="drop must be"):
         NegativePruning(0.5, "middle")
 
 

@@ -19,7 +19,7 @@ def constant_pairs_factor(fraction: float) -> float:
 class ConstantPairsBudget(L.Callback):
     """Scales `trainer.max_steps` (if set) or `trainer.max_epochs` by 1 / (1 - fraction) of the model's
     `loss.pruning`, before the optimizer and LR schedule are sized. Epochs are rounded up; give
-    `max_steps` for an exact budget. Add it under `trainer.callbacks` (see configs/loss/prune_hardest_constant_pairs.yaml)."""
+    `max_steps` for an exact budget. Add it under `trainer.callbacks` (see configs/loss/drop_hardest_constant_pairs.yaml)."""
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage != "fit":
