@@ -107,6 +107,19 @@ def test_schedule_warms_up_then_decays_to_zero():
     assert lrs[-1] < 0.02
 
 
+def test_warmup_counts_epochs_when_max_steps_ends_the_run_early():
+    model = tiny_model(lambda p: torch.optim.SGD(p, lr=1.0), warmup_epochs=1.0)
+    lrs = []
+
+    class Record(L.Callback):
+        def on_train_batch_start(self, trainer, *args):
+            lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    fit = trainer(max_epochs=20, max_steps=10, callbacks=[Record()])
+    fit.fit(model, train_dataloaders=loader(n=32, batch=8))  # 4 steps an epoch: warmup is 4 steps of the 10
+    assert len(lrs) == 10 and lrs[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+
+
 def test_rejects_a_single_view():
     model = tiny_model()
     with pytest.raises(ValueError, match="at least 2 views"):

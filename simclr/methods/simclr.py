@@ -1,5 +1,6 @@
 """The SimCLR LightningModule: views -> encoder -> h -> head -> z -> loss."""
 
+import math
 from collections.abc import Callable, Iterable
 
 import lightning as L
@@ -159,9 +160,9 @@ class SimCLR(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = self.build_optimizer()
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        epochs = self.trainer.max_epochs if self.trainer.max_epochs and self.trainer.max_epochs > 0 else None
-        warmup = int(self.warmup_epochs * total / epochs) if epochs else 0
-        warmup = min(warmup, total // 2)
+        total = max(1, int(self.trainer.estimated_stepping_batches))  # sets up the train loader, so its length is known
+        batches = self.trainer.num_training_batches  # per epoch (inf for a loader without a length)
+        steps_per_epoch = math.ceil(batches / self.trainer.accumulate_grad_batches) if math.isfinite(batches) else total
+        warmup = min(int(self.warmup_epochs * steps_per_epoch), total // 2)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, total, warmup))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
