@@ -95,3 +95,13 @@ def test_output_folders_under_a_regular_file_fail_before_any_work(monkeypatch, c
     assert f"the folder of --out {blocker} is not a writable folder" in line
     line = user_error(monkeypatch, capsys, *run_args(tiny, blocker / "run", "--trainer.max_steps", "1"))
     assert "cannot create the run folder" in line or "is not a writable folder" in line, line
+
+
+def test_a_two_process_ddp_fit_holds_one_lock_and_leaves_only_its_files(tiny, tmp_path):
+    run = tmp_path / "ddp"
+    args = run_args(tiny, run, "--trainer.devices", "2", "--trainer.strategy", "ddp", "--trainer.max_steps", "3")
+    out = subprocess.run([str(SIMCLR), *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert torch.load(run / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == 3
+    assert sorted(p.name for p in (run / "ckpt").iterdir()) == ["last.ckpt"]
+    assert not lock_path(run / "ckpt").exists() and not lock_path(run).exists()

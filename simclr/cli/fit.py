@@ -19,6 +19,7 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar, RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.plugins.io import CheckpointIO
+from lightning.pytorch.utilities import rank_zero_only
 
 from simclr.data.datamodules import ImageDataModule
 from simclr.errors import UserError
@@ -99,6 +100,8 @@ class SimCLRCLI(CLIHooks):
                     f"--ckpt_path last found no last.ckpt in {ckpt_dir or 'any folder (checkpointing is off)'}; pass "
                     f"the run's --checkpoint.dirpath (or the path of a .ckpt), or drop --ckpt_path to start a new run"
                 )
+        if rank_zero_only.rank != 0:  # one lock per run: DDP's other processes write through rank 0
+            return
         folders = [f for f in (ckpt_dir, Path(trainer.log_dir) if trainer.logger is not None else None) if f]
         trainer.callbacks.append(RunFolderLock(folders))  # released when the fit ends or fails
 
