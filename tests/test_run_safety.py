@@ -104,4 +104,4 @@ def test_a_two_process_ddp_fit_holds_one_lock_and_leaves_only_its_files(tiny, tm
     assert out.returncode == 0, out.stderr[-2000:]
     assert torch.load(run / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == 3
     assert sorted(p.name for p in (run / "ckpt").iterdir()) == ["last.ckpt"]
-    assert not lock_path(run / "ckpt").exists() and not lock_path(run).exists()
+    assert not list(run.rglob("*.simclr-fit.lock"))  # released by the one process that took it
