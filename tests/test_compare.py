@@ -19,7 +19,8 @@ from augmentations import (
     RandomRot90,
     presets,
 )
-from simclr.ablation.runner import UNTRAINED, Budget, CompareRow, compare, format_rows, read_rows, summary, write_rows
+from simclr.ablation.results import UNTRAINED, CompareRow, format_rows, read_rows, summary, write_rows
+from simclr.ablation.runner import Budget, compare
 from simclr.ablation.strategies import (
     Strategy,
     compositions,

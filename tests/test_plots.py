@@ -5,7 +5,7 @@ import math
 import pytest
 
 from simclr.ablation.plots import bar_chart, format_pair_table, pair_heatmap, pair_matrix
-from simclr.ablation.runner import UNTRAINED, CompareRow
+from simclr.ablation.results import UNTRAINED, CompareRow
 
 
 def row(name: str, parts: list[str], h: float) -> CompareRow:

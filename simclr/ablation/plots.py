@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from simclr.ablation.runner import CompareRow
+from simclr.ablation.results import CompareRow
 
 METRIC_LABELS = {
     "h_top1": "linear top-1 on h (%)",

@@ -15,14 +15,12 @@ training proper). Every run starts from the same initial weights and sees the sa
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
@@ -31,6 +29,7 @@ from torch.utils.data import Dataset, Subset
 
 from augmentations.pipeline import ViewPipeline
 from augmentations.views import MultiView, OneSidedViews
+from simclr.ablation.results import UNTRAINED, CompareRow, write_rows
 from simclr.ablation.strategies import Strategy
 from simclr.data.datamodules import ImageDataModule
 from simclr.eval.features import extract_representations
@@ -63,23 +62,6 @@ class Budget:
     val_images: int = 2048
     test_images: int | None = None
     probe_max_iter: int = ProbeRecipe.max_iter
-
-
-@dataclass
-class CompareRow:
-    """Result of one strategy; accuracies are fractions in [0, 1]."""
-
-    strategy: str  # Strategy.name
-    parts: list[str]  # its building blocks in order (heatmap axes)
-    h_top1: float  # linear probe on h, official test split (its first Budget.test_images)
-    z_top1: float  # linear probe on z, official test split (its first Budget.test_images)
-    final_loss: float | None  # NT-Xent on the strategy's views of `val_images` test images after training
-    contrastive_top1: float | None  # fraction of those anchors whose positive is the most similar candidate
-    train_loss: float | None  # NT-Xent of the last training step (None for the untrained baseline)
-    seconds: float  # wall time of pretraining, validation and both probes
-
-
-UNTRAINED = "untrained"  # name of the baseline row: the shared initial weights, probed without pretraining
 
 
 def fixed_subset(dataset: Dataset, n: int | None, seed: int) -> Dataset:
@@ -274,67 +256,3 @@ def compare(
         if out_dir is not None:
             write_rows(rows, out_dir)
     return rows
-
-
-def write_rows(rows: Sequence[CompareRow], out_dir: str | Path) -> tuple[Path, Path]:
-    """Writes `compare.csv` (parts joined by " > ") and `compare.json` (a list of CompareRow objects) into out_dir."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path, json_path = out / "compare.csv", out / "compare.json"
-    with open(csv_path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=[f.name for f in fields(CompareRow)])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**asdict(row), "parts": " > ".join(row.parts)})
-    json_path.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
-    return csv_path, json_path
-
-
-def read_rows(path: str | Path) -> list[CompareRow]:
-    """The rows of a `compare.json`."""
-    return [CompareRow(**row) for row in json.loads(Path(path).read_text())]
-
-
-def format_rows(rows: Sequence[CompareRow]) -> str:
-    """Markdown table: strategy | h top-1 | z top-1 | final loss | contrastive top-1 | seconds (percent for accuracies)."""
-    lines = [
-        "| strategy | h top-1 | z top-1 | final loss | contrastive top-1 | seconds |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        loss = "-" if r.final_loss is None else f"{r.final_loss:.3f}"
-        contrastive = "-" if r.contrastive_top1 is None else f"{100 * r.contrastive_top1:.1f}"
-        lines.append(
-            f"| {r.strategy} | {100 * r.h_top1:.2f} | {100 * r.z_top1:.2f} | {loss} | {contrastive} | {r.seconds:.0f} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def summary(rows: Sequence[CompareRow], pair: tuple[str, str] = ("crop", "color"), metric: str = "h_top1") -> str:
-    """A few sentences on a pairwise comparison, computed from the rows (for notebooks and reports):
-    the best pair, the best single transformation, whether `pair` beats every single one, and how many
-    strategies beat the untrained encoder."""
-
-    def pct(r: CompareRow) -> str:
-        return f"{100 * getattr(r, metric):.2f}%"
-
-    singles = [r for r in rows if len(r.parts) == 1]
-    pairs = [r for r in rows if len(r.parts) == 2]
-    lines = []
-    if pairs:
-        best = max(pairs, key=lambda r: getattr(r, metric))
-        lines.append(f"Best pair: {' then '.join(best.parts)} ({pct(best)}).")
-    if singles:
-        best_single = max(singles, key=lambda r: getattr(r, metric))
-        lines.append(f"Best single transformation: {best_single.parts[0]} ({pct(best_single)}).")
-    target = next((r for r in pairs if tuple(r.parts) == tuple(pair)), None)
-    if target is not None and singles:
-        above = [r.parts[0] for r in singles if getattr(r, metric) >= getattr(target, metric)]
-        verdict = "beats every single transformation" if not above else f"does not beat {', '.join(above)}"
-        lines.append(f"{'+'.join(pair)} ({pct(target)}) {verdict}.")
-    untrained = next((r for r in rows if r.strategy == UNTRAINED), None)
-    if untrained is not None:
-        trained = [r for r in rows if r is not untrained]
-        better = sum(getattr(r, metric) > getattr(untrained, metric) for r in trained)
-        lines.append(f"{better} of {len(trained)} strategies beat the untrained encoder ({pct(untrained)}).")
-    return " ".join(lines)

@@ -21,7 +21,8 @@ from pathlib import Path
 import jsonargparse
 
 from simclr.ablation.plots import bar_chart, pair_heatmap, pair_matrix
-from simclr.ablation.runner import Budget, compare, format_rows, quiet_lightning, write_rows
+from simclr.ablation.results import format_rows, write_rows
+from simclr.ablation.runner import Budget, compare, quiet_lightning
 from simclr.ablation.strategies import load_strategies, restrict
 from simclr.cli.fit import SimCLRCLI, run_cli
 
