@@ -1,32 +1,124 @@
-"""`simclr export`: the encoder of a pretraining checkpoint as a plain torchvision ResNet state_dict."""
+"""`simclr export`: the encoder of a pretraining checkpoint as a torchvision state_dict, TorchScript or ONNX."""
 
+import importlib.util
+import warnings
 from pathlib import Path
+from typing import Literal
 
 import torch
+from torch import Tensor, nn
 
-from simclr.cli.pretrained import load_pretrained
+from simclr.cli.pretrained import load_datamodule, load_pretrained
 from simclr.errors import UserError
+from simclr.methods.simclr import SimCLR
 from simclr.training.run_folder import writable_folder
 
+DUMMY_BATCH = 2  # images in the example batch that torchscript and onnx trace; the batch axis stays free
+ONNX_OPSET = 17  # opset of the legacy TorchScript-based ONNX exporter, run through onnxruntime in the tests
+EXPORT_EXTRA = "pip install 'simclr-toolkit[export]'"
 
-def export(ckpt: str, out: str = "backbone.pt", weights_only: bool = True) -> Path:
-    """Write the encoder of a checkpoint as a plain torchvision ResNet state_dict (projection head dropped).
 
-    For a ResNet-18 layout at width 64 with the ImageNet stem and 3 channels it loads with
-    `torchvision.models.resnet18().load_state_dict(torch.load(out), strict=True)`; with the CIFAR stem
-    (or another channel count), first set the torchvision model's `conv1` to the same shape (and
-    `maxpool` to `nn.Identity()` for the CIFAR stem). The `fc` entries are a zero 1000-way classifier.
+def export(
+    ckpt: str,
+    out: str = "backbone.pt",
+    format: Literal["torchvision", "torchscript", "onnx"] = "torchvision",
+    image_size: int | None = None,
+    weights_only: bool = True,
+) -> Path:
+    """Write the encoder of a checkpoint (projection head dropped) as a torchvision state_dict, TorchScript or ONNX.
+
+    `torchvision`: a plain ResNet state_dict. For a ResNet-18 layout at width 64 with the ImageNet stem and
+    3 channels it loads with `torchvision.models.resnet18().load_state_dict(torch.load(out), strict=True)`;
+    with the CIFAR stem (or another channel count), first set the torchvision model's `conv1` to the same
+    shape (and `maxpool` to `nn.Identity()` for the CIFAR stem). The `fc` entries are a zero 1000-way classifier.
+
+    `torchscript` (load with `torch.jit.load`) and `onnx` (input `images`, output `h`, free batch axis):
+    the encoder in eval mode, images (B, C, H, W) float32 -> h (B, feature_dim). The graph takes
+    normalised images, as the encoder does: apply `(pixels / 255 - mean) / std` with the mean and std
+    printed on export (the checkpoint's augmentation pipeline's). It is traced on a batch of C x H x W
+    images: C from the encoder, H = W from `image_size`, else the checkpoint's data module, else the
+    pipeline's crop size. The onnx format needs `pip install 'simclr-toolkit[export]'` (onnx, onnxruntime).
 
     Args:
         ckpt: checkpoint written by `simclr fit`.
-        out: where to write the state_dict (never the checkpoint itself).
+        out: where to write the export (never the checkpoint itself).
+        format: torchvision (state_dict), torchscript or onnx.
+        image_size: side in pixels of the images the torchscript / onnx graph is traced on.
         weights_only: false unpickles any object in the checkpoint, which can run code: only for a file you trust.
     """
     out_path = Path(out)
     if out_path.exists() and out_path.resolve() == Path(ckpt).resolve():
         raise UserError(f"--out {out} is the checkpoint being exported; pass another path, e.g. --out backbone.pt")
+    if format == "onnx":
+        missing = [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise UserError(f"--format onnx needs {' and '.join(missing)}, which is not installed; run {EXPORT_EXTRA}")
+    if image_size is not None and image_size < 1:
+        raise UserError(f"--image_size is {image_size}; pass the side of the images in pixels, e.g. --image_size 32")
     writable_folder(out_path.parent, "the folder of --out")
     model = load_pretrained(ckpt, weights_only=weights_only)
-    torch.save(model.encoder.backbone_state_dict(), out_path)
-    print(f"wrote {out_path} (torchvision ResNet state_dict, feature_dim {model.encoder.feature_dim})")
+    encoder = model.encoder.eval()
+    feature_dim = encoder.feature_dim
+    if format == "torchvision":
+        torch.save(encoder.backbone_state_dict(), out_path)
+        print(f"wrote {out_path} (torchvision ResNet state_dict, feature_dim {feature_dim})")
+        return out_path
+    channels = getattr(encoder, "in_channels", None) or _datamodule_attr(ckpt, "channels", weights_only)
+    side = image_size or _datamodule_attr(ckpt, "image_size", weights_only) or _crop_size(model)
+    if channels is None or side is None:
+        raise UserError(f"cannot tell the image shape of checkpoint {ckpt}; pass --image_size (the side in pixels)")
+    images = torch.randn(DUMMY_BATCH, channels, side, side)  # (B, C, H, W), normalised-scale values
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the encoder's channel check: C is fixed
+        warnings.filterwarnings("ignore", category=FutureWarning, message=r"`torch\.jit\.")  # deprecation notices
+        if format == "torchscript":
+            torch.jit.save(torch.jit.trace(encoder, images), str(out_path))
+        else:
+            _export_onnx(encoder, images, out_path)
+    print(
+        f"wrote {out_path} ({format}: images (B, {channels}, {side}, {side}) float32 -> h (B, {feature_dim}); "
+        f"input (pixels / 255 - mean) / std, {_normalisation(model)})"
+    )
     return out_path
+
+
+def _datamodule_attr(ckpt: str, name: str, weights_only: bool) -> int | None:
+    """`channels` or `image_size` of the checkpoint's data module (built, no data read), None if it records none."""
+    try:
+        return getattr(load_datamodule(ckpt, weights_only=weights_only), name, None)
+    except UserError:
+        return None
+
+
+def _crop_size(model: SimCLR) -> int | None:
+    """The output side of the augmentation pipeline's first crop or resize, None if it has none."""
+    for module in model.augment.modules():
+        size = getattr(module, "size", None) if type(module).__name__ in ("RandomResizedCrop", "Resize") else None
+        if isinstance(size, int):
+            return size
+        if isinstance(size, (tuple, list)) and len(size) == 2 and size[0] == size[1]:
+            return int(size[0])
+    return None
+
+
+def _normalisation(model: SimCLR) -> str:
+    """'mean [...] std [...]' of the checkpoint's augmentation pipeline, or a note that it has none."""
+    pipeline = getattr(model.augment, "pipeline", None)
+    mean, std = getattr(pipeline, "mean", None), getattr(pipeline, "std", None)
+    if not isinstance(mean, Tensor) or not isinstance(std, Tensor):
+        return "mean and std as in pretraining (the checkpoint's pipeline records none)"
+    return f"mean {[round(v, 6) for v in mean.flatten().tolist()]} std {[round(v, 6) for v in std.flatten().tolist()]}"
+
+
+def _export_onnx(encoder: nn.Module, images: Tensor, out_path: Path) -> None:
+    """`images` (B, C, H, W) -> `h` (B, feature_dim) as ONNX with a free batch axis (legacy TorchScript exporter)."""
+    torch.onnx.export(
+        encoder,
+        (images,),
+        str(out_path),
+        input_names=["images"],
+        output_names=["h"],
+        dynamic_axes={"images": {0: "batch"}, "h": {0: "batch"}},
+        opset_version=ONNX_OPSET,
+        dynamo=False,
+    )
