@@ -10,7 +10,7 @@ from simclr.data import CIFAR10, CIFAR100, STL10, FashionMNIST, ImageDataModule,
 from simclr.eval import OnlineLinearProbe, ProbeRecipe, fit_linear_probe, knn_top1
 from simclr.losses import NegativePruning, NTXentLoss, SigmoidLoss, SupConLoss
 from simclr.methods import SimCLR
-from simclr.models import ProjectionHead, ResNetEncoder
+from simclr.models import ProjectionHead, ResNetEncoder, TorchvisionEncoder
 from simclr.training import LARS
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "SigmoidLoss",
     "SimCLR",
     "SupConLoss",
+    "TorchvisionEncoder",
     "fit_linear_probe",
     "knn_top1",
 ]

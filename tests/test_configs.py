@@ -20,9 +20,9 @@ TRAINER_CONFIGS = sorted(p.name for p in (CONFIGS / "trainer").glob("*.yaml"))
 
 def fake_root(config: str, tmp: Path) -> list[str]:
     """Generate data in the config's on-disk format; return the CLI overrides that point at it."""
-    if config.startswith("fashion_mnist"):
+    if config.startswith("fashion_mnist") or config == "vit_fashion_mnist.yaml":
         return ["--data.init_args.root", str(fakedata.write_fashion_mnist(tmp / "fmnist"))]
-    if config == "cifar10.yaml":
+    if config in ("cifar10.yaml", "convnext_cifar10.yaml"):
         return ["--data.init_args.root", str(fakedata.write_cifar10(tmp / "cifar10"))]
     if config == "stl10.yaml":
         return ["--data.init_args.root", str(fakedata.write_stl10(tmp / "stl10"))]

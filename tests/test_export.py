@@ -33,7 +33,8 @@ def test_torchscript_gives_the_encoders_h(trained, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_onnx_gives_the_encoders_h_for_any_batch_size(trained, tmp_path):
-    onnxruntime = pytest.importorskip("onnxruntime")
+    import onnxruntime  # installed by make (the [export] extra): a missing one fails, never skips
+
     out = tmp_path / "encoder.onnx"
     run_command(["export", "--ckpt", str(trained), "--out", str(out), "--format", "onnx"])
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -98,3 +99,26 @@ def test_onnx_without_the_extra_names_the_install_command(tmp_path, monkeypatch,
 def test_the_crop_size_is_the_fallback_image_side(trained):
     """Without --image_size or a data module in the checkpoint, the side is the pipeline's crop size."""
     assert export_module._crop_size(SimCLR.load_from_checkpoint(trained, map_location="cpu")) == 28
+
+
+@pytest.mark.slow
+def test_a_vit_checkpoint_exports_to_onnx(tmp_path):
+    from helpers import fakedata
+
+    from simclr.cli.fit import run_cli
+
+    root = fakedata.write_fashion_mnist(tmp_path / "fm", n_train=32, n_test=16)
+    config = Path(__file__).resolve().parents[1] / "configs" / "vit_fashion_mnist.yaml"
+    run_cli(["fit", "--config", str(config), "--data.init_args.root", str(root), "--data.init_args.batch_size", "8",
+             "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
+             "--trainer.default_root_dir", str(tmp_path), "--checkpoint.dirpath", str(tmp_path / "ckpt"),
+             "--trainer.logger", "false"])  # fmt: skip
+    ckpt, out = tmp_path / "ckpt" / "last.ckpt", tmp_path / "vit.onnx"
+    run_command(["export", "--ckpt", str(ckpt), "--format", "onnx", "--out", str(out)])
+    import onnxruntime
+
+    images = torch.randn(3, 1, 28, 28)
+    with torch.no_grad():
+        expected = encoder_of(ckpt)(images)
+    got = onnxruntime.InferenceSession(str(out)).run(["h"], {"images": images.numpy()})[0]
+    assert torch.allclose(torch.from_numpy(got), expected, atol=1e-4)

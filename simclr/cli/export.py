@@ -61,19 +61,22 @@ def export(
     feature_dim = encoder.feature_dim
     if format == "torchvision":
         torch.save(encoder.backbone_state_dict(), out_path)
-        print(f"wrote {out_path} (torchvision ResNet state_dict, feature_dim {feature_dim})")
+        print(f"wrote {out_path} (torchvision state_dict, feature_dim {feature_dim})")
         return out_path
     channels = getattr(encoder, "in_channels", None) or _datamodule_attr(ckpt, "channels", weights_only)
     side = image_size or _datamodule_attr(ckpt, "image_size", weights_only) or _crop_size(model)
     if channels is None or side is None:
         raise UserError(f"cannot tell the image shape of checkpoint {ckpt}; pass --image_size (the side in pixels)")
     images = torch.randn(DUMMY_BATCH, channels, side, side)  # (B, C, H, W), normalised-scale values
-    with torch.no_grad(), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the encoder's channel check: C is fixed
         warnings.filterwarnings("ignore", category=FutureWarning, message=r"`torch\.jit\.")  # deprecation notices
         if format == "torchscript":
-            torch.jit.save(torch.jit.trace(encoder, images), str(out_path))
+            with torch.no_grad():
+                torch.jit.save(torch.jit.trace(encoder, images), str(out_path))
         else:
+            # traced with autograd on: attention then takes its plain path (matmuls, softmax), which ONNX can express;
+            # under no_grad torch picks a fused kernel (`_native_multi_head_attention`) that has no ONNX export
             _export_onnx(encoder, images, out_path)
     print(
         f"wrote {out_path} ({format}: images (B, {channels}, {side}, {side}) float32 -> h (B, {feature_dim}); "

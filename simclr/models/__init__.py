@@ -2,5 +2,6 @@
 
 from simclr.models.encoder import ResNetEncoder
 from simclr.models.head import ProjectionHead
+from simclr.models.torchvision_encoder import TorchvisionEncoder
 
-__all__ = ["ProjectionHead", "ResNetEncoder"]
+__all__ = ["ProjectionHead", "ResNetEncoder", "TorchvisionEncoder"]
