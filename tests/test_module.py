@@ -92,7 +92,8 @@ def test_training_changes_weights_with_each_optimizer(optimizer):
     assert groups[1]["weight_decay"] == 0.0
 
 
-def test_schedule_warms_up_then_decays_to_zero():
+def learning_rates(**trainer_options) -> list[float]:
+    """The learning rate at each training step of a tiny model (SGD lr 1, warmup 1 epoch of 4 steps)."""
     model = tiny_model(lambda p: torch.optim.SGD(p, lr=1.0), warmup_epochs=1.0)
     lrs = []
 
@@ -100,23 +101,19 @@ def test_schedule_warms_up_then_decays_to_zero():
         def on_train_batch_start(self, trainer, *args):
             lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
 
-    fit = trainer(max_epochs=4, callbacks=[Record()])
-    fit.fit(model, train_dataloaders=loader(n=32, batch=8))  # 4 steps an epoch, 16 in all, 4 of warmup
+    trainer(callbacks=[Record()], **trainer_options).fit(model, train_dataloaders=loader(n=32, batch=8))
+    return lrs
+
+
+def test_schedule_warms_up_then_decays_to_zero():
+    lrs = learning_rates(max_epochs=4)  # 4 steps an epoch, 16 in all, 4 of warmup
     assert lrs[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
     assert all(a >= b for a, b in zip(lrs[4:], lrs[5:]))
     assert lrs[-1] < 0.02
 
 
 def test_warmup_counts_epochs_when_max_steps_ends_the_run_early():
-    model = tiny_model(lambda p: torch.optim.SGD(p, lr=1.0), warmup_epochs=1.0)
-    lrs = []
-
-    class Record(L.Callback):
-        def on_train_batch_start(self, trainer, *args):
-            lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
-
-    fit = trainer(max_epochs=20, max_steps=10, callbacks=[Record()])
-    fit.fit(model, train_dataloaders=loader(n=32, batch=8))  # 4 steps an epoch: warmup is 4 steps of the 10
+    lrs = learning_rates(max_epochs=20, max_steps=10)  # warmup is still 4 steps (one epoch) of the 10
     assert len(lrs) == 10 and lrs[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
 
 
