@@ -5,8 +5,9 @@
     simclr fit --config configs/cifar10.yaml --ckpt_path runs/simclr/version_0/checkpoints/last.ckpt
 
 Defaults added to LightningCLI's: TensorBoard logs and checkpoints under `runs/`, a configurable
-checkpoint callback (last + best by validation loss), LR monitor, rich progress bar; for reliable runs:
-atomic checkpoint writes, RNG states and the data position in checkpoints, a non-finite loss guard.
+checkpoint callback (last + best by validation loss), LR monitor, a TensorBoard grid of augmented views, rich
+progress bar; for reliable runs: atomic checkpoint writes, RNG states and the data position in checkpoints, a
+non-finite loss guard.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from simclr.data.datamodules import ImageDataModule
 from simclr.errors import UserError
+from simclr.eval.tensorboard_views import ViewPairGrid
 from simclr.methods.simclr import SimCLR
 from simclr.training.checkpoints import AtomicCheckpointIO
 from simclr.training.interruption import SaveOnSigterm
@@ -61,6 +63,8 @@ class SimCLRCLI(CLIHooks):
             callbacks.append(RichProgressBar())
         if config.get("logger") is not False and not any(isinstance(c, LearningRateMonitor) for c in callbacks):
             callbacks.append(LearningRateMonitor(logging_interval="step"))  # needs a logger: not with `logger: false`
+        if config.get("logger") is not False and not any(isinstance(c, ViewPairGrid) for c in callbacks):
+            callbacks.append(ViewPairGrid())  # the augmented views as a TensorBoard image
         for kind in (ResumeCallback, NonFiniteLossGuard, SaveOnSigterm):  # unless the config names its own
             if not any(isinstance(c, kind) for c in callbacks):
                 callbacks.append(kind())

@@ -12,6 +12,7 @@ from simclr.errors import UserError
 from simclr.eval.evaluate import evaluate_checkpoint
 from simclr.eval.linear_probe import ProbeRecipe
 from simclr.eval.report import format_table, write_report
+from simclr.eval.tensorboard_views import log_probe_views
 from simclr.training.run_folder import writable_folder
 
 
@@ -60,6 +61,7 @@ def probe(
     elif root:
         data.root = root
     start = time.perf_counter()
+    test_outputs: dict[str, torch.Tensor] = {}  # test h, labels and the h probe's predictions, for TensorBoard
     rows, diagnostics = evaluate_checkpoint(
         model,
         data,
@@ -70,6 +72,7 @@ def probe(
         pixels=baselines,
         random_baseline=baselines,
         representations=representations,
+        test_outputs=test_outputs,
     )
     seconds = time.perf_counter() - start
     header = (
@@ -80,7 +83,7 @@ def probe(
     )
     print(f"test set: {data.test_set_description()}")
     md, js = write_report(rows, out, diagnostics=diagnostics, header=header)
-    log_to_tensorboard(rows, diagnostics, out / "probe")
+    log_to_tensorboard(rows, diagnostics, out / "probe", test_outputs, data.num_classes)
     print(format_table(rows))
     print(f"wrote {md} and {js}")
     return js
@@ -99,9 +102,13 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
-def log_to_tensorboard(rows: list, diagnostics: dict, log_dir: Path) -> None:
+def log_to_tensorboard(
+    rows: list, diagnostics: dict, log_dir: Path, test_outputs: dict | None = None, num_classes: int | None = None
+) -> None:
     """Probe accuracies, alignment / uniformity / RankMe and the singular value spectra as TensorBoard
-    scalars (`tensorboard --logdir <run>` shows them next to the pretraining curves)."""
+    scalars (`tensorboard --logdir <run>` shows them next to the pretraining curves); with `test_outputs`
+    (see `evaluate_checkpoint`) and `num_classes`, also the spectrum plot, the h probe's confusion matrix and
+    h of the first test images in the embedding projector (`simclr.eval.tensorboard_views.log_probe_views`)."""
     from torch.utils.tensorboard import SummaryWriter
 
     with SummaryWriter(str(log_dir)) as writer:
@@ -114,3 +121,5 @@ def log_to_tensorboard(rows: list, diagnostics: dict, log_dir: Path) -> None:
                 writer.add_scalar(f"diagnostics/{key}/{name}", values[key])
             for k, s in enumerate(values["spectrum"]):  # x axis: singular value index
                 writer.add_scalar(f"diagnostics/spectrum/{name}", s, global_step=k)
+        if test_outputs is not None and num_classes is not None:
+            log_probe_views(writer, diagnostics, test_outputs, num_classes)

@@ -20,7 +20,7 @@ from simclr.data.datamodules import ImageDataModule
 from simclr.eval.diagnostics import representation_diagnostics
 from simclr.eval.features import extract_representations, pixel_features, projection_head
 from simclr.eval.knn import knn_top1
-from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
+from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe_predictions
 from simclr.eval.report import ProbeRow
 from simclr.methods.simclr import SimCLR
 
@@ -65,10 +65,16 @@ def _probe(
     knn: bool,
     knn_k: int,
     knn_temperature: float,
+    predictions: dict[str, Tensor] | None = None,
 ) -> ProbeRow:
-    """Linear probe (and kNN if `knn`) of one representation: train/test = (features (N, D), labels (N,))."""
+    """Linear probe (and kNN if `knn`) of one representation: train/test = (features (N, D), labels (N,)).
+
+    When `predictions` is a dict, the linear probe's test predictions (M,) go into it under f"{name}_predictions".
+    """
     with _timed(f"linear probe on {name} ({train[0].shape[1]} dims)"):
-        linear = fit_linear_probe(train[0], train[1], test[0], test[1], num_classes, recipe)
+        linear, predicted = fit_linear_probe_predictions(train[0], train[1], test[0], test[1], num_classes, recipe)
+        if predictions is not None:
+            predictions[f"{name}_predictions"] = predicted  # (M,)
     knn_acc = None
     if knn:
         with _timed(f"kNN (k={knn_k}) on {name}"):
@@ -117,6 +123,7 @@ def evaluate_checkpoint(
     diagnostics: bool = True,
     seed: int = 0,
     representations: list[str] | None = None,
+    test_outputs: dict[str, Tensor] | None = None,
 ) -> tuple[list[ProbeRow], dict]:
     """Probes every representation of a frozen SimCLR model on the datamodule's labelled splits.
 
@@ -132,6 +139,8 @@ def evaluate_checkpoint(
         diagnostics: compute alignment / uniformity / RankMe / spectrum for h and z.
         seed: seeds the random encoder and the augmented views of the diagnostics.
         representations: which of h, head_1, ..., z to probe; all of them if None.
+        test_outputs: when a dict, filled with the test split's "h" (M, D), "labels" (M,) and, when h is
+            probed, the h linear probe's "h_predictions" (M,) (for the TensorBoard pictures of `simclr probe`).
 
     Returns:
         (rows in the order h, head_1, ..., z, random_h, pixels; diagnostics {"h": {...}, "z": {...}} or {}).
@@ -151,6 +160,8 @@ def evaluate_checkpoint(
         test_feats, test_y = extract_representations(
             model.encoder, head, test_set, normalise, batch_size, device, layout
         )
+    if test_outputs is not None:
+        test_outputs.update(h=test_feats["h"], labels=test_y)
     rows = [
         _probe(
             name,
@@ -161,6 +172,7 @@ def evaluate_checkpoint(
             name in KNN_NAMES,
             knn_k,
             knn_temperature,
+            test_outputs if name == "h" else None,
         )
         for name in train_feats
         if representations is None or name in representations

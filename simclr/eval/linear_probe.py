@@ -168,12 +168,37 @@ def train_probe(
 
 
 @torch.no_grad()
-def top1(probe: nn.Module, x: Tensor, y: Tensor, num_classes: int, batch_size: int = 8192) -> float:
-    """Top-1 accuracy of `probe` on features x (M, D) against labels y (M,), in batches (torchmetrics)."""
+def top1_and_predictions(
+    probe: nn.Module, x: Tensor, y: Tensor, num_classes: int, batch_size: int = 8192
+) -> tuple[float, Tensor]:
+    """Top-1 accuracy of `probe` on features x (M, D) against labels y (M,) (torchmetrics), and its
+    predicted classes (M,) int64, computed in batches."""
     metric = MulticlassAccuracy(num_classes, average="micro").to(x.device)
+    predicted = []
     for start in range(0, len(x), batch_size):
-        metric.update(probe(x[start : start + batch_size]), y[start : start + batch_size].to(x.device))
-    return float(metric.compute())
+        logits = probe(x[start : start + batch_size])  # (b, K)
+        metric.update(logits, y[start : start + batch_size].to(x.device))
+        predicted.append(logits.argmax(1))
+    return float(metric.compute()), torch.cat(predicted)
+
+
+def fit_linear_probe_predictions(
+    train_x: Tensor,
+    train_y: Tensor,
+    test_x: Tensor,
+    test_y: Tensor,
+    num_classes: int,
+    recipe: ProbeRecipe = ProbeRecipe(),
+) -> tuple[float, Tensor]:
+    """`fit_linear_probe`, also returning the probe's predicted test classes (M,) (e.g. for a confusion matrix)."""
+    if recipe.max_iter < 1:
+        raise UserError(
+            f"the linear probe needs max_iter >= 1 L-BFGS iterations, got {recipe.max_iter}; pass --max_iter {ProbeRecipe.max_iter}"
+        )
+    with cpu_threads(None if train_x.is_cuda else recipe.num_threads):
+        train_x, test_x, penalty = prepared_features(train_x, test_x, recipe)
+    probe = train_probe(train_x, train_y, num_classes, recipe, penalty)
+    return top1_and_predictions(probe, test_x, test_y.long(), num_classes)
 
 
 def fit_linear_probe(
@@ -195,11 +220,4 @@ def fit_linear_probe(
     Returns:
         test top-1 accuracy in [0, 1].
     """
-    if recipe.max_iter < 1:
-        raise UserError(
-            f"the linear probe needs max_iter >= 1 L-BFGS iterations, got {recipe.max_iter}; pass --max_iter {ProbeRecipe.max_iter}"
-        )
-    with cpu_threads(None if train_x.is_cuda else recipe.num_threads):
-        train_x, test_x, penalty = prepared_features(train_x, test_x, recipe)
-    probe = train_probe(train_x, train_y, num_classes, recipe, penalty)
-    return top1(probe, test_x, test_y.long(), num_classes)
+    return fit_linear_probe_predictions(train_x, train_y, test_x, test_y, num_classes, recipe)[0]

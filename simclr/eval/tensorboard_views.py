@@ -1,0 +1,174 @@
+"""TensorBoard pictures: the augmented view pairs during pretraining, and the probe's spectrum plot, confusion
+matrix and embedding projector.
+
+Scalars say how much; these say what: the views the loss actually compares, how fast the singular values of
+h and z fall, which classes the linear probe confuses, and where the test images sit in h.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+from torchmetrics.classification import MulticlassConfusionMatrix
+from torchvision.utils import make_grid
+
+PROJECTOR_IMAGES = 1000  # test images whose h goes to the embedding projector
+
+
+def unnormalise(views: Tensor, mean: Tensor | None, std: Tensor | None) -> Tensor:
+    """Normalised views back to displayable pixels.
+
+    Args:
+        views: (N, C, H, W) float, (pixels - mean) / std.
+        mean: (1, C, 1, 1) or None; std: (1, C, 1, 1) or None. Without them each image is min-max scaled.
+
+    Returns:
+        (N, C, H, W) float32 in [0, 1].
+    """
+    x = views.float()
+    if mean is not None and std is not None:
+        return (x * std.to(x) + mean.to(x)).clamp(0.0, 1.0)
+    low = x.amin(dim=(1, 2, 3), keepdim=True)
+    high = x.amax(dim=(1, 2, 3), keepdim=True)
+    return (x - low) / (high - low).clamp_min(1e-8)
+
+
+def view_grid(views: list[Tensor], n_images: int, mean: Tensor | None = None, std: Tensor | None = None) -> Tensor:
+    """One picture of the first `n_images` images' views: row b holds the V views of image b.
+
+    Args:
+        views: V tensors (B, C, H, W), normalised as the pipeline leaves them; view v of image b is row b of v.
+        n_images: rows of the grid (at most B).
+        mean, std: the pipeline's (1, C, 1, 1) normalisation, or None.
+
+    Returns:
+        (3, n * (H + 2) + 2, V * (W + 2) + 2) float in [0, 1] on the CPU (`make_grid`, padding 2).
+    """
+    n = min(n_images, views[0].shape[0])
+    stacked = torch.stack([v[:n].detach() for v in views], dim=1)  # (n, V, C, H, W)
+    pixels = unnormalise(stacked.flatten(0, 1), mean, std).cpu()  # (n * V, C, H, W), image-major
+    return make_grid(pixels, nrow=len(views), padding=2)
+
+
+def _normalisation(augment: torch.nn.Module) -> tuple[Tensor | None, Tensor | None]:
+    """The (1, C, 1, 1) mean and std of `augment` (a MultiView / OneSidedViews over a ViewPipeline), or Nones."""
+    pipeline = getattr(augment, "pipeline", augment)
+    mean, std = getattr(pipeline, "mean", None), getattr(pipeline, "std", None)
+    return (mean, std) if isinstance(mean, Tensor) and isinstance(std, Tensor) else (None, None)
+
+
+class ViewPairGrid(L.Callback):
+    """Logs the augmented views of a training batch as one image (tag `views/pairs`): rows = images,
+    columns = view 1, view 2 (all V views for V > 2).
+
+    Reads the views the training step already drew (the module augments in `on_after_batch_transfer`, so
+    `on_train_batch_start` receives (views, labels)): no extra random draws, batches unchanged. The pixels
+    reach the host only at the steps it logs. The un-augmented image is not in the batch after augmentation,
+    so it is not shown. Loggers without `add_image` (CSV, none) are skipped.
+
+    Args:
+        every_n_epochs: log on the first batch of epoch 0, every_n_epochs, 2 * every_n_epochs, ... (and of
+            the first epoch a resumed run starts in).
+        n_images: rows of the grid.
+    """
+
+    def __init__(self, every_n_epochs: int = 5, n_images: int = 8) -> None:
+        if every_n_epochs < 1 or n_images < 1:
+            raise ValueError(
+                f"ViewPairGrid needs every_n_epochs >= 1 and n_images >= 1, got {every_n_epochs}, {n_images}"
+            )
+        self.every_n_epochs = every_n_epochs
+        self.n_images = n_images
+        self._logged_once = False
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        first = not self._logged_once
+        due = batch_idx == 0 and trainer.current_epoch % self.every_n_epochs == 0
+        if not (first or due) or not trainer.is_global_zero:
+            return
+        writers = [getattr(lg, "experiment", None) for lg in trainer.loggers]
+        writers = [w for w in writers if callable(getattr(w, "add_image", None))]
+        views = batch[0] if isinstance(batch, (tuple, list)) else None
+        if not writers or not isinstance(views, (tuple, list)) or not all(isinstance(v, Tensor) for v in views):
+            return
+        grid = view_grid(list(views), self.n_images, *_normalisation(getattr(pl_module, "augment", None)))
+        for writer in writers:
+            writer.add_image("views/pairs", grid, global_step=trainer.global_step)
+        self._logged_once = True
+
+
+def spectrum_figure(diagnostics: dict) -> Figure:
+    """Normalised singular values of each representation on a log scale.
+
+    Args:
+        diagnostics: name -> {"spectrum": singular values, largest first, summing to 1, ...}.
+    """
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.add_subplot()
+    for name, values in diagnostics.items():
+        spectrum = [s for s in values["spectrum"] if s > 0]
+        ax.plot(range(1, len(spectrum) + 1), spectrum, label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("singular value index")
+    ax.set_ylabel("share of the sum")
+    ax.set_title("Singular value spectrum (test views)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(predictions: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    """(K, K) counts, row = true class, column = predicted class (torchmetrics `MulticlassConfusionMatrix`).
+
+    Args:
+        predictions: (M,) int64 predicted classes; labels: (M,) int64 true classes.
+    """
+    metric = MulticlassConfusionMatrix(num_classes)
+    metric.update(predictions.cpu(), labels.long().cpu())
+    return metric.compute()
+
+
+def confusion_figure(matrix: Tensor, title: str) -> Figure:
+    """A (K, K) confusion matrix as a heatmap of row-normalised rates, with the counts written in each cell."""
+    k = matrix.shape[0]
+    rates = matrix.float() / matrix.sum(1, keepdim=True).clamp_min(1)
+    fig = Figure(figsize=(1 + 0.5 * k, 0.5 + 0.5 * k))
+    ax = fig.add_subplot()
+    image = ax.imshow(rates.numpy(), vmin=0.0, vmax=1.0, cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            colour = "white" if rates[i, j] > 0.5 else "black"
+            ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=7, color=colour)
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def log_probe_views(writer, diagnostics: dict, test_outputs: dict, num_classes: int) -> None:
+    """Spectrum plot, the h probe's confusion matrix and h in the embedding projector.
+
+    Args:
+        writer: a `SummaryWriter`.
+        diagnostics: as `evaluate_checkpoint` returns it ({} draws no spectrum).
+        test_outputs: {"h": (M, D), "labels": (M,), "h_predictions": (M,)} of the test split, as
+            `evaluate_checkpoint(test_outputs=...)` fills it; missing keys skip their picture.
+        num_classes: K.
+    """
+    if diagnostics:
+        writer.add_figure("diagnostics/spectrum_plot", spectrum_figure(diagnostics))
+    labels = test_outputs.get("labels")
+    if labels is None:
+        return
+    if "h_predictions" in test_outputs:
+        matrix = confusion_matrix(test_outputs["h_predictions"], labels, num_classes)
+        writer.add_figure("probe/confusion_h", confusion_figure(matrix, "Linear probe on h (test split)"))
+    if "h" in test_outputs:
+        n = min(PROJECTOR_IMAGES, len(labels))
+        writer.add_embedding(test_outputs["h"][:n].float(), metadata=labels[:n].tolist(), tag="h")
