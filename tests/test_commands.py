@@ -19,36 +19,19 @@ pytestmark = pytest.mark.slow  # runs the CLI, notebooks, benchmark scripts or s
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
+def short_fit(config: str, data_root: Path, root_dir: Path, *extra: str) -> list[str]:
+    """`simclr fit` arguments of a 2-step CPU run of `config` on the data in `data_root`."""
+    return ["fit", "--config", str(CONFIGS / config), "--data.init_args.root", str(data_root),
+            "--data.init_args.batch_size", "8", "--trainer.accelerator", "cpu", "--trainer.max_steps", "2",
+            "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
+            "--trainer.default_root_dir", str(root_dir), *extra]  # fmt: skip
+
+
 def pretrain(tmp: Path, config: str, data_root: Path, *extra: str) -> Path:
     """One short `simclr fit`; returns its last.ckpt."""
-    run_cli(
-        [
-            "fit",
-            "--config",
-            str(CONFIGS / config),
-            "--data.init_args.root",
-            str(data_root),
-            "--data.init_args.batch_size",
-            "8",
-            "--trainer.accelerator",
-            "cpu",
-            "--trainer.max_steps",
-            "2",
-            "--trainer.limit_val_batches",
-            "1",
-            "--trainer.enable_progress_bar",
-            "false",
-            "--trainer.default_root_dir",
-            str(tmp),
-            "--trainer.logger.init_args.save_dir",
-            str(tmp),
-            "--trainer.logger.init_args.name",
-            "",
-            "--trainer.logger.init_args.version",
-            "",
-            *extra,
-        ]
-    )
+    logger = ["--trainer.logger.init_args.save_dir", str(tmp), "--trainer.logger.init_args.name", "",
+              "--trainer.logger.init_args.version", ""]  # fmt: skip
+    run_cli(short_fit(config, data_root, tmp, *logger, *extra))
     return tmp / "checkpoints" / "last.ckpt"  # name "" and version "": the run lives directly in tmp
 
 
@@ -117,31 +100,8 @@ def test_fit_runs_without_a_logger_or_checkpoints(tmp_path):
     """`--trainer.logger false` drops the default LR monitor and `--trainer.enable_checkpointing false`
     the default checkpoint callback, instead of Lightning rejecting the combination."""
     data_root = fakedata.write_fashion_mnist(tmp_path / "fmnist", n_train=32, n_test=16)
-    cli = run_cli(
-        [
-            "fit",
-            "--config",
-            str(CONFIGS / "fashion_mnist.yaml"),
-            "--data.init_args.root",
-            str(data_root),
-            "--data.init_args.batch_size",
-            "8",
-            "--trainer.accelerator",
-            "cpu",
-            "--trainer.max_steps",
-            "2",
-            "--trainer.limit_val_batches",
-            "1",
-            "--trainer.enable_progress_bar",
-            "false",
-            "--trainer.default_root_dir",
-            str(tmp_path / "run"),
-            "--trainer.logger",
-            "false",
-            "--trainer.enable_checkpointing",
-            "false",
-        ]
-    )
+    off = ["--trainer.logger", "false", "--trainer.enable_checkpointing", "false"]
+    cli = run_cli(short_fit("fashion_mnist.yaml", data_root, tmp_path / "run", *off))
     assert cli.trainer.global_step == 2 and cli.trainer.logger is None
     assert cli.trainer.checkpoint_callback is None
     assert not list(tmp_path.rglob("*.ckpt"))

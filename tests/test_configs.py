@@ -92,19 +92,15 @@ def test_fit_writes_last_and_best_checkpoints_and_tensorboard_logs_then_resumes(
         *fake_root("fashion_mnist.yaml", tmp_path),
         *tiny(tmp_path),
     ]
-    cli = run_cli(
-        [
-            *base,
-            "--trainer.max_epochs",
-            "2",
-            "--trainer.limit_train_batches",
-            "3",
-            "--trainer.limit_val_batches",
-            "2",
-            "--trainer.enable_progress_bar",
-            "false",
-        ]
-    )
+    short = [
+        "--trainer.limit_train_batches",
+        "3",
+        "--trainer.limit_val_batches",
+        "2",
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
+    cli = run_cli([*base, *short, "--trainer.max_epochs", "2"])
     run_dir = Path(cli.trainer.log_dir)
     ckpts = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     assert "last.ckpt" in ckpts and any(name.startswith("best-") for name in ckpts), ckpts
@@ -117,21 +113,8 @@ def test_fit_writes_last_and_best_checkpoints_and_tensorboard_logs_then_resumes(
     for (name, a), b in zip(cli.model.state_dict().items(), loaded.state_dict().values()):
         assert torch.equal(a, b), name
 
-    resumed = run_cli(
-        [
-            *base,
-            "--trainer.max_epochs",
-            "3",
-            "--trainer.limit_train_batches",
-            "3",
-            "--trainer.limit_val_batches",
-            "2",
-            "--trainer.enable_progress_bar",
-            "false",
-            "--ckpt_path",
-            str(run_dir / "checkpoints" / "last.ckpt"),
-        ]
-    )
+    last = str(run_dir / "checkpoints" / "last.ckpt")
+    resumed = run_cli([*base, *short, "--trainer.max_epochs", "3", "--ckpt_path", last])
     assert resumed.trainer.global_step == 9  # continued from step 6, not restarted
     assert resumed.trainer.current_epoch == 3
 
