@@ -1,6 +1,7 @@
 """GPU-side SimCLR augmentation: uint8 batch on the device -> N independently augmented float views."""
 
 from augmentations import ops
+from augmentations.kornia_transforms import RandomCutout, RandomGaussianNoise, RandomRotation
 from augmentations.pipeline import ViewPipeline
 from augmentations.presets import (
     CIFAR10_MEAN,
@@ -18,6 +19,7 @@ from augmentations.presets import (
     crop_only,
     cutout,
     grayscale,
+    jitter,
     noise,
     rotate,
     simclr_cifar,
@@ -26,15 +28,13 @@ from augmentations.presets import (
     sobel,
 )
 from augmentations.transforms import (
+    JitterParams,
     RandomColorJitter,
-    RandomCutout,
     RandomGaussianBlur,
-    RandomGaussianNoise,
     RandomGrayscale,
     RandomHorizontalFlip,
     RandomResizedCrop,
     RandomRot90,
-    RandomRotation,
     RandomSolarize,
     Resize,
     Sobel,
@@ -48,6 +48,7 @@ __all__ = [
     "FASHION_MNIST_STD",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "JitterParams",
     "MultiView",
     "OneSidedViews",
     "RandomColorJitter",
@@ -72,6 +73,7 @@ __all__ = [
     "crop_only",
     "cutout",
     "grayscale",
+    "jitter",
     "noise",
     "ops",
     "rotate",

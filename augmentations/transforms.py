@@ -1,12 +1,14 @@
 """Augmentation modules: each draws its per-image parameters in `forward` and hands the pixel work to ops.py.
 
 Parameters come from the global torch RNG on `images.device`, so `torch.manual_seed` makes a run
-reproducible. Every module maps float (B, C, H, W) in [0, 1] to float (B, C, h, w) in [0, 1] and keeps
-the batch shape. Our own modules are sync-free; the kornia-backed ones (cutout, rotation, noise)
-draw per image too but may index the selected images internally, as kornia does.
+reproducible. Every module maps float (B, C, H, W) in [0, 1] to float (B, C, h, w) in [0, 1], keeps the
+batch shape and is sync-free. Each random module's `draw(images)` returns the per-image parameters its
+`forward` applies (what the backend distribution tests compare with kornia's `forward_parameters`).
+The thin kornia wrappers (cutout, rotation, noise) live in kornia_transforms.py.
 """
 
-import kornia.augmentation as K
+from typing import NamedTuple
+
 import torch
 from torch import Tensor, nn
 
@@ -41,11 +43,14 @@ class RandomResizedCrop(nn.Module):
         self.scale = tuple(scale)
         self.ratio = tuple(ratio)
 
+    def draw(self, images: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, 4) crop boxes [x0, y0, x1, y1] in pixels (see ops.sample_crop_boxes)."""
+        batch, _, height, width = images.shape
+        return ops.sample_crop_boxes(batch, height, width, self.scale, self.ratio, device=images.device)
+
     def forward(self, images: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C, size, size)."""
-        batch, _, height, width = images.shape
-        boxes = ops.sample_crop_boxes(batch, height, width, self.scale, self.ratio, device=images.device)
-        return ops.resized_crop(images, boxes, (self.size, self.size))
+        return ops.resized_crop(images, self.draw(images), (self.size, self.size))
 
 
 class Resize(nn.Module):
@@ -65,6 +70,17 @@ class Resize(nn.Module):
         boxes = images.new_zeros(batch, 4)  # [0, 0, W, H]; filled in place, no host-to-device copy
         boxes[:, 2], boxes[:, 3] = width, height
         return ops.resized_crop(images, boxes, (self.size, self.size))
+
+
+class JitterParams(NamedTuple):
+    """Per-image colour-jitter parameters, each (B,) except `order` (B, 4); identity where `apply` is False."""
+
+    brightness: Tensor
+    contrast: Tensor
+    saturation: Tensor
+    hue: Tensor
+    order: Tensor  # per-image permutation of [0=brightness, 1=contrast, 2=saturation, 3=hue]
+    apply: Tensor  # bool: jittered at all (probability p)
 
 
 class RandomColorJitter(nn.Module):
@@ -91,8 +107,8 @@ class RandomColorJitter(nn.Module):
             raise ConfigError(f"RandomColorJitter hue must be in [0, 0.5], got {hue}")
         self.brightness, self.contrast, self.saturation, self.hue, self.p = brightness, contrast, saturation, hue, p
 
-    def forward(self, images: Tensor) -> Tensor:
-        """(B, C, H, W) -> (B, C, H, W)."""
+    def draw(self, images: Tensor) -> JitterParams:
+        """(B, C, H, W) -> the per-image factors, order and selection."""
         batch = images.shape[0]
         apply = _coin(batch, self.p, images)  # (B,)
         factors = [
@@ -101,7 +117,12 @@ class RandomColorJitter(nn.Module):
         brightness, contrast, saturation = (torch.where(apply, f, torch.ones_like(f)) for f in factors)
         hue = torch.where(apply, _uniform(batch, -self.hue, self.hue, images), images.new_zeros(batch))
         order = torch.argsort(torch.rand(batch, 4, device=images.device), dim=1)  # (B, 4) permutations
-        return ops.color_jitter(images, brightness, contrast, saturation, hue, order)
+        return JitterParams(brightness, contrast, saturation, hue, order, apply)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, C, H, W)."""
+        params = self.draw(images)
+        return ops.color_jitter(images, *params[:5])
 
 
 class RandomGrayscale(nn.Module):
@@ -116,9 +137,13 @@ class RandomGrayscale(nn.Module):
         check_probability(p, type(self).__name__)
         self.p = p
 
+    def draw(self, images: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B,) bool, which images to convert."""
+        return _coin(images.shape[0], self.p, images)
+
     def forward(self, images: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""
-        return ops.grayscale(images, _coin(images.shape[0], self.p, images))
+        return ops.grayscale(images, self.draw(images))
 
 
 class RandomGaussianBlur(nn.Module):
@@ -139,12 +164,15 @@ class RandomGaussianBlur(nn.Module):
             )
         self.kernel_size, self.sigma, self.p = kernel_size, tuple(sigma), p
 
-    def forward(self, images: Tensor) -> Tensor:
-        """(B, C, H, W) -> (B, C, H, W)."""
+    def draw(self, images: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B,) sigma per image in pixels, 0 for images not blurred."""
         batch = images.shape[0]
         sigma = _uniform(batch, self.sigma[0], self.sigma[1], images)
-        sigma = torch.where(_coin(batch, self.p, images), sigma, torch.zeros_like(sigma))  # 0 = no blur
-        return ops.gaussian_blur(images, sigma, self.kernel_size)
+        return torch.where(_coin(batch, self.p, images), sigma, torch.zeros_like(sigma))  # 0 = no blur
+
+    def forward(self, images: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, C, H, W)."""
+        return ops.gaussian_blur(images, self.draw(images), self.kernel_size)
 
 
 class RandomSolarize(nn.Module):
@@ -160,9 +188,13 @@ class RandomSolarize(nn.Module):
         check_probability(p, type(self).__name__)
         self.threshold, self.p = threshold, p
 
+    def draw(self, images: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B,) bool, which images to solarize."""
+        return _coin(images.shape[0], self.p, images)
+
     def forward(self, images: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""
-        return ops.solarize(images, _coin(images.shape[0], self.p, images), self.threshold)
+        return ops.solarize(images, self.draw(images), self.threshold)
 
 
 class RandomRot90(nn.Module):
@@ -180,11 +212,15 @@ class RandomRot90(nn.Module):
         check_probability(p, type(self).__name__)
         self.p = p
 
-    def forward(self, images: Tensor) -> Tensor:
-        """(B, C, S, S) -> (B, C, S, S)."""
+    def draw(self, images: Tensor) -> Tensor:
+        """(B, C, S, S) -> (B,) long quarter turns per image, 1, 2 or 3 uniformly; 0 where not rotated."""
         batch = images.shape[0]
         k = torch.randint(1, 4, (batch,), device=images.device)
-        return ops.rot90(images, torch.where(_coin(batch, self.p, images), k, torch.zeros_like(k)))
+        return torch.where(_coin(batch, self.p, images), k, torch.zeros_like(k))
+
+    def forward(self, images: Tensor) -> Tensor:
+        """(B, C, S, S) -> (B, C, S, S)."""
+        return ops.rot90(images, self.draw(images))
 
 
 class Sobel(nn.Module):
@@ -210,69 +246,10 @@ class RandomHorizontalFlip(nn.Module):
         check_probability(p, type(self).__name__)
         self.p = p
 
-    def forward(self, images: Tensor) -> Tensor:
-        """(B, C, H, W) -> (B, C, H, W)."""
-        return ops.hflip(images, _coin(images.shape[0], self.p, images))
-
-
-class RandomCutout(nn.Module):
-    """Erase one random rectangle per image to `value` with probability p (kornia RandomErasing).
-
-    Args:
-        scale: range of the erased area as a fraction of the image area.
-        ratio: range of the erased rectangle's aspect ratio.
-        value: fill value in [0, 1].
-        p: probability of erasing in an image.
-    """
-
-    def __init__(
-        self,
-        scale: tuple[float, float] = (0.02, 0.33),
-        ratio: tuple[float, float] = (0.3, 3.3),
-        value: float = 0.0,
-        p: float = 0.5,
-    ) -> None:
-        super().__init__()
-        check_probability(p, type(self).__name__)
-        self.erase = K.RandomErasing(scale=tuple(scale), ratio=tuple(ratio), value=value, p=p, keepdim=True)
+    def draw(self, images: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B,) bool, which images to flip."""
+        return _coin(images.shape[0], self.p, images)
 
     def forward(self, images: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""
-        return self.erase(images)
-
-
-class RandomRotation(nn.Module):
-    """Rotate each image by an angle uniform in [-degrees, degrees] with probability p (kornia), zero fill.
-
-    Args:
-        degrees: largest rotation angle in degrees.
-        p: probability of rotating an image.
-    """
-
-    def __init__(self, degrees: float = 30.0, p: float = 0.5) -> None:
-        super().__init__()
-        check_probability(p, type(self).__name__)
-        self.rotate = K.RandomRotation(degrees=degrees, p=p, keepdim=True)
-
-    def forward(self, images: Tensor) -> Tensor:
-        """(B, C, H, W) -> (B, C, H, W)."""
-        return self.rotate(images).clamp(0, 1)
-
-
-class RandomGaussianNoise(nn.Module):
-    """Add per-pixel Gaussian noise to each image with probability p (kornia), clamped to [0, 1].
-
-    Args:
-        mean: noise mean, in units of the [0, 1] pixel range.
-        std: noise standard deviation, in units of the [0, 1] pixel range.
-        p: probability of adding noise to an image.
-    """
-
-    def __init__(self, mean: float = 0.0, std: float = 0.1, p: float = 0.5) -> None:
-        super().__init__()
-        check_probability(p, type(self).__name__)
-        self.noise = K.RandomGaussianNoise(mean=mean, std=std, p=p, keepdim=True)
-
-    def forward(self, images: Tensor) -> Tensor:
-        """(B, C, H, W) -> (B, C, H, W)."""
-        return self.noise(images).clamp(0, 1)
+        return ops.hflip(images, self.draw(images))
