@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 OUT=benchmarks/results/cpu
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-"$PY" benchmarks/augment_throughput.py --device cpu --sizes 32 --batch 256 --workers 2 --iters 2 --repeats 7 --out $OUT/augment_32.json
-"$PY" benchmarks/augment_throughput.py --device cpu --sizes 224 --batch 32 --workers 2 --iters 1 --repeats 7 --out $OUT/augment_224.json
+"$PY" benchmarks/augment_throughput.py --device cpu --presets simclr_fashion_mnist simclr_cifar --batch 256 --workers 2 --iters 2 --repeats 7 --out $OUT/augment_small.json
+"$PY" benchmarks/augment_throughput.py --device cpu --presets simclr_imagenet --batch 32 --workers 2 --iters 1 --repeats 7 --out $OUT/augment_224.json
 "$PY" benchmarks/train_throughput.py --device cpu --presets r18-32 --batch 64 --dataset-size 1024 --iters 2 --repeats 3 --warmup 1 --out $OUT/train_r18_32.json
 "$PY" benchmarks/train_throughput.py --device cpu --presets r50-224 --batch 8 --dataset-size 64 --iters 2 --repeats 3 --warmup 1 --out $OUT/train_r50_224.json
 "$PY" benchmarks/ntxent.py --device cpu --batches 256 512 1024 2048 4096 --iters 2 --repeats 3 --out $OUT/ntxent.json

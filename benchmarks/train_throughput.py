@@ -31,10 +31,11 @@ from simclr.data.datamodules import ImageDataModule
 from simclr.data.datasets import TensorImages
 from simclr.eval.online_probe import OnlineLinearProbe
 from simclr.losses.nt_xent import NTXentLoss
-from simclr.methods.simclr import SimCLR, param_groups
+from simclr.methods.simclr import SimCLR
 from simclr.models.encoder import ResNetEncoder
 from simclr.models.head import ProjectionHead
 from simclr.training.lars import LARS
+from simclr.training.optim import param_groups
 
 # name: (layers, bottleneck, cifar_stem, width, view size, source size, batch, dataset size)
 PRESETS = {

@@ -57,42 +57,20 @@ def check_row(row: dict, fields: tuple[str, ...], repeats: int = 2) -> None:
 
 def test_augment_throughput_json(tmp_path):
     out = tmp_path / "aug.json"
-    augment_throughput.main(
-        [
-            "--sizes",
-            "16",
-            "--source",
-            "20",
-            "--batch",
-            "4",
-            "--iters",
-            "1",
-            "--workers",
-            "0",
-            "--out",
-            str(out),
-            *COMMON,
-        ]
-    )
+    args = ["--imagenet_size", "40", "--batch", "4", "--iters", "1", "--workers", "0", "--out", str(out), *COMMON]
+    augment_throughput.main(args)
     record = load(out, "augment_throughput")
-    assert [r["method"] for r in record["results"]] == ["ours", "kornia", "torchvision"]
+    presets = ["simclr_fashion_mnist", "simclr_cifar", "simclr_imagenet"]
+    assert [(r["preset"], r["method"]) for r in record["results"]] == [
+        (preset, method) for preset in presets for method in ("fast", "kornia", "torchvision")
+    ]
+    fields = ("preset", "method", "image_size", "source_size", "channels", "batch", "views_per_batch", "workers",
+              "median_s_per_batch", "views_per_s", "times_s", "fast_speedup")  # fmt: skip
     for row in record["results"]:
-        check_row(
-            row,
-            (
-                "method",
-                "image_size",
-                "source_size",
-                "batch",
-                "views_per_batch",
-                "workers",
-                "median_s_per_batch",
-                "views_per_s",
-                "times_s",
-                "ours_speedup",
-            ),
-        )
-        assert row["image_size"] == 16 and row["views_per_batch"] == 8
+        check_row(row, fields)
+        assert row["views_per_batch"] == 8
+        assert (row["image_size"], row["channels"]) == {"simclr_fashion_mnist": (28, 1), "simclr_cifar": (32, 3),
+                                                        "simclr_imagenet": (40, 3)}[row["preset"]]  # fmt: skip
 
 
 def test_train_throughput_json(tmp_path):
