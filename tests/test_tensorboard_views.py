@@ -8,6 +8,7 @@ import torch
 from helpers.cli import run_args
 from tensorboard.backend.event_processing.event_accumulator import IMAGES, EventAccumulator
 
+from augmentations import MultiView, simclr_fashion_mnist
 from simclr.cli.fit import run_cli
 from simclr.cli.main import run_command
 from simclr.eval.tensorboard_views import ViewPairGrid, confusion_matrix, unnormalise, view_grid
@@ -64,7 +65,8 @@ def test_fit_logs_the_view_pairs_at_the_first_step(trained):
     pictures = images_in(log_dir)
     assert len(pictures["views/pairs"]) == 1  # the first batch only (epoch 0 of every_n_epochs=5)
     event = pictures["views/pairs"][0]
-    assert event.step == 0 and (event.height, event.width) == grid_size(8, 2)  # batch 8: 8 rows of 2 views
+    # 8 training images in rows; columns: the original, view 1, view 2
+    assert event.step == 0 and (event.height, event.width) == grid_size(8, 3)
 
 
 def test_view_pair_grid_skips_loggers_without_add_image_and_logs_when_due():
@@ -88,6 +90,43 @@ def test_view_pair_grid_skips_loggers_without_add_image_and_logs_when_due():
     ]
     only_csv = SimpleNamespace(loggers=[csv], is_global_zero=True, current_epoch=0, global_step=0)
     ViewPairGrid().on_train_batch_start(only_csv, SimpleNamespace(), batch, 0)  # nothing to draw on: no error
+
+
+def test_view_pair_grid_shows_fixed_training_images_with_their_originals():
+    class Writer:
+        def __init__(self):
+            self.added = []
+
+        def add_image(self, tag, image, global_step):
+            self.added.append(image)
+
+    images = torch.randint(0, 256, (6, 1, 28, 28), dtype=torch.uint8)
+    datamodule = SimpleNamespace(dataset=lambda split: [(image, 0) for image in images])
+    augment = MultiView(simclr_fashion_mnist(28))
+    writer = Writer()
+    trainer = SimpleNamespace(loggers=[SimpleNamespace(experiment=writer)], is_global_zero=True, current_epoch=0,
+                              global_step=0, datamodule=datamodule)  # fmt: skip
+    batch = ([torch.randn(4, 1, 28, 28)] * 2, torch.zeros(4))  # the training batch's views: not what is shown
+    callback = ViewPairGrid(every_n_epochs=1, n_images=4)
+    rng_before = torch.get_rng_state()
+    for epoch in (0, 1):
+        trainer.current_epoch, trainer.global_step = epoch, 5 * epoch
+        callback.on_train_batch_start(trainer, SimpleNamespace(augment=augment), batch, 0)
+    assert torch.equal(torch.get_rng_state(), rng_before)  # the training stream is untouched
+    first, second = writer.added
+    assert first.shape == (3, *grid_size(4, 3))  # 4 images x (original, view 1, view 2)
+    for row in range(4):
+        top, side = PAD + row * (28 + PAD), 28
+        original = first[0, top : top + side, PAD : PAD + side]
+        assert torch.allclose(original, images[row, 0].float() / 255, atol=1e-5)  # column 0: the image itself
+        assert torch.equal(original, second[0, top : top + side, PAD : PAD + side])  # same images at every log
+    views = first[:, :, PAD + side + PAD :]
+    assert not torch.equal(views, second[:, :, PAD + side + PAD :])  # new views at each logged step
+
+
+def test_view_grid_resizes_smaller_views_for_display():
+    grid = view_grid([torch.zeros(2, 3, 28, 28), torch.ones(2, 3, 12, 12)], n_images=2)
+    assert grid.shape == (3, *grid_size(2, 2))
 
 
 @pytest.mark.slow
