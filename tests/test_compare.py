@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import fakedata
+from tensorboard.backend.event_processing.event_accumulator import IMAGES, TENSORS, EventAccumulator
 
 from augmentations import (
     MultiView,
@@ -235,3 +236,10 @@ def test_cli_compare_augs(tmp_path, monkeypatch):
     assert [r.strategy for r in rows] == ["rotate+noise", "noise+rotate"]  # pairs of the kept blocks only, no baseline
     for name in ("compare.csv", "heatmap.png", "bars.png"):
         assert (out / name).read_bytes()[:4] in (b"stra", b"\x89PNG")
+    pictures = EventAccumulator(str(out / "tensorboard"), size_guidance={IMAGES: 0, TENSORS: 0}).Reload()
+    assert set(pictures.Tags()[IMAGES]) == {"compare/heatmap", "compare/bars"}
+    for tag in ("compare/heatmap", "compare/bars"):
+        (event,) = pictures.Images(tag)
+        assert event.height > 100 and event.width > 100
+    (text,) = pictures.Tensors("compare/table/text_summary")
+    assert "rotate+noise" in text.tensor_proto.string_val[0].decode()

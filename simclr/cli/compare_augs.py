@@ -8,7 +8,7 @@ r"""`simclr compare-augs`: the augmentation comparison (`simclr.ablation.runner`
 augment's normalisation) and `data` are used, its `trainer` section is not (the budget sets the run).
 Arguments starting with `--model.`, `--data.`, `--trainer.` or `--seed_everything` override that config
 as they would for `simclr fit`. Writes compare.csv, compare.json, heatmap.png (when the strategies hold
-ordered pairs) and bars.png into `--out`.
+ordered pairs) and bars.png into `--out`, and the plots and table to TensorBoard (`tensorboard --logdir OUT`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from simclr.ablation.results import format_rows, write_rows
 from simclr.ablation.runner import Budget, compare, quiet_lightning
 from simclr.ablation.strategies import load_strategies, restrict
 from simclr.cli.fit import SimCLRCLI, run_cli
+from simclr.eval.tensorboard_views import log_figures
 
 FIT_PREFIXES = ("--model.", "--data.", "--trainer.", "--seed_everything")
 
@@ -118,9 +119,9 @@ def compare_augs(args: list[str]) -> Path:
     )
     csv_path, json_path = write_rows(rows, options.out)
     out = Path(options.out)
-    if pair_matrix(rows)[0]:
-        pair_heatmap(rows, out / "heatmap.png")
-    bar_chart(rows, out / "bars.png")
+    figures = {"compare/heatmap": pair_heatmap(rows, out / "heatmap.png")} if pair_matrix(rows)[0] else {}
+    figures["compare/bars"] = bar_chart(rows, out / "bars.png")
+    log_figures(out / "tensorboard", figures, format_rows(rows))
     print(format_rows(rows))
     print(f"wrote {csv_path}, {json_path} and plots in {out}")
     return json_path

@@ -7,6 +7,8 @@ h and z fall, which classes the linear probe confuses, and where the test images
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning as L
 import torch
 import torch.nn.functional as F
@@ -211,3 +213,24 @@ def log_probe_views(writer, diagnostics: dict, test_outputs: dict, num_classes: 
     if "h" in test_outputs:
         n = min(PROJECTOR_IMAGES, len(labels))
         writer.add_embedding(test_outputs["h"][:n].float(), metadata=labels[:n].tolist(), tag="h")
+
+
+def log_figures(log_dir: str | Path, figures: dict[str, Figure], table: str | None = None) -> Path:
+    """Writes matplotlib figures (and a markdown table as text) to a TensorBoard event file in `log_dir`.
+
+    Args:
+        log_dir: the folder `tensorboard --logdir` is pointed at.
+        figures: tag -> figure, e.g. {"compare/heatmap": ..., "compare/bars": ...}; each is closed after.
+        table: markdown shown in TensorBoard's text tab under the tag "compare/table".
+
+    Returns:
+        `log_dir`.
+    """
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(log_dir)) as writer:
+        for tag, figure in figures.items():
+            writer.add_figure(tag, figure)
+        if table:
+            writer.add_text("compare/table", table)
+    return Path(log_dir)
