@@ -8,7 +8,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from simclr.cli.pretrained import load_datamodule, load_pretrained
+from simclr.cli.finetuned import load_encoder_model
+from simclr.cli.pretrained import load_datamodule
 from simclr.errors import UserError
 from simclr.methods.simclr import SimCLR
 from simclr.training.run_folder import writable_folder
@@ -40,7 +41,7 @@ def export(
     pipeline's crop size. The onnx format needs `pip install 'simclr-toolkit[export]'` (onnx, onnxruntime).
 
     Args:
-        ckpt: checkpoint written by `simclr fit`.
+        ckpt: checkpoint written by `simclr fit`, `simclr finetune` or `simclr distill`.
         out: where to write the export (never the checkpoint itself).
         format: torchvision (state_dict), torchscript or onnx.
         image_size: side in pixels of the images the torchscript / onnx graph is traced on.
@@ -56,7 +57,7 @@ def export(
     if image_size is not None and image_size < 1:
         raise UserError(f"--image_size is {image_size}; pass the side of the images in pixels, e.g. --image_size 32")
     writable_folder(out_path.parent, "the folder of --out")
-    model = load_pretrained(ckpt, weights_only=weights_only)
+    model = load_encoder_model(ckpt, weights_only=weights_only)  # a pretraining or a fine-tuned checkpoint
     encoder = model.encoder.eval()
     feature_dim = encoder.feature_dim
     if format == "torchvision":
@@ -106,7 +107,7 @@ def _crop_size(model: SimCLR) -> int | None:
 
 def _normalisation(model: SimCLR) -> str:
     """'mean [...] std [...]' of the checkpoint's augmentation pipeline, or a note that it has none."""
-    pipeline = getattr(model.augment, "pipeline", None)
+    pipeline = getattr(model.augment, "pipeline", model.augment)
     mean, std = getattr(pipeline, "mean", None), getattr(pipeline, "std", None)
     if not isinstance(mean, Tensor) or not isinstance(std, Tensor):
         return "mean and std as in pretraining (the checkpoint's pipeline records none)"

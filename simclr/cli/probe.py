@@ -3,6 +3,7 @@
 import logging
 import time
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -12,6 +13,7 @@ from simclr.errors import UserError
 from simclr.eval.evaluate import evaluate_checkpoint
 from simclr.eval.linear_probe import ProbeRecipe
 from simclr.eval.report import format_table, write_report
+from simclr.eval.sgd_probe import SGDProbeRecipe, evaluate_with_sgd
 from simclr.eval.tensorboard_views import log_probe_views
 from simclr.training.run_folder import writable_folder
 
@@ -28,6 +30,9 @@ def probe(
     out_dir: str | None = None,
     representations: list[str] | None = None,
     weights_only: bool = True,
+    solver: Literal["lbfgs", "sgd"] = "lbfgs",
+    epochs: int = SGDProbeRecipe.epochs,
+    lr: float = SGDProbeRecipe.lr,
 ) -> Path:
     """Linear and kNN probes of every representation of a checkpoint: h, each head layer, z, a random
     encoder of the same architecture (random_h) and raw pixels; prints the table and writes `probe.md`,
@@ -45,12 +50,25 @@ def probe(
         out_dir: where to write the report; default: the checkpoint's folder.
         representations: which of h, head_1, ..., z to probe, e.g. [h, z]; default: all the checkpoint has.
         weights_only: false unpickles any object in the checkpoint, which can run code: only for a file you trust.
+        solver: lbfgs (features of the whole split in memory, exact) or sgd (augmented crops streamed through the
+            frozen encoder for --epochs, SGD with Nesterov momentum and a cosine schedule, --batch_size images per
+            step; scales to any dataset size, no kNN or diagnostics: they need all features in memory).
+        epochs: passes of the sgd solver over the training split (only with --solver sgd).
+        lr: peak learning rate of the sgd solver (only with --solver sgd).
     """
     for name, value in (("max_iter", max_iter), ("knn_k", knn_k), ("batch_size", batch_size)):
         if value < 1:
             raise UserError(
                 f"--{name} {value} is below 1; pass --{name} 1 or more (default {ProbeRecipe.max_iter if name == 'max_iter' else 200 if name == 'knn_k' else 1024})"
             )
+    sgd_only = {"epochs": epochs != SGDProbeRecipe.epochs, "lr": lr != SGDProbeRecipe.lr}
+    lbfgs_only = {"max_iter": max_iter != ProbeRecipe.max_iter, "knn_k": knn_k != 200}
+    unused = [k for k, given in (lbfgs_only if solver == "sgd" else sgd_only).items() if given]
+    if unused:
+        other = "lbfgs" if solver == "sgd" else "sgd"
+        raise UserError(
+            f"--{unused[0]} sets the {other} solver, but --solver is {solver}; add --solver {other} or drop --{unused[0]}"
+        )
     dev = resolve_device(device)
     out = writable_folder(out_dir if out_dir else Path(ckpt).parent, "--out_dir")  # before the expensive work
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -60,6 +78,10 @@ def probe(
         data = load_datamodule(ckpt, root, weights_only)
     elif root:
         data.root = root
+    if solver == "sgd":
+        return sgd_probe_report(
+            model, data, ckpt, out, dev, batch_size, baselines, representations, SGDProbeRecipe(epochs, lr)
+        )
     start = time.perf_counter()
     test_outputs: dict[str, torch.Tensor] = {}  # test h, labels and the h probe's predictions, for TensorBoard
     rows, diagnostics = evaluate_checkpoint(
@@ -84,6 +106,33 @@ def probe(
     print(f"test set: {data.test_set_description()}")
     md, js = write_report(rows, out, diagnostics=diagnostics, header=header)
     log_to_tensorboard(rows, diagnostics, out / "probe", test_outputs, data.num_classes)
+    print(format_table(rows))
+    print(f"wrote {md} and {js}")
+    return js
+
+
+def sgd_probe_report(
+    model,
+    data: ImageDataModule,
+    ckpt: str,
+    out: Path,
+    dev: torch.device,
+    batch_size: int,
+    baselines: bool,
+    representations: list[str],
+    recipe: SGDProbeRecipe,
+) -> Path:
+    """`probe --solver sgd`: streamed SGD probes, written as probe.md / probe.json (kNN column empty)."""
+    start = time.perf_counter()
+    rows = evaluate_with_sgd(model, data, recipe, dev, batch_size, representations, baselines)
+    header = (
+        f"# Probe of {ckpt}\n\nTest set: {data.test_set_description()}. Linear probe: frozen encoder, augmented crops "
+        f"streamed through it, SGD (Nesterov momentum {recipe.momentum}, cosine schedule from lr {recipe.lr}) for "
+        f"{recipe.epochs} epochs at batch size {batch_size}; no kNN. Took {time.perf_counter() - start:.0f} s on {dev}.\n\n"
+    )
+    print(f"test set: {data.test_set_description()}")
+    md, js = write_report(rows, out, header=header)
+    log_to_tensorboard(rows, {}, out / "probe")
     print(format_table(rows))
     print(f"wrote {md} and {js}")
     return js

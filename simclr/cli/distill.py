@@ -1,0 +1,155 @@
+"""`simclr distill`: SimCLR v2 self-distillation of a fine-tuned teacher into a student, on all training images.
+
+    simclr distill --teacher runs/ft/checkpoints/simclr-from_head_1-0.01-seed0.ckpt --out_dir runs/ft
+    simclr distill --teacher T.ckpt --student_config configs/student.yaml --temperature 1.0 --alpha 0.5
+
+The student is the teacher's architecture with fresh weights, or the encoder of --student_config (a YAML with
+its `class_path` and `init_args`, or a `simclr fit` config whose `model.encoder` is used). Its test top-1 is
+appended to finetune.json / finetune.md as init "distill".
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import yaml
+from lightning.pytorch.cli import instantiate_module
+
+from simclr.cli.finetune import check_budget, make_trainer, parser, test_loader, train_and_test, train_loader
+from simclr.cli.finetuned import RunRecord, build, read_finetuned
+from simclr.cli.probe import resolve_device
+from simclr.data.base import ImageDataModule
+from simclr.data.subsets import LabelsOnlyIn, LabelSubset
+from simclr.errors import UserError
+from simclr.eval.finetune_report import append_record, make_record
+from simclr.losses.distill import check_distill_options
+from simclr.methods.distill import Distiller
+from simclr.methods.finetune import FineTuner
+from simclr.training.run_folder import writable_folder
+
+FINETUNER = f"{FineTuner.__module__}.{FineTuner.__qualname__}"
+
+
+def finetuner_config(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The FineTuner config (init arguments) saved in a `simclr finetune` checkpoint, or a distilled student's."""
+    hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if k != "_instantiator"}
+    if "student" in hparams:
+        hparams = hparams["student"]["init_args"]
+    return copy.deepcopy(hparams)
+
+
+def student_encoder(path: str) -> dict[str, Any]:
+    """The encoder config in a YAML file: {class_path, init_args}, or a fit config's model.encoder."""
+    try:
+        config = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise
+    except (OSError, yaml.YAMLError) as e:
+        raise UserError(f"--student_config {path} is not readable YAML ({e}); pass an encoder config file") from e
+    if isinstance(config, dict) and isinstance(config.get("model"), dict):
+        config = config["model"].get("encoder")
+    if not isinstance(config, dict) or "class_path" not in config:
+        raise UserError(
+            f"--student_config {path} names no encoder; write its class_path and init_args (e.g. class_path: "
+            f"simclr.models.ResNetEncoder) or pass a simclr fit config with model.encoder"
+        )
+    return config
+
+
+def distill(
+    teacher: str,
+    student_config: str | None = None,
+    temperature: float = 1.0,
+    alpha: float = 0.0,
+    out_dir: str | None = None,
+    epochs: int | None = None,
+    max_steps: int | None = None,
+    lr: float = 0.05,
+    batch_size: int = 256,
+    seed: int = 0,
+    root: str | None = None,
+    device: str = "auto",
+    weights_only: bool = True,
+) -> Path:
+    """Train a student on the temperature-softened predictions of a fine-tuned teacher over every training image
+    (SimCLR v2 self-distillation), optionally plus the labelled loss on the teacher's labelled subset.
+
+    Args:
+        teacher: checkpoint written by `simclr finetune`.
+        student_config: YAML of the student's encoder (same or smaller); default: the teacher's architecture.
+        temperature: tau of the softened predictions (SimCLR v2: 1.0).
+        alpha: weight of the cross-entropy on the teacher's labelled subset; 0 uses the teacher's predictions only.
+        out_dir: where logs, checkpoints and finetune.json go; default: the teacher's folder's parent.
+        epochs: passes over all training images (default 30 unless --max_steps is given).
+        max_steps: optimizer steps; with --epochs, training stops at whichever comes first.
+        lr: SGD (Nesterov momentum 0.9) learning rate, decayed to 0 by a cosine schedule.
+        batch_size: images per step.
+        seed: seeds the student's initialisation, the data order and the augmentations.
+        root: override the data root recorded in the teacher's checkpoint.
+        device: "cpu", "cuda" or "auto" (CUDA when available).
+        weights_only: false unpickles any object in the checkpoint, which can run code: only for a file you trust.
+    """
+    check_distill_options(temperature, alpha)
+    check_budget(epochs, max_steps, lr, batch_size)
+    dev = resolve_device(device)
+    out = writable_folder(out_dir if out_dir else Path(teacher).parent.parent, "--out_dir")
+    checkpoint = read_finetuned(teacher, weights_only)
+    data_hparams = dict(checkpoint.get("datamodule_hyper_parameters") or {})
+    if "_class_path" not in data_hparams or "label_subset" not in checkpoint:
+        raise UserError(
+            f"checkpoint {teacher} records no data module or labelled subset; pass a .ckpt written by `simclr finetune`"
+        )
+    data_hparams.pop("_instantiator", None)
+    if root:
+        data_hparams["root"] = root
+    data = instantiate_module(ImageDataModule, data_hparams)
+    train_set = data.labelled_dataset("train")
+    labelled = LabelSubset.from_dict(checkpoint["label_subset"], f"checkpoint {teacher}")
+    if labelled.train_images != len(train_set):
+        raise UserError(
+            f"the data at {data.root} has {len(train_set)} training images, but the teacher's subset indexes {labelled.train_images}; pass --root with the teacher's data"
+        )
+    teacher_config = finetuner_config(checkpoint)
+    student = {
+        **teacher_config,
+        "optimizer": {
+            **teacher_config["optimizer"],
+            "init_args": {**teacher_config["optimizer"]["init_args"], "lr": lr},
+        },
+    }
+    if student_config:
+        student["encoder"] = student_encoder(student_config)
+    config = {
+        "student": {"class_path": FINETUNER, "init_args": student},
+        "teacher": {"class_path": FINETUNER, "init_args": teacher_config},
+        "temperature": temperature,
+        "alpha": alpha,
+    }
+    L.seed_everything(seed, verbose=False)
+    model = build(Distiller, config)
+    teacher_state = {
+        k.removeprefix("student."): v for k, v in checkpoint["state_dict"].items() if not k.startswith("teacher.")
+    }
+    model.teacher.load_state_dict(teacher_state)
+    run_name = f"distill-from_{model.student.from_layer}-{labelled.label_fraction:g}-seed{seed}"
+    record_cb = RunRecord(checkpoint["datamodule_hyper_parameters"], labelled)
+    trainer = make_trainer(out, run_name, dev, epochs, max_steps, [record_cb])
+    train = train_loader(LabelsOnlyIn(train_set, labelled.indices), batch_size, seed)
+    top1, trained_epochs = train_and_test(trainer, model, train, test_loader(data, batch_size))
+    record = make_record(
+        "distill", model.student.from_layer, labelled.label_fraction, len(labelled.indices), top1, trained_epochs
+    )
+    md, js = append_record(out, record, header=f"# Fine-tuning\n\nTest set: {data.test_set_description()}.")
+    saved = trainer.checkpoint_callback.best_model_path
+    print(f"distilled student: test top-1 {100 * top1:.2f}% (teacher {teacher})")
+    print(f"wrote {md}, {js} and {saved}")
+    return Path(saved)
+
+
+def run_distill(args: list[str]) -> Path:
+    """`simclr distill ARGS`."""
+    config = parser(distill, "simclr distill").parse_args(args)
+    return distill(**config.as_dict())

@@ -1,0 +1,154 @@
+"""Fine-tuning with few labels (SimCLR section 4, Table 7; SimCLR v2 section 2): the whole network trains.
+
+The network is the pretrained encoder, the first `layers` layers of the projection head (SimCLR v2:
+"fine-tuning from the middle layer of the projection head"; 0 layers is fine-tuning from h, as in
+SimCLR v1), and a new linear classifier. Unlike the frozen probe, every weight is updated.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.optim import Optimizer
+from torchmetrics.classification import MulticlassAccuracy
+
+from simclr.errors import UserError
+from simclr.models.head import ProjectionHead
+from simclr.training.lightning_internals import attached_trainer, given_hyperparameters
+from simclr.training.optim import param_groups, warmup_cosine
+
+OptimizerCallable = Callable[[Iterable], Optimizer]
+
+
+def layers_up_to(name: str, available: list[str]) -> int:
+    """How many head layers feed the classifier when fine-tuning from `name`: "h" -> 0, "head_i" -> i, "z" -> L.
+
+    Args:
+        name: a representation, as `--from` names it.
+        available: the model's representations in order, `simclr.eval.features.representation_names(head)`.
+    """
+    if name not in available:
+        raise UserError(
+            f"--from {name} names a layer the projection head lacks (it has {', '.join(available)}); pass one of those"
+        )
+    return available.index(name)
+
+
+class FineTuner(L.LightningModule):
+    """Encoder -> head layers -> linear classifier, all trained with cross-entropy on labelled images.
+
+    Batches arrive as (uint8 images (B, C, H, W), labels (B,)); in training they are augmented on the
+    device (`augment`, e.g. crop + flip) in `on_after_batch_transfer`, otherwise only normalised.
+
+    Args:
+        encoder: f(.), images -> h; must expose `feature_dim`.
+        num_classes: K, outputs of the classifier.
+        augment: float view of a uint8 batch with a `normalise` method, e.g. `augmentations.ViewPipeline`
+            with RandomResizedCrop and RandomHorizontalFlip.
+        head: builds the projection head from the encoder's feature_dim (as in SimCLR); default ProjectionHead.
+        layers: how many of the head's layers to keep under the classifier (0 = fine-tune from h).
+        optimizer: builds the optimizer from parameter groups; default SGD(lr=0.05, momentum=0.9, nesterov).
+        warmup_fraction: share of the steps spent in linear warmup before the cosine decay.
+        channels_last: run the encoder in NHWC memory format (as the pretraining run did).
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        num_classes: int,
+        augment: nn.Module,
+        head: Callable[[int], nn.Module] | None = None,
+        layers: int = 0,
+        optimizer: OptimizerCallable | None = None,
+        warmup_fraction: float = 0.0,
+        channels_last: bool = False,
+    ):
+        super().__init__()
+        if num_classes < 2:
+            raise UserError(f"FineTuner num_classes is {num_classes}; a classifier needs at least 2 classes")
+        if not 0 <= warmup_fraction < 1:
+            raise UserError(f"FineTuner warmup_fraction is {warmup_fraction}; pass a value in [0, 1)")
+        built_by_cli = given_hyperparameters() is not None
+        self.save_hyperparameters(ignore=[] if built_by_cli else ["encoder", "augment", "head", "optimizer"])
+        full_head = (head or ProjectionHead)(encoder.feature_dim)
+        head_layers = list(getattr(full_head, "layers", []))
+        if not 0 <= layers <= len(head_layers):
+            raise UserError(
+                f"FineTuner layers is {layers}, but the head has {len(head_layers)}; pass 0..{len(head_layers)}"
+            )
+        self.encoder = encoder
+        self.from_layer = "h" if layers == 0 else "z" if layers == len(head_layers) else f"head_{layers}"
+        self.head = nn.Sequential(*head_layers[:layers])  # (B, feature_dim) -> (B, dims[layers - 1])
+        in_dim = full_head.dims[layers - 1] if layers else encoder.feature_dim
+        self.classifier = nn.Linear(in_dim, num_classes)
+        self.augment = augment
+        self.num_classes = num_classes
+        self.optimizer_factory = optimizer or (
+            lambda params: torch.optim.SGD(params, lr=0.05, momentum=0.9, nesterov=True)
+        )
+        self.warmup_fraction = warmup_fraction
+        self.channels_last = channels_last
+        if channels_last:
+            self.encoder.to(memory_format=torch.channels_last)
+        self.test_top1 = MulticlassAccuracy(num_classes, average="micro")
+
+    def load_pretrained_parts(self, encoder: nn.Module, head_layers: Iterable[nn.Module]) -> None:
+        """Copies the pretrained encoder and the first head layers (a ProjectionHead's `layers`) into this network."""
+        self.encoder.load_state_dict(encoder.state_dict())
+        for mine, theirs in zip(self.head, head_layers):
+            mine.load_state_dict(theirs.state_dict())
+
+    def features(self, x: Tensor) -> Tensor:
+        """Normalised images (B, C, H, W) -> the classifier's input (B, D): h or a head layer's output."""
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.head(self.encoder(x))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Normalised images (B, C, H, W) -> logits (B, K)."""
+        return self.classifier(self.features(x))
+
+    def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[Tensor, Tensor]:
+        """uint8 images on the device -> an augmented view in training, the normalised images otherwise."""
+        images, labels = batch
+        trainer = attached_trainer(self)
+        if trainer is not None and trainer.training:
+            return self.augment(images), labels
+        return self.augment.normalise(images), labels
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)
+        self.log("train/loss", loss, on_step=True, on_epoch=False, batch_size=len(y))
+        return loss
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        x, y = batch
+        self.test_top1.update(self(x), y)
+        self.log("test/top1", self.test_top1, on_step=False, on_epoch=True, batch_size=len(y))
+
+    def build_optimizer(self) -> Optimizer:
+        """The optimizer over this module's parameter groups; a one-line UserError for options it rejects."""
+        try:
+            return self.optimizer_factory(param_groups(self))
+        except (ValueError, TypeError) as e:
+            raise UserError(f"the fine-tuning optimizer rejected its options ({e}); fix --lr") from e
+
+    def configure_optimizers(self):
+        return with_cosine_schedule(
+            self.build_optimizer(), int(self.trainer.estimated_stepping_batches), self.warmup_fraction
+        )
+
+
+def with_cosine_schedule(optimizer: Optimizer, total_steps: int, warmup_fraction: float) -> dict:
+    """Lightning's optimizer config: `optimizer` with linear warmup over warmup_fraction of the steps, then
+    a cosine decay to zero at `total_steps`, stepped every optimizer step."""
+    total = max(1, total_steps)
+    warmup = math.floor(warmup_fraction * total)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, total, warmup))
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

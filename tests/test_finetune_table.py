@@ -1,0 +1,31 @@
+"""benchmarks/finetune_table.py at a tiny size: every column at two label fractions, and the probe comparison."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from helpers.cli import run_args
+
+from simclr.cli.fit import run_cli
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import finetune_table  # noqa: E402
+
+
+@pytest.mark.slow
+def test_finetune_table_writes_every_column(tiny, trained, tmp_path):
+    v2 = tmp_path / "v2"
+    head = Path(__file__).parents[1] / "configs" / "heads" / "simclr_v2_head.yaml"
+    run_cli(run_args(tiny, v2, "--config", str(head), "--trainer.max_steps", "1"))
+    out = tmp_path / "table.json"
+    finetune_table.main(["--ckpt", str(trained), "--ckpt_v2", str(v2 / "ckpt" / "last.ckpt"), "--fractions", "0.5",
+                         "1.0", "--steps", "1", "--batch_size", "8", "--probe_epochs", "1", "--out_dir",
+                         str(tmp_path / "runs"), "--out", str(out)])  # fmt: skip
+    record = json.loads(out.read_text())
+    rows = [r for r in record["results"] if "label_fraction" in r]
+    assert [(r["label_fraction"], r["labelled_images"]) for r in rows] == [(0.5, 30), (1.0, 64)]
+    assert all(0 <= r[c] <= 1 for r in rows for c in finetune_table.COLUMNS)
+    assert [r["solver"] for r in record["results"] if "solver" in r] == ["lbfgs", "sgd"]
+    table = out.with_suffix(".md").read_text()
+    assert "| 50% | 30 |" in table and "| sgd |" in table
