@@ -9,16 +9,22 @@ Subpackages: `models` (encoder, head), `losses`, `methods` (the LightningModules
 from simclr.data import CIFAR10, CIFAR100, STL10, FashionMNIST, ImageDataModule, ImageFolder
 from simclr.eval import OnlineLinearProbe, ProbeRecipe, fit_linear_probe, knn_top1
 from simclr.losses import NegativePruning, NTXentLoss, SigmoidLoss, SupConLoss
-from simclr.methods import SimCLR
+from simclr.methods import BYOL, MoCo, SimCLR
+from simclr.methods.distill import Distiller
+from simclr.methods.finetune import FineTuner
 from simclr.models import ProjectionHead, ResNetEncoder, TorchvisionEncoder
 from simclr.training import LARS
 
 __all__ = [
+    "BYOL",
     "CIFAR10",
     "CIFAR100",
+    "Distiller",
     "LARS",
+    "MoCo",
     "STL10",
     "FashionMNIST",
+    "FineTuner",
     "ImageDataModule",
     "ImageFolder",
     "NTXentLoss",

@@ -25,6 +25,16 @@ TINY = {  # per-notebook CI budgets, on top of root and n_images
         probe_max_iter=5,
         out="runs",
     ),
+    "compare_methods.ipynb": dict(
+        stage_widths=TINY_WIDTHS,
+        batch_size=8,
+        train_images=32,
+        max_steps=2,
+        probe_images=32,
+        test_images=16,
+        probe_max_iter=3,
+        out="runs",
+    ),
     "h_vs_z.ipynb": dict(
         stage_widths=TINY_WIDTHS,
         batch_size=16,

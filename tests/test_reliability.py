@@ -80,7 +80,7 @@ def test_channel_mismatch_between_data_and_encoder(monkeypatch, capsys, tiny, tm
     "option, expected",
     [
         (["--model.encoder.init_args.widht", "3"], "model.encoder: Option 'widht' is not accepted"),
-        (["--model.fooo", "1"], "unrecognized arguments: --model.fooo 1"),
+        (["--model.fooo", "1"], "model: Option 'fooo' is not accepted"),
         (["--data.init_args.batch_size", "eight"], "Expected a <class 'int'>. Got value: eight"),
     ],
 )

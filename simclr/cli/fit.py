@@ -1,8 +1,12 @@
-"""`simclr fit`: LightningCLI over the SimCLR module and the image data modules.
+"""`simclr fit`: LightningCLI over the self-supervised methods and the image data modules.
 
     simclr fit --config configs/fashion_mnist.yaml --config configs/trainer/cpu_demo.yaml
     simclr fit --config configs/cifar10.yaml --print_config
     simclr fit --config configs/cifar10.yaml --ckpt_path runs/simclr/version_0/checkpoints/last.ckpt
+    simclr fit --config configs/fashion_mnist.yaml --config configs/methods/moco_v2.yaml
+
+`model.class_path` names the method (any `simclr.methods.base.ViewMethod`: SimCLR, MoCo, BYOL); a config
+without one means `simclr.methods.SimCLR`, so a `model:` section of init args alone trains SimCLR.
 
 Defaults added to LightningCLI's: TensorBoard logs and checkpoints under `runs/`, a configurable
 checkpoint callback (last + best by validation loss), LR monitor, a TensorBoard grid of augmented views, rich
@@ -12,6 +16,8 @@ non-finite loss guard.
 
 from __future__ import annotations
 
+import json
+import sys
 import warnings
 from pathlib import Path
 
@@ -25,7 +31,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from simclr.data.datamodules import ImageDataModule
 from simclr.errors import UserError
 from simclr.eval.tensorboard_views import ViewPairGrid
-from simclr.methods.simclr import SimCLR
+from simclr.methods.base import ViewMethod
 from simclr.training.checkpoints import AtomicCheckpointIO
 from simclr.training.interruption import SaveOnSigterm
 from simclr.training.lightning_internals import CLIHooks, SaveLastEveryNSteps
@@ -34,11 +40,14 @@ from simclr.training.resume import ResumeCallback
 from simclr.training.run_folder import RunFolderLock
 from simclr.training.safe_loading import read_checkpoint_file
 
+DEFAULT_METHOD = "simclr.methods.SimCLR"
+
 
 class SimCLRCLI(CLIHooks):
     """LightningCLI with SimCLR's defaults (see the module docstring)."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.set_defaults({"model": {"class_path": DEFAULT_METHOD}})  # a `model:` without class_path is SimCLR
         parser.add_lightning_class_args(SaveLastEveryNSteps, "checkpoint")
         parser.set_defaults(
             {
@@ -76,6 +85,9 @@ class SimCLRCLI(CLIHooks):
 
     def check_resume_config(self, path: str, command_line: dict, checkpoint: dict) -> None:
         # A resume runs the checkpoint's model config; an option the command line changed would be ignored.
+        # Options are named as users write them: `model.optimizer...` for the method's `init_args.optimizer...`.
+        command_line = {k.removeprefix("init_args."): v for k, v in command_line.items()}
+        checkpoint = {k.removeprefix("init_args."): v for k, v in checkpoint.items()}
         changed = [k for k in command_line if k in checkpoint and command_line[k] != checkpoint[k]]
         changed += [k for k in command_line.keys() ^ checkpoint.keys()]
         if changed:
@@ -125,11 +137,44 @@ def quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
+NULLS = ("null", "Null", "NULL", "~")  # YAML's spellings of None
+
+
+def model_nulls_as_json(args: list[str]) -> list[str]:
+    """`--model.a.b null` (or `=null`) rewritten as `--model {"a": {"b": null}}`, the same override.
+
+    With the method chosen by class_path (subclass mode), jsonargparse 4.x re-parses a nested model
+    override from its value's `str()`, and `str(None)` is "None", which no type accepts; a JSON dict merges
+    into the model config like a stacked YAML file, with every other value kept.
+    """
+    out, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        key, eq, value = arg.partition("=")
+        if not eq and i + 1 < len(args):
+            value = args[i + 1]
+        if key.startswith("--model.") and value in NULLS:
+            nested: dict | None = None
+            for part in reversed(key.removeprefix("--model.").split(".")):
+                nested = {part: nested}
+            out += ["--model", json.dumps(nested)]
+            i += 1 if eq else 2
+        else:
+            out.append(arg)
+            i += 1
+    return out
+
+
 def run_cli(args: list[str] | None = None, **kwargs) -> SimCLRCLI:
     """Parse `args` (default: sys.argv), build model, data and trainer, run the subcommand (kwargs: SimCLRCLI's)."""
     quiet_known_warnings()
+    given = sys.argv[1:] if args is None else args
+    if any(arg.startswith("--model.") for arg in given) and model_nulls_as_json(given) != given:
+        args = model_nulls_as_json(given)
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended to run from within Python")
     torch.set_float32_matmul_precision("high")
     options = dict(
+        subclass_mode_model=True,
         subclass_mode_data=True,
         auto_configure_optimizers=False,
         save_config_kwargs={"overwrite": True},
@@ -142,4 +187,4 @@ def run_cli(args: list[str] | None = None, **kwargs) -> SimCLRCLI:
             },
         },
     )
-    return SimCLRCLI(SimCLR, ImageDataModule, args=args, **{**options, **kwargs})
+    return SimCLRCLI(ViewMethod, ImageDataModule, args=args, **{**options, **kwargs})

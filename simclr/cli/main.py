@@ -3,7 +3,10 @@
     simclr fit --config configs/fashion_mnist.yaml --config configs/trainer/cpu_demo.yaml
     simclr probe --ckpt runs/demo/checkpoints/last.ckpt
     simclr export --ckpt runs/demo/checkpoints/last.ckpt --out backbone.pt
+    simclr finetune --ckpt runs/demo/checkpoints/last.ckpt --label_fraction 0.01 --from h --out_dir runs/ft
+    simclr distill --teacher runs/ft/checkpoints/simclr-from_h-0.01-seed0.ckpt --out_dir runs/ft
     simclr compare-augs --config configs/fashion_mnist.yaml --strategies configs/strategies/pairs_fashion_mnist.yaml
+    simclr compare --config configs/fashion_mnist.yaml --methods configs/methods/simclr.yaml configs/methods/byol.yaml
 
 User mistakes end with one line on stderr, `simclr: error: <what was wrong>; <the fix>`, and exit status 1
 (simclr.errors); SIMCLR_DEBUG=1 shows their traceback. Bugs keep their traceback.
@@ -15,8 +18,11 @@ import sys
 import jsonargparse
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from simclr.cli.compare import compare
 from simclr.cli.compare_augs import compare_augs
+from simclr.cli.distill import run_distill
 from simclr.cli.export import export
+from simclr.cli.finetune import run_finetune
 from simclr.cli.fit import quiet_known_warnings, run_cli
 from simclr.cli.probe import probe
 from simclr.errors import DEBUG_ENV, user_message
@@ -41,8 +47,12 @@ def main() -> None:
     try:
         if args and args[0] in {f.__name__ for f in CHECKPOINT_COMMANDS}:
             run_command(args)
+        elif args and args[0] in ("finetune", "distill"):  # own parsers: `finetune --from` is a Python keyword
+            (run_finetune if args[0] == "finetune" else run_distill)(args[1:])
         elif args and args[0] == "compare-augs":
             compare_augs(args[1:])
+        elif args and args[0] == "compare":
+            compare(args[1:])
         else:
             run_cli()
     except SIGTERMException as stop:  # a SystemExit with status 0: report it and fail

@@ -1,5 +1,8 @@
-"""Self-supervised methods as LightningModules, one file each, built from the shared parts."""
+"""Self-supervised methods as LightningModules, one file each, built from the shared parts (`base.ViewMethod`)."""
 
+from simclr.methods.base import ViewMethod
+from simclr.methods.byol import BYOL
+from simclr.methods.moco import MoCo
 from simclr.methods.simclr import SimCLR
 
-__all__ = ["SimCLR"]
+__all__ = ["BYOL", "MoCo", "SimCLR", "ViewMethod"]

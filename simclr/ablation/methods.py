@@ -1,0 +1,156 @@
+"""Compare methods (SimCLR, MoCo v2, BYOL, patches, multi-crop): one pretraining run per method config with
+the same budget, data, batches and seed, then the same probes of h (linear top-1, kNN top-1) and the wall
+time per training step.
+
+    rows = compare_methods({"simclr": build_simclr, "byol": build_byol}, datamodule, Budget(max_steps=500), seeds=[0])
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import Dataset, Subset
+
+from simclr.ablation.method_table import MethodRow, write_method_rows
+from simclr.ablation.runner import Budget, fixed_subset, quiet_lightning
+from simclr.data.datamodules import ImageDataModule
+from simclr.eval.features import extract_representations
+from simclr.eval.knn import knn_top1
+from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
+from simclr.methods.base import ViewMethod
+
+log = logging.getLogger(__name__)
+
+
+class StepTimer(L.Callback):
+    """Wall time per training step, from the start of the second step to the end of training (the first step
+    pays for warm-up and allocation); the device is synchronised at the two ends only."""
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+        self.first_step = 0
+        self.seconds_per_step: float | None = None
+
+    def _sync(self, module: L.LightningModule) -> None:
+        if module.device.type == "cuda":
+            torch.cuda.synchronize(module.device)
+
+    def on_train_batch_start(self, trainer: L.Trainer, module: L.LightningModule, batch, batch_idx: int) -> None:
+        if self.start is None and trainer.global_step >= 1:
+            self._sync(module)
+            self.start, self.first_step = time.perf_counter(), trainer.global_step
+
+    def on_train_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._sync(module)
+        if self.start is not None and trainer.global_step > self.first_step:
+            self.seconds_per_step = (time.perf_counter() - self.start) / (trainer.global_step - self.first_step)
+
+
+def probe_h(
+    model: ViewMethod, train: Dataset, test: Dataset, num_classes: int, recipe: ProbeRecipe, knn_k: int, device
+) -> tuple[float, float]:
+    """(linear top-1, kNN top-1) of the frozen encoder's h, the same recipe for every method."""
+    model.to(device)
+    (train_h, train_y), (test_h, test_y) = (
+        extract_representations(model.encoder, None, split, model.augment.normalise, 1024, device)
+        for split in (train, test)
+    )
+    linear = fit_linear_probe(train_h["h"], train_y, test_h["h"], test_y, num_classes, recipe)
+    return linear, knn_top1(train_h["h"], train_y, test_h["h"], test_y, num_classes, k=min(knn_k, len(train_y)))
+
+
+def run_method(
+    name: str,
+    build_model: Callable[[], ViewMethod],
+    datamodule: ImageDataModule,
+    splits: tuple[Dataset, Dataset, Dataset],
+    budget: Budget,
+    seed: int,
+    knn_k: int = 200,
+    accelerator: str = "auto",
+    precision: str | None = None,
+) -> MethodRow:
+    """Pretrain a fresh model of one method config, then probe h.
+
+    Args:
+        splits: (pretraining images, probe-train images, probe-test images).
+    """
+    pretrain, probe_train, probe_test = splits
+    start = time.perf_counter()
+    L.seed_everything(seed, verbose=False)
+    model = build_model()
+    L.seed_everything(seed, verbose=False)  # the same batch order and augmentation stream for every method
+    loader = datamodule.loader(pretrain, budget.batch_size or datamodule.batch_size, shuffle=True, drop_last=True)
+    timer = StepTimer()
+    with quiet_lightning(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+        warnings.filterwarnings("ignore", message="You have overridden `on_after_batch_transfer`")
+        trainer = L.Trainer(
+            accelerator=accelerator, devices=1, max_epochs=budget.epochs, max_steps=budget.max_steps,
+            precision=precision, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+            enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1, callbacks=[timer],
+        )  # fmt: skip
+        trainer.fit(model, train_dataloaders=loader)
+    recipe = ProbeRecipe(max_iter=budget.probe_max_iter, seed=seed)
+    device = trainer.strategy.root_device
+    linear, knn = probe_h(model, probe_train, probe_test, datamodule.num_classes, recipe, knn_k, device)
+    row = MethodRow(
+        name,
+        type(model).__name__,
+        seed,
+        linear,
+        knn,
+        float(trainer.callback_metrics["train/loss"]),
+        trainer.global_step,
+        timer.seconds_per_step,
+        time.perf_counter() - start,
+    )
+    log.info("%s (seed %d): linear %.4f, kNN %.4f, %s s/step", name, seed, linear, knn, row.seconds_per_step)
+    return row
+
+
+def compare_methods(
+    methods: Mapping[str, Callable[[], ViewMethod]],
+    datamodule: ImageDataModule,
+    budget: Budget = Budget(),
+    seeds: Sequence[int] = (0,),
+    knn_k: int = 200,
+    accelerator: str = "auto",
+    precision: str | None = None,
+    out_dir: str | Path | None = None,
+) -> list[MethodRow]:
+    """Every method for every seed, everything else fixed; rows in (seed, method) order.
+
+    Args:
+        methods: name -> a function returning a fresh model of that method (called after seeding).
+        datamodule: the pretraining images, the labelled train/test splits and the loader settings.
+        budget: run length (epochs, max_steps, train_images, batch_size) and probe sizes (probe_images,
+            test_images, probe_max_iter); `val_images` is not used.
+        seeds: one run per method and seed; the seed fixes weights, batches, subsets, augmentations and probes.
+        knn_k: neighbours of the kNN probe (cosine, temperature 0.1).
+        accelerator, precision: Lightning Trainer settings of the pretraining runs.
+        out_dir: if given, the table files are rewritten after every run.
+    """
+    if not methods:
+        raise ValueError("no methods to compare; pass at least one method config")
+    datamodule.setup("fit")
+    test = datamodule.labelled_dataset("test")
+    probe_test = test if budget.test_images is None else Subset(test, range(min(budget.test_images, len(test))))
+    rows: list[MethodRow] = []
+    for seed in seeds:
+        splits = (
+            fixed_subset(datamodule.dataset("train"), budget.train_images, seed),
+            fixed_subset(datamodule.labelled_dataset("train"), budget.probe_images, seed + 1),
+            probe_test,
+        )
+        for name, build in methods.items():
+            rows.append(run_method(name, build, datamodule, splits, budget, seed, knn_k, accelerator, precision))
+            if out_dir is not None:
+                write_method_rows(rows, out_dir)
+    return rows

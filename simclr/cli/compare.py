@@ -1,0 +1,106 @@
+r"""`simclr compare`: several methods trained with one budget and probed with one recipe.
+
+    simclr compare --config configs/fashion_mnist.yaml \
+        --methods configs/methods/simclr.yaml configs/methods/moco_v2.yaml configs/methods/byol.yaml \
+        configs/methods/patches.yaml configs/methods/multicrop.yaml \
+        --max_steps 2000 --seeds 0 1 2 --out_dir runs/methods [--data.init_args.root DIR]
+
+`--config` (repeatable) is the `simclr fit` config every method stacks on (encoder, head, augment, optimiser,
+data); each `--methods` YAML is stacked on it as a further `--config`, and names the run by its file name.
+Arguments starting with `--model.`, `--data.`, `--trainer.` or `--seed_everything` override the fit config
+(the `trainer` section itself is not used: the budget sets the run). Each method is pretrained on the same
+images in the same order from the same seed, then h of the frozen encoder is probed (linear top-1, kNN
+top-1 on the test split) and the wall time per training step is measured. Writes methods.csv, methods.json,
+methods.md and methods.png into `--out_dir`, and logs the chart to TensorBoard there (`tensorboard/`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import jsonargparse
+
+from simclr.ablation.method_table import (
+    format_method_table,
+    log_methods_to_tensorboard,
+    method_bar_chart,
+    write_method_rows,
+)
+from simclr.ablation.methods import compare_methods
+from simclr.ablation.runner import Budget
+from simclr.cli.compare_augs import build_from_fit_config, split_fit_args
+from simclr.errors import UserError
+
+
+def parser() -> jsonargparse.ArgumentParser:
+    """The options of `simclr compare` other than the fit config (see the module docstring)."""
+
+    class HelpFormatter(argparse.RawDescriptionHelpFormatter, jsonargparse.DefaultHelpFormatter):
+        """Keeps the line breaks of the description (the usage example)."""
+
+    p = jsonargparse.ArgumentParser(
+        prog="simclr compare", description=__doc__, formatter_class=HelpFormatter, exit_on_error=False
+    )
+    p.add_argument("--methods", type=str, nargs="+", required=True, help="method YAMLs stacked on --config")
+    p.add_argument("--out_dir", type=str, default="runs/methods", help="folder for the table, chart and TensorBoard")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per method and seed")
+    p.add_argument("--max_steps", type=int, default=-1, help="optimiser steps per run (-1: --epochs decides)")
+    p.add_argument("--epochs", type=int, default=1, help="passes over the pretraining images (after max_steps)")
+    p.add_argument("--train_images", type=int | None, default=None, help="pretrain on a fixed subset of this many")
+    p.add_argument("--batch_size", type=int | None, default=None, help="pretraining batch (default: the data's)")
+    p.add_argument("--probe_images", type=int | None, default=10000, help="labelled images the probes learn from")
+    p.add_argument("--test_images", type=int | None, default=None, help="first test images probed (default: all)")
+    p.add_argument("--probe_max_iter", type=int, default=Budget.probe_max_iter, help="L-BFGS iterations per probe")
+    p.add_argument("--knn_k", type=int, default=200, help="neighbours of the kNN probe")
+    p.add_argument("--accelerator", type=str, default="auto", help="Lightning accelerator of the pretraining runs")
+    p.add_argument("--precision", type=str | None, default=None, help="Lightning precision, e.g. bf16-mixed on a GPU")
+    return p
+
+
+def compare(args: list[str]) -> Path:
+    """Parse `args`, train and probe every method, write the table and chart; returns the path of methods.json."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    fit_args, rest = split_fit_args(args)
+    options = parser().parse_args(rest)  # --help prints the options and exits here
+    if "--config" not in fit_args:
+        raise UserError("simclr compare needs --config <simclr fit config>, e.g. --config configs/fashion_mnist.yaml")
+    missing = [m for m in options.methods if not Path(m).is_file()]
+    if missing:
+        raise UserError(f"--methods {missing[0]} is not a file; pass method YAMLs, e.g. configs/methods/byol.yaml")
+    names = [Path(m).stem for m in options.methods]
+    if len(set(names)) != len(names):
+        raise UserError(f"--methods names {names} repeat; give each method config its own file name")
+    for name, value in (("knn_k", options.knn_k), ("probe_max_iter", options.probe_max_iter)):
+        if value < 1:
+            raise UserError(f"--{name} {value} is below 1; pass --{name} 1 or more")
+    builders, datamodule = {}, None
+    for name, path in zip(names, options.methods):
+        build, data = build_from_fit_config(with_method(fit_args, path))
+        builders[name], datamodule = build, datamodule or data
+    budget = Budget(
+        epochs=options.epochs,
+        max_steps=options.max_steps,
+        train_images=options.train_images,
+        batch_size=options.batch_size,
+        probe_images=options.probe_images,
+        test_images=options.test_images,
+        probe_max_iter=options.probe_max_iter,
+    )
+    out = Path(options.out_dir)
+    rows = compare_methods(
+        builders, datamodule, budget, options.seeds, options.knn_k, options.accelerator, options.precision, out
+    )
+    csv_path, json_path, md_path = write_method_rows(rows, out)
+    figure = method_bar_chart(rows, out / "methods.png")
+    log_methods_to_tensorboard(rows, figure, out / "tensorboard")
+    print(format_method_table(rows))
+    print(f"wrote {csv_path}, {json_path}, {md_path}, {out / 'methods.png'} and {out / 'tensorboard'}")
+    return json_path
+
+
+def with_method(fit_args: list[str], method: str) -> list[str]:
+    """The fit arguments with `--config method` after the last `--config` (before the command-line overrides)."""
+    last = max(i for i, arg in enumerate(fit_args) if arg == "--config")
+    return [*fit_args[: last + 2], "--config", method, *fit_args[last + 2 :]]
