@@ -11,8 +11,11 @@ from simclr.training.lightning_internals import (
     CLIHooks,
     SaveLastEveryNSteps,
     attached_trainer,
+    build_with_config,
     callback_state_key,
     given_hyperparameters,
+    instantiate_saved,
+    without_instantiator,
 )
 
 
@@ -127,3 +130,30 @@ def test_cli_hooks_read_the_ckpt_path_and_select_callbacks(tmp_path):
     assert cli.model.layer.in_features == 2  # the model config came from the checkpoint
     assert cli.trainer.global_step == 1
     assert Hooks(Tiny, TinyData, run=False, args=["--trainer.max_steps", "7"]).trainer_config()["max_steps"] == 7
+
+
+class Wrapper(L.LightningModule):
+    def __init__(self, inner: torch.nn.Module, scale: float = 1.0):
+        super().__init__()
+        self.save_hyperparameters()
+        self.inner = inner
+
+
+def test_build_with_config_saves_a_config_that_load_from_checkpoint_rebuilds_weights_only(tmp_path):
+    config = {
+        "inner": {"class_path": "torch.nn.Linear", "init_args": {"in_features": 3, "out_features": 2}},
+        "scale": 2.0,
+    }
+    module = build_with_config(Wrapper, config)
+    assert isinstance(module.inner, torch.nn.Linear) and module.inner.out_features == 2
+    assert without_instantiator(dict(module.hparams)) == config
+    path = tmp_path / "w.ckpt"
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                "pytorch-lightning_version": L.__version__}, path)  # fmt: skip
+    loaded = Wrapper.load_from_checkpoint(path, weights_only=True)
+    assert loaded.hparams.scale == 2.0 and torch.equal(loaded.inner.weight, module.inner.weight)
+
+
+def test_instantiate_saved_keeps_the_saved_subclass():
+    hparams = {"_class_path": "torch.nn.Identity", "_instantiator": "lightning.pytorch.cli.instantiate_module"}
+    assert type(instantiate_saved(torch.nn.Module, hparams)) is torch.nn.Identity

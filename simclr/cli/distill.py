@@ -10,16 +10,14 @@ appended to finetune.json / finetune.md as init "distill".
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import yaml
-from lightning.pytorch.cli import instantiate_module
 
 from simclr.cli.finetune import check_budget, make_trainer, parser, test_loader, train_and_test, train_loader
-from simclr.cli.finetuned import RunRecord, build, read_finetuned
+from simclr.cli.finetuned import RunRecord, read_finetuned
 from simclr.cli.probe import resolve_device
 from simclr.data.base import ImageDataModule
 from simclr.data.subsets import LabelsOnlyIn, LabelSubset
@@ -28,6 +26,7 @@ from simclr.eval.finetune_report import append_record, make_record
 from simclr.losses.distill import check_distill_options
 from simclr.methods.distill import Distiller
 from simclr.methods.finetune import FineTuner
+from simclr.training.lightning_internals import build_with_config, instantiate_saved, without_instantiator
 from simclr.training.run_folder import writable_folder
 
 FINETUNER = f"{FineTuner.__module__}.{FineTuner.__qualname__}"
@@ -35,10 +34,8 @@ FINETUNER = f"{FineTuner.__module__}.{FineTuner.__qualname__}"
 
 def finetuner_config(checkpoint: dict[str, Any]) -> dict[str, Any]:
     """The FineTuner config (init arguments) saved in a `simclr finetune` checkpoint, or a distilled student's."""
-    hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if k != "_instantiator"}
-    if "student" in hparams:
-        hparams = hparams["student"]["init_args"]
-    return copy.deepcopy(hparams)
+    hparams = without_instantiator(checkpoint["hyper_parameters"])
+    return hparams["student"]["init_args"] if "student" in hparams else hparams
 
 
 def student_encoder(path: str) -> dict[str, Any]:
@@ -102,10 +99,9 @@ def distill(
         raise UserError(
             f"checkpoint {teacher} records no data module or labelled subset; pass a .ckpt written by `simclr finetune`"
         )
-    data_hparams.pop("_instantiator", None)
     if root:
         data_hparams["root"] = root
-    data = instantiate_module(ImageDataModule, data_hparams)
+    data = instantiate_saved(ImageDataModule, data_hparams)
     train_set = data.labelled_dataset("train")
     labelled = LabelSubset.from_dict(checkpoint["label_subset"], f"checkpoint {teacher}")
     if labelled.train_images != len(train_set):
@@ -129,7 +125,7 @@ def distill(
         "alpha": alpha,
     }
     L.seed_everything(seed, verbose=False)
-    model = build(Distiller, config)
+    model = build_with_config(Distiller, config)
     teacher_state = {
         k.removeprefix("student."): v for k, v in checkpoint["state_dict"].items() if not k.startswith("teacher.")
     }

@@ -21,7 +21,7 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from simclr.cli.finetuned import RunRecord, build, is_finetuned
+from simclr.cli.finetuned import RunRecord, is_finetuned
 from simclr.cli.pretrained import load_datamodule, load_pretrained
 from simclr.cli.probe import resolve_device
 from simclr.data.base import ImageDataModule
@@ -32,6 +32,7 @@ from simclr.eval.features import projection_head, representation_names
 from simclr.eval.finetune_report import append_record, make_record
 from simclr.methods.finetune import FineTuner, layers_up_to
 from simclr.training.checkpoints import AtomicCheckpointIO
+from simclr.training.lightning_internals import build_with_config
 from simclr.training.run_folder import writable_folder
 from simclr.training.safe_loading import read_checkpoint
 
@@ -210,7 +211,7 @@ def finetune(
         "channels_last": bool(hparams.get("channels_last", False)),
     }
     L.seed_everything(seed, verbose=False)
-    model = build(FineTuner, config)
+    model = build_with_config(FineTuner, config)
     if init == "simclr":
         model.load_pretrained_parts(pretrained.encoder, list(pretrained.head.layers)[:layers] if layers else [])
     run_name = f"{init}-from_{from_layer}-{labelled.label_fraction:g}-seed{seed}"

@@ -8,10 +8,9 @@ the data module of the pretraining run and the labelled subset (`RunRecord`).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import lightning as L
 import torch
@@ -22,20 +21,6 @@ from simclr.errors import UserError
 from simclr.methods.distill import Distiller
 from simclr.methods.finetune import FineTuner
 from simclr.training.safe_loading import check_finite, read_checkpoint_file
-
-Module = TypeVar("Module", bound=L.LightningModule)
-INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"  # Lightning's allow-listed way to rebuild from hparams
-
-
-def build(cls: type[Module], config: dict[str, Any]) -> Module:
-    """`cls` instantiated from `config` (init arguments; modules as {"class_path", "init_args"} dicts), with the
-    config as its hparams so that `cls.load_from_checkpoint` rebuilds it."""
-    from lightning.pytorch.cli import instantiate_module
-
-    module = instantiate_module(cls, copy.deepcopy(config))  # the parser may turn nested dicts into Namespaces
-    module.hparams.clear()
-    module.hparams.update({**copy.deepcopy(config), "_instantiator": INSTANTIATOR})
-    return module
 
 
 def is_finetuned(checkpoint: dict[str, Any]) -> bool:

@@ -10,6 +10,7 @@ from simclr.errors import UserError
 from simclr.eval.features import projection_head, representation_names
 from simclr.methods.base import ViewMethod
 from simclr.methods.simclr import SimCLR
+from simclr.training.lightning_internals import instantiate_saved
 from simclr.training.safe_loading import check_finite, read_checkpoint
 
 
@@ -63,20 +64,13 @@ def check_representations(model: ViewMethod, wanted: list[str] | None, ckpt: str
 
 
 def load_datamodule(ckpt: str, root: str | None = None, weights_only: bool = True) -> ImageDataModule:
-    """The data module a checkpoint was trained with (its YAML config is saved in the checkpoint).
-
-    Rebuilt here rather than with `ImageDataModule.load_from_checkpoint`: Lightning 2.6 filters the
-    saved `_class_path` out of the kwargs before instantiating, so a subclass (FashionMNIST, CIFAR10, ...)
-    comes back as the abstract base.
-    """
-    from lightning.pytorch.cli import instantiate_module
-
+    """The data module a checkpoint was trained with (its YAML config is saved in the checkpoint), rebuilt
+    as its own subclass (FashionMNIST, CIFAR10, ...; see `instantiate_saved`)."""
     hparams = dict(read_checkpoint(ckpt, weights_only).get("datamodule_hyper_parameters") or {})
     if "_class_path" not in hparams:
         raise UserError(
             f"checkpoint {ckpt} records no data module (not written by `simclr fit`?); pass --data.class_path and --data.init_args.root"
         )
-    hparams.pop("_instantiator", None)
     if root:
         hparams["root"] = root
-    return instantiate_module(ImageDataModule, hparams)
+    return instantiate_saved(ImageDataModule, hparams)

@@ -12,17 +12,21 @@ changes one fails that test with the hook's name rather than somewhere deep in a
 - `CLIHooks`: LightningCLI with two private steps made overridable: reading the config saved in a
   `--ckpt_path` (honouring `--weights_only`), and choosing the callbacks the trainer is built with.
 - `callback_state_key(callback, **kwargs)`: the key a stateful callback's state is saved under.
+- `build_with_config(cls, config)` / `without_instantiator(hparams)` / `instantiate_saved(cls, hparams)`:
+  a module built from a class_path/init_args config outside LightningCLI, with that config as the hparams
+  `load_from_checkpoint` rebuilds it from (Lightning's `_instantiator` key), and a saved config rebuilt.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningCLI, instantiate_module
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 
 
@@ -39,6 +43,34 @@ def attached_trainer(module: LightningModule) -> Trainer | None:
 def callback_state_key(callback: Callback, **kwargs: Any) -> str:
     """The checkpoint key of a callback's state, made from its class name and `kwargs` (Lightning's format)."""
     return callback._generate_state_key(**kwargs)
+
+
+Built = TypeVar("Built")
+INSTANTIATOR_KEY = "_instantiator"  # where Lightning records how to rebuild a module from its hparams
+INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"  # the allow-listed rebuilder LightningCLI records
+
+
+def build_with_config(cls: type[Built], config: dict[str, Any]) -> Built:
+    """`cls` instantiated from `config` (init arguments; modules as {"class_path", "init_args"} dicts), with the
+    config (and Lightning's instantiator) as its hparams, so `cls.load_from_checkpoint` rebuilds it from a file
+    holding only plain types, as it does for a module LightningCLI built."""
+    module = instantiate_module(cls, copy.deepcopy(config))  # the parser may turn nested dicts into Namespaces
+    module.hparams.clear()
+    module.hparams.update({**copy.deepcopy(config), INSTANTIATOR_KEY: INSTANTIATOR})
+    return module
+
+
+def without_instantiator(hparams: dict[str, Any]) -> dict[str, Any]:
+    """A copy of saved hparams without Lightning's instantiator entry: the config alone."""
+    return {key: copy.deepcopy(value) for key, value in hparams.items() if key != INSTANTIATOR_KEY}
+
+
+def instantiate_saved(cls: type[Built], hparams: dict[str, Any]) -> Built:
+    """A subclass of `cls` rebuilt from hparams LightningCLI saved (`_class_path` names the subclass).
+
+    Lightning 2.6's `load_from_checkpoint` filters `_class_path` out of the kwargs before instantiating, so
+    a saved subclass would come back as `cls` itself; this keeps it."""
+    return instantiate_module(cls, without_instantiator(hparams))
 
 
 def flat_config(config: Any, prefix: str = "") -> dict[str, Any]:
