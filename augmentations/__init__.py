@@ -2,6 +2,8 @@
 
 from augmentations import ops
 from augmentations.kornia_transforms import RandomCutout, RandomGaussianNoise, RandomRotation
+from augmentations.multicrop import MultiCrop
+from augmentations.patches import GridPatches, RandomPatches
 from augmentations.pipeline import ViewPipeline
 from augmentations.presets import (
     CIFAR10_MEAN,
@@ -48,7 +50,9 @@ __all__ = [
     "FASHION_MNIST_STD",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "GridPatches",
     "JitterParams",
+    "MultiCrop",
     "MultiView",
     "OneSidedViews",
     "RandomColorJitter",
@@ -57,6 +61,7 @@ __all__ = [
     "RandomGaussianNoise",
     "RandomGrayscale",
     "RandomHorizontalFlip",
+    "RandomPatches",
     "RandomResizedCrop",
     "RandomRot90",
     "RandomRotation",
