@@ -79,7 +79,7 @@ def test_moco_resume_continues_with_the_saved_queue(tmp_path):
     assert torch.equal(resumed.model.queue.keys[: 3 * 8], saved.keys[: 3 * 8])  # older keys kept, new ones appended
 
 
-def test_compare_writes_table_chart_and_tensorboard(tmp_path):
+def test_compare_writes_table_chart_and_tensorboard_with_the_baselines(tmp_path):
     root = fakedata.write_fashion_mnist(tmp_path / "fm")
     out = tmp_path / "cmp"
     args = [
@@ -89,9 +89,13 @@ def test_compare_writes_table_chart_and_tensorboard(tmp_path):
         "--test_images", "16", "--probe_max_iter", "3", "--knn_k", "5", "--accelerator", "cpu", "--out_dir", str(out),
     ]  # fmt: skip
     rows = json.loads(compare(args).read_text())
-    assert [(r["method"], r["model"], r["steps"]) for r in rows] == [("simclr", "SimCLR", 2), ("byol", "BYOL", 2)]
-    assert all(0 <= r["linear_top1"] <= 1 and 0 <= r["knn_top1"] <= 1 and r["seconds_per_step"] > 0 for r in rows)
-    assert (out / "methods.csv").read_text().count("\n") == 3
-    assert "| byol | BYOL |" in (out / "methods.md").read_text()
+    assert [(r["method"], r["model"], r["steps"]) for r in rows] == [
+        ("simclr", "SimCLR", 2), ("byol", "BYOL", 2), ("random_h", "SimCLR", 0), ("pixels", "-", 0)
+    ]  # fmt: skip
+    assert all(0 <= r["linear_top1"] <= 1 and 0 <= r["knn_top1"] <= 1 for r in rows)
+    assert all(r["seconds_per_step"] > 0 for r in rows[:2]) and rows[2]["seconds_per_step"] is None
+    assert (out / "methods.csv").read_text().count("\n") == 5
+    table = (out / "methods.md").read_text()
+    assert "| byol | BYOL |" in table and "| pixels | - | 1 | 0 |" in table
     assert (out / "methods.png").stat().st_size > 0
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))

@@ -20,7 +20,7 @@ class MethodRow:
     seed: int
     linear_top1: float  # linear probe on frozen h, test split
     knn_top1: float  # kNN (cosine) on frozen h, test split
-    train_loss: float  # the method's own loss at the last step (not comparable across methods)
+    train_loss: float | None  # the method's own loss at the last step (not comparable across methods); None: baseline
     steps: int  # optimiser steps taken
     seconds_per_step: float | None  # wall time per training step after the first (None for a 1-step run)
     seconds: float  # wall time of pretraining and probes
@@ -54,9 +54,10 @@ def format_method_table(rows: Sequence[MethodRow]) -> str:
     ]
     for s in summarise(rows):
         (lin, lin_sd), (knn, knn_sd), (sps, sps_sd) = s["linear_top1"], s["knn_top1"], s["seconds_per_step"]
+        step_time = "-" if sps != sps else f"{1000 * sps:.1f} ± {1000 * sps_sd:.1f}"  # nan: a baseline, no training
         lines.append(
             f"| {s['method']} | {s['model']} | {s['seeds']} | {s['steps']} | {100 * lin:.2f} ± {100 * lin_sd:.2f} "
-            f"| {100 * knn:.2f} ± {100 * knn_sd:.2f} | {1000 * sps:.1f} ± {1000 * sps_sd:.1f} |"
+            f"| {100 * knn:.2f} ± {100 * knn_sd:.2f} | {step_time} |"
         )
     return "\n".join(lines) + "\n"
 

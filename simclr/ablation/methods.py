@@ -20,7 +20,7 @@ from torch.utils.data import Dataset, Subset
 from simclr.ablation.method_table import MethodRow, write_method_rows
 from simclr.ablation.runner import Budget, fixed_subset, quiet_lightning
 from simclr.data.datamodules import ImageDataModule
-from simclr.eval.features import extract_representations
+from simclr.eval.features import extract_representations, pixel_features
 from simclr.eval.knn import knn_top1
 from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
 from simclr.methods.base import ViewMethod
@@ -63,6 +63,35 @@ def probe_h(
     )
     linear = fit_linear_probe(train_h["h"], train_y, test_h["h"], test_y, num_classes, recipe)
     return linear, knn_top1(train_h["h"], train_y, test_h["h"], test_y, num_classes, k=min(knn_k, len(train_y)))
+
+
+def baseline_rows(
+    build_model: Callable[[], ViewMethod],
+    splits: tuple[Dataset, Dataset, Dataset],
+    num_classes: int,
+    seed: int,
+    probe_max_iter: int = ProbeRecipe.max_iter,
+    knn_k: int = 200,
+    device: str | torch.device = "cpu",
+) -> list[MethodRow]:
+    """The two reference rows probed like the methods: `random_h` (the first method's encoder at its seeded
+    initial weights, never trained) and `pixels` (the normalised raw images, flattened)."""
+    _, probe_train, probe_test = splits
+    recipe = ProbeRecipe(max_iter=probe_max_iter, seed=seed)
+    rows = []
+    start = time.perf_counter()
+    L.seed_everything(seed, verbose=False)
+    model = build_model()
+    linear, knn = probe_h(model, probe_train, probe_test, num_classes, recipe, knn_k, device)
+    rows.append(
+        MethodRow("random_h", type(model).__name__, seed, linear, knn, None, 0, None, time.perf_counter() - start)
+    )
+    start = time.perf_counter()
+    (train_x, train_y), (test_x, test_y) = (pixel_features(split, model.augment.normalise) for split in splits[1:])
+    linear = fit_linear_probe(train_x, train_y, test_x, test_y, num_classes, recipe)
+    knn = knn_top1(train_x, train_y, test_x, test_y, num_classes, k=min(knn_k, len(train_y)))
+    rows.append(MethodRow("pixels", "-", seed, linear, knn, None, 0, None, time.perf_counter() - start))
+    return rows
 
 
 def run_method(
@@ -124,6 +153,7 @@ def compare_methods(
     accelerator: str = "auto",
     precision: str | None = None,
     out_dir: str | Path | None = None,
+    baselines: bool = False,
 ) -> list[MethodRow]:
     """Every method for every seed, everything else fixed; rows in (seed, method) order.
 
@@ -136,6 +166,7 @@ def compare_methods(
         knn_k: neighbours of the kNN probe (cosine, temperature 0.1).
         accelerator, precision: Lightning Trainer settings of the pretraining runs.
         out_dir: if given, the table files are rewritten after every run.
+        baselines: also probe, per seed, a random encoder of the first method and the raw pixels (`baseline_rows`).
     """
     if not methods:
         raise ValueError("no methods to compare; pass at least one method config")
@@ -151,6 +182,16 @@ def compare_methods(
         )
         for name, build in methods.items():
             rows.append(run_method(name, build, datamodule, splits, budget, seed, knn_k, accelerator, precision))
+            if out_dir is not None:
+                write_method_rows(rows, out_dir)
+        if baselines:
+            device = (
+                "cuda"
+                if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+                else "cpu"
+            )
+            first = next(iter(methods.values()))
+            rows += baseline_rows(first, splits, datamodule.num_classes, seed, budget.probe_max_iter, knn_k, device)
             if out_dir is not None:
                 write_method_rows(rows, out_dir)
     return rows

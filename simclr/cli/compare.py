@@ -54,6 +54,7 @@ def parser() -> jsonargparse.ArgumentParser:
     p.add_argument("--test_images", type=int | None, default=None, help="first test images probed (default: all)")
     p.add_argument("--probe_max_iter", type=int, default=Budget.probe_max_iter, help="L-BFGS iterations per probe")
     p.add_argument("--knn_k", type=int, default=200, help="neighbours of the kNN probe")
+    p.add_argument("--baselines", type=bool, default=True, help="add rows random_h (untrained encoder) and pixels")
     p.add_argument("--accelerator", type=str, default="auto", help="Lightning accelerator of the pretraining runs")
     p.add_argument("--precision", type=str | None, default=None, help="Lightning precision, e.g. bf16-mixed on a GPU")
     return p
@@ -89,9 +90,8 @@ def compare(args: list[str]) -> Path:
         probe_max_iter=options.probe_max_iter,
     )
     out = Path(options.out_dir)
-    rows = compare_methods(
-        builders, datamodule, budget, options.seeds, options.knn_k, options.accelerator, options.precision, out
-    )
+    rows = compare_methods(builders, datamodule, budget, options.seeds, options.knn_k, options.accelerator,
+                           options.precision, out, baselines=options.baselines)  # fmt: skip
     csv_path, json_path, md_path = write_method_rows(rows, out)
     figure = method_bar_chart(rows, out / "methods.png")
     log_methods_to_tensorboard(rows, figure, out / "tensorboard")
