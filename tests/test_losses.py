@@ -8,8 +8,8 @@ import torch
 from simclr.losses.nt_xent import NTXentLoss, contrastive_stats, nt_xent
 
 
-def algorithm1_loop(z_a: torch.Tensor, z_b: torch.Tensor, tau: float) -> torch.Tensor:
-    """SimCLR Algorithm 1 written out with Python loops, in float64."""
+def algorithm1_loop(z_a: torch.Tensor, z_b: torch.Tensor, tau: float, normalize: bool = True) -> torch.Tensor:
+    """SimCLR Algorithm 1 written out with Python loops, in float64 (normalize=False: raw dot products)."""
     n = z_a.shape[0]
     z = [None] * (2 * n)
     for k in range(n):  # paper numbering: 2k-1 and 2k are the two views of image k
@@ -17,7 +17,7 @@ def algorithm1_loop(z_a: torch.Tensor, z_b: torch.Tensor, tau: float) -> torch.T
         z[2 * k + 1] = z_b[k].double()
 
     def s(i, j):
-        return torch.dot(z[i], z[j]) / (z[i].norm() * z[j].norm())
+        return torch.dot(z[i], z[j]) / (z[i].norm() * z[j].norm() if normalize else 1.0)
 
     def loss(i, j):
         denom = sum(torch.exp(s(i, k) / tau) for k in range(2 * n) if k != i)
@@ -34,6 +34,17 @@ def test_matches_algorithm1_loop(n, dim, tau):
     z_a, z_b = torch.randn(n, dim, generator=g), torch.randn(n, dim, generator=g)
     expected = algorithm1_loop(z_a, z_b, tau)
     assert nt_xent(z_a, z_b, tau).item() == pytest.approx(expected.item(), rel=1e-5, abs=1e-5)
+
+
+@pytest.mark.parametrize("n", [2, 5])
+@pytest.mark.parametrize("tau", [0.1, 1.0])
+def test_without_l2_normalisation_matches_the_dot_product_loop(n, tau):
+    g = torch.Generator().manual_seed(n)
+    z_a, z_b = torch.randn(n, 4, generator=g), torch.randn(n, 4, generator=g)
+    expected = algorithm1_loop(z_a, z_b, tau, normalize=False)
+    got = NTXentLoss(tau, normalize=False)(z_a, z_b)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5, abs=1e-5)
+    assert got.item() != pytest.approx(NTXentLoss(tau)(z_a, z_b).item(), rel=1e-3)  # the option is honoured
 
 
 @pytest.mark.parametrize("n", [2, 5, 64])

@@ -46,6 +46,7 @@ def multiview_nt_xent(
     temperature: float | Tensor = 0.5,
     gather_distributed: bool = True,
     pruning: NegativePruning | None = None,
+    normalize: bool = True,
 ) -> Tensor:
     """NT-Xent over V >= 2 views: positives of an embedding are the other views of its image.
 
@@ -54,6 +55,7 @@ def multiview_nt_xent(
         temperature: tau > 0 (float, or the tensor of a learnt temperature).
         gather_distributed: under DDP, negatives from every rank (2 N_global - 1 candidates for V = 2).
         pruning: optional negative pruning.
+        normalize: cosine similarities (True, the paper) or raw dot products of z (False).
 
     Returns:
         Scalar float32, the mean over this rank's V N anchors. V = 2 is `nt_xent`.
@@ -61,7 +63,8 @@ def multiview_nt_xent(
     check_views(z, "nt_xent")
     if not isinstance(temperature, Tensor):
         check_temperature(temperature, "nt_xent")
-    return multi_positive_cross_entropy(contrastive_pairs(z, None, gather_distributed), temperature, pruning)
+    pairs = contrastive_pairs(z, None, gather_distributed, normalize)
+    return multi_positive_cross_entropy(pairs, temperature, pruning)
 
 
 def nt_xent(
@@ -150,6 +153,8 @@ class NTXentLoss(nn.Module):
         min_temperature: lower bound of a learnt tau (default 0.01); an error for a fixed tau.
         gather_distributed: under DDP, negatives from every rank (the paper's global batch).
         pruning: drop a fraction of each anchor's negatives (`simclr.losses.pruning.NegativePruning`).
+        normalize: l2-normalise z, so similarities are cosines ("sim(u, v) = u^T v / ||u|| ||v||"); False
+            scores raw dot products (the paper's Table 5 ablation: worse representations).
     """
 
     def __init__(
@@ -159,11 +164,14 @@ class NTXentLoss(nn.Module):
         min_temperature: float | None = None,
         gather_distributed: bool = True,
         pruning: NegativePruning | None = None,
+        normalize: bool = True,
     ):
         super().__init__()
         self.temperature = Temperature(temperature, learnable_temperature, min_temperature, name="NTXentLoss")
         self.gather_distributed = gather_distributed
         self.pruning = pruning
+        self.normalize = normalize
 
     def forward(self, *views: Tensor, labels: Tensor | None = None) -> Tensor:
-        return multiview_nt_xent(torch.stack(views), self.temperature(), self.gather_distributed, self.pruning)
+        z = torch.stack(views)  # (V, N, D)
+        return multiview_nt_xent(z, self.temperature(), self.gather_distributed, self.pruning, self.normalize)

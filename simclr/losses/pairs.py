@@ -42,7 +42,9 @@ def check_views(z: Tensor, name: str) -> None:
         )
 
 
-def contrastive_pairs(z: Tensor, labels: Tensor | None = None, gather_distributed: bool = True) -> Pairs:
+def contrastive_pairs(
+    z: Tensor, labels: Tensor | None = None, gather_distributed: bool = True, normalize: bool = True
+) -> Pairs:
     """Similarities and masks of local anchors against (all ranks') candidates.
 
     Args:
@@ -51,12 +53,14 @@ def contrastive_pairs(z: Tensor, labels: Tensor | None = None, gather_distribute
             (supervised contrastive). None: positives are the other views of the same image.
         gather_distributed: under torch.distributed, candidates come from every rank (with gradient);
             False (or one process): candidates are this rank's embeddings only.
+        normalize: l2-normalise z first, so similarities are cosines (the paper's choice); False scores raw
+            dot products (the paper's Table 5 ablation "l2 norm: no").
 
     Returns:
         `Pairs` with A = V * N_local anchor rows and C = V * N_global candidate columns.
     """
     v, n, _ = z.shape
-    zn = F.normalize(z.float(), dim=-1)  # (V, N, D) on the unit sphere, float32 under bf16 autocast too
+    zn = F.normalize(z.float(), dim=-1) if normalize else z.float()  # (V, N, D), float32 under bf16 autocast too
     gather = gather_distributed and torch.distributed.is_available() and torch.distributed.is_initialized()
     first = rank() * n if gather else 0  # global index of this rank's first image
     if gather:
