@@ -24,6 +24,7 @@ class MethodRow:
     steps: int  # optimiser steps taken
     seconds_per_step: float | None  # wall time per training step after the first (None for a 1-step run)
     seconds: float  # wall time of pretraining and probes
+    z_linear_top1: float | None = None  # linear probe on frozen z, when asked for
 
 
 def summarise(rows: Sequence[MethodRow]) -> list[dict]:
@@ -41,23 +42,30 @@ def summarise(rows: Sequence[MethodRow]) -> list[dict]:
 
         out.append(
             {"method": name, "model": mine[0].model, "seeds": len(mine), "steps": mine[0].steps}
-            | {key: stats(key) for key in ("linear_top1", "knn_top1", "seconds_per_step")}
+            | {key: stats(key) for key in ("linear_top1", "knn_top1", "seconds_per_step", "z_linear_top1")}
         )
     return out
 
 
 def format_method_table(rows: Sequence[MethodRow]) -> str:
-    """Markdown: method | model | seeds | steps | linear top-1 (%) | kNN top-1 (%) | ms / step, mean ± std."""
+    """Markdown: method | model | seeds | steps | linear top-1 on h (%) | [linear top-1 on z (%)] | kNN top-1 on h
+    (%) | ms / step, mean ± std over seeds; the z column when any row probed z."""
+    with_z = any(r.z_linear_top1 is not None for r in rows)
+    z_head = " linear top-1 z (%) |" if with_z else ""
     lines = [
-        "| method | model | seeds | steps | linear top-1 (%) | kNN top-1 (%) | ms / step |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        f"| method | model | seeds | steps | linear top-1 h (%) |{z_head} kNN top-1 h (%) | ms / step |",
+        "|---|---|---:|---:|---:|" + ("---:|" if with_z else "") + "---:|---:|",
     ]
+
+    def cell(mean_sd: tuple[float, float], scale: float = 100, digits: int = 2) -> str:
+        mean, sd = mean_sd
+        return "-" if mean != mean else f"{scale * mean:.{digits}f} ± {scale * sd:.{digits}f}"  # nan: not measured
+
     for s in summarise(rows):
-        (lin, lin_sd), (knn, knn_sd), (sps, sps_sd) = s["linear_top1"], s["knn_top1"], s["seconds_per_step"]
-        step_time = "-" if sps != sps else f"{1000 * sps:.1f} ± {1000 * sps_sd:.1f}"  # nan: a baseline, no training
+        z_cell = f" {cell(s['z_linear_top1'])} |" if with_z else ""
         lines.append(
-            f"| {s['method']} | {s['model']} | {s['seeds']} | {s['steps']} | {100 * lin:.2f} ± {100 * lin_sd:.2f} "
-            f"| {100 * knn:.2f} ± {100 * knn_sd:.2f} | {step_time} |"
+            f"| {s['method']} | {s['model']} | {s['seeds']} | {s['steps']} | {cell(s['linear_top1'])} |{z_cell} "
+            f"{cell(s['knn_top1'])} | {cell(s['seconds_per_step'], 1000, 1)} |"
         )
     return "\n".join(lines) + "\n"
 

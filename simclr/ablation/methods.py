@@ -20,7 +20,7 @@ from torch.utils.data import Dataset, Subset
 from simclr.ablation.method_table import MethodRow, write_method_rows
 from simclr.ablation.runner import Budget, fixed_subset, quiet_lightning
 from simclr.data.datamodules import ImageDataModule
-from simclr.eval.features import extract_representations, pixel_features
+from simclr.eval.features import extract_representations, pixel_features, projection_head
 from simclr.eval.knn import knn_top1
 from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
 from simclr.methods.base import ViewMethod
@@ -53,16 +53,31 @@ class StepTimer(L.Callback):
 
 
 def probe_h(
-    model: ViewMethod, train: Dataset, test: Dataset, num_classes: int, recipe: ProbeRecipe, knn_k: int, device
-) -> tuple[float, float]:
-    """(linear top-1, kNN top-1) of the frozen encoder's h, the same recipe for every method."""
+    model: ViewMethod,
+    train: Dataset,
+    test: Dataset,
+    num_classes: int,
+    recipe: ProbeRecipe,
+    knn_k: int,
+    device,
+    probe_z: bool = False,
+) -> tuple[float, float, float | None]:
+    """(linear top-1, kNN top-1) of the frozen encoder's h, the same recipe for every method, and with
+    `probe_z` the linear top-1 of z (the head's output; h itself for a model without a projection head)."""
     model.to(device)
-    (train_h, train_y), (test_h, test_y) = (
-        extract_representations(model.encoder, None, split, model.augment.normalise, 1024, device)
+    head = projection_head(getattr(model, "head", None)) if probe_z else None
+    (train_f, train_y), (test_f, test_y) = (
+        extract_representations(model.encoder, head, split, model.augment.normalise, 1024, device)
         for split in (train, test)
     )
-    linear = fit_linear_probe(train_h["h"], train_y, test_h["h"], test_y, num_classes, recipe)
-    return linear, knn_top1(train_h["h"], train_y, test_h["h"], test_y, num_classes, k=min(knn_k, len(train_y)))
+    linear = fit_linear_probe(train_f["h"], train_y, test_f["h"], test_y, num_classes, recipe)
+    knn = knn_top1(train_f["h"], train_y, test_f["h"], test_y, num_classes, k=min(knn_k, len(train_y)))
+    if not probe_z:
+        return linear, knn, None
+    z_linear = (
+        linear if head is None else fit_linear_probe(train_f["z"], train_y, test_f["z"], test_y, num_classes, recipe)
+    )
+    return linear, knn, z_linear
 
 
 def baseline_rows(
@@ -82,7 +97,7 @@ def baseline_rows(
     start = time.perf_counter()
     L.seed_everything(seed, verbose=False)
     model = build_model()
-    linear, knn = probe_h(model, probe_train, probe_test, num_classes, recipe, knn_k, device)
+    linear, knn, _ = probe_h(model, probe_train, probe_test, num_classes, recipe, knn_k, device)
     rows.append(
         MethodRow("random_h", type(model).__name__, seed, linear, knn, None, 0, None, time.perf_counter() - start)
     )
@@ -104,6 +119,7 @@ def run_method(
     knn_k: int = 200,
     accelerator: str = "auto",
     precision: str | None = None,
+    probe_z: bool = False,
 ) -> MethodRow:
     """Pretrain a fresh model of one method config, then probe h.
 
@@ -128,7 +144,9 @@ def run_method(
         trainer.fit(model, train_dataloaders=loader)
     recipe = ProbeRecipe(max_iter=budget.probe_max_iter, seed=seed)
     device = trainer.strategy.root_device
-    linear, knn = probe_h(model, probe_train, probe_test, datamodule.num_classes, recipe, knn_k, device)
+    linear, knn, z_linear = probe_h(
+        model, probe_train, probe_test, datamodule.num_classes, recipe, knn_k, device, probe_z
+    )
     row = MethodRow(
         name,
         type(model).__name__,
@@ -139,6 +157,7 @@ def run_method(
         trainer.global_step,
         timer.seconds_per_step,
         time.perf_counter() - start,
+        z_linear,
     )
     log.info("%s (seed %d): linear %.4f, kNN %.4f, %s s/step", name, seed, linear, knn, row.seconds_per_step)
     return row
@@ -154,6 +173,8 @@ def compare_methods(
     precision: str | None = None,
     out_dir: str | Path | None = None,
     baselines: bool = False,
+    budgets: Mapping[str, Budget] | None = None,
+    probe_z: bool = False,
 ) -> list[MethodRow]:
     """Every method for every seed, everything else fixed; rows in (seed, method) order.
 
@@ -167,6 +188,9 @@ def compare_methods(
         accelerator, precision: Lightning Trainer settings of the pretraining runs.
         out_dir: if given, the table files are rewritten after every run.
         baselines: also probe, per seed, a random encoder of the first method and the raw pixels (`baseline_rows`).
+        budgets: a method's own run length and batch size (e.g. batch size x steps experiments); `budget`'s
+            pretraining subset and probe sizes apply to every method.
+        probe_z: also probe z (the projection head's output) with the same linear recipe.
     """
     if not methods:
         raise ValueError("no methods to compare; pass at least one method config")
@@ -181,7 +205,8 @@ def compare_methods(
             probe_test,
         )
         for name, build in methods.items():
-            rows.append(run_method(name, build, datamodule, splits, budget, seed, knn_k, accelerator, precision))
+            own = (budgets or {}).get(name, budget)
+            rows.append(run_method(name, build, datamodule, splits, own, seed, knn_k, accelerator, precision, probe_z))
             if out_dir is not None:
                 write_method_rows(rows, out_dir)
         if baselines:

@@ -5,10 +5,14 @@ r"""`simclr compare`: several methods trained with one budget and probed with on
         configs/methods/patches.yaml configs/methods/multicrop.yaml \
         --max_steps 2000 --seeds 0 1 2 --out_dir runs/methods [--data.init_args.root DIR]
 
+    simclr compare --experiment configs/experiments/temperature.yaml --out_dir runs/experiments/temperature
+
 `--config` (repeatable) is the `simclr fit` config every method stacks on (encoder, head, augment, optimiser,
-data); each `--methods` YAML is stacked on it as a further `--config`, and names the run by its file name.
-Arguments starting with `--model.`, `--data.`, `--trainer.` or `--seed_everything` override the fit config
-(the `trainer` section itself is not used: the budget sets the run). Each method is pretrained on the same
+data); each `--methods` YAML (model options only) is stacked on it as a further `--config`, and names the run
+by its file name. Arguments starting with `--model.`, `--data.` or `--seed_everything` override the fit
+config; its `trainer` section is not used (the budget options set the run), so `--trainer.*` is an error.
+`--experiment` names a YAML with the configs, seeds, budget and variants instead
+(simclr.ablation.experiments). Each method is pretrained on the same
 images in the same order from the same seed, then h of the frozen encoder is probed (linear top-1, kNN
 top-1 on the test split) and the wall time per training step is measured. Writes methods.csv, methods.json,
 methods.md and methods.png into `--out_dir`, and logs the chart to TensorBoard there (`tensorboard/`).
@@ -21,7 +25,9 @@ import logging
 from pathlib import Path
 
 import jsonargparse
+import yaml
 
+from simclr.ablation.experiments import Experiment, load_experiment, write_variant_configs
 from simclr.ablation.method_table import (
     format_method_table,
     log_methods_to_tensorboard,
@@ -43,7 +49,12 @@ def parser() -> jsonargparse.ArgumentParser:
     p = jsonargparse.ArgumentParser(
         prog="simclr compare", description=__doc__, formatter_class=HelpFormatter, exit_on_error=False
     )
-    p.add_argument("--methods", type=str, nargs="+", required=True, help="method YAMLs stacked on --config")
+    p.add_argument("--methods", type=str, nargs="+", default=None, help="method YAMLs stacked on --config")
+    p.add_argument(
+        "--experiment", type=str | None, default=None,
+        help="an experiment YAML (configs/experiments/): its configs, variants, seeds and budget replace --config, "
+        "--methods, --seeds and the budget options",
+    )  # fmt: skip
     p.add_argument("--out_dir", type=str, default="runs/methods", help="folder for the table, chart and TensorBoard")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per method and seed")
     p.add_argument("--max_steps", type=int, default=-1, help="optimiser steps per run (-1: --epochs decides)")
@@ -60,44 +71,88 @@ def parser() -> jsonargparse.ArgumentParser:
     return p
 
 
+BUDGET_OPTIONS = ("seeds", "max_steps", "epochs", "train_images", "batch_size", "probe_images", "test_images",
+                  "probe_max_iter")  # fmt: skip
+
+
 def compare(args: list[str]) -> Path:
-    """Parse `args`, train and probe every method, write the table and chart; returns the path of methods.json."""
+    """Parse `args`, train and probe every method (or experiment variant), write the table and chart; returns
+    the path of methods.json."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     fit_args, rest = split_fit_args(args)
     options = parser().parse_args(rest)  # --help prints the options and exits here
-    if "--config" not in fit_args:
-        raise UserError("simclr compare needs --config <simclr fit config>, e.g. --config configs/fashion_mnist.yaml")
-    missing = [m for m in options.methods if not Path(m).is_file()]
-    if missing:
-        raise UserError(f"--methods {missing[0]} is not a file; pass method YAMLs, e.g. configs/methods/byol.yaml")
-    names = [Path(m).stem for m in options.methods]
-    if len(set(names)) != len(names):
-        raise UserError(f"--methods names {names} repeat; give each method config its own file name")
     for name, value in (("knn_k", options.knn_k), ("probe_max_iter", options.probe_max_iter)):
         if value < 1:
             raise UserError(f"--{name} {value} is below 1; pass --{name} 1 or more")
-    builders, datamodule = {}, None
-    for name, path in zip(names, options.methods):
-        build, data = build_from_fit_config(with_method(fit_args, path))
-        builders[name], datamodule = build, datamodule or data
-    budget = Budget(
-        epochs=options.epochs,
-        max_steps=options.max_steps,
-        train_images=options.train_images,
-        batch_size=options.batch_size,
-        probe_images=options.probe_images,
-        test_images=options.test_images,
-        probe_max_iter=options.probe_max_iter,
-    )
     out = Path(options.out_dir)
-    rows = compare_methods(builders, datamodule, budget, options.seeds, options.knn_k, options.accelerator,
-                           options.precision, out, baselines=options.baselines)  # fmt: skip
+    trainer_args = [arg for arg in fit_args if arg.startswith("--trainer.")]
+    if trainer_args:
+        raise UserError(f"{trainer_args[0]} has no effect on simclr compare; set the run with --max_steps/--epochs")
+    if options.experiment:
+        experiment = check_experiment_options(options, rest)
+        fit_args = [arg for config in experiment.configs for arg in ("--config", config)] + fit_args
+        methods, seeds, budget = write_variant_configs(experiment, out), experiment.seeds, experiment.budget
+        budgets, probe_z = {v.name: v.budget for v in experiment.variants}, experiment.probe_z
+    else:
+        methods, seeds, budget, budgets, probe_z = (
+            method_files(options, fit_args),
+            options.seeds,
+            budget_of(options),
+            None,
+            False,
+        )
+    builders, datamodule = {}, None
+    for name, path in methods.items():
+        build, data = build_from_fit_config(with_method(fit_args, str(path)))
+        builders[name], datamodule = build, datamodule or data
+    rows = compare_methods(builders, datamodule, budget, seeds, options.knn_k, options.accelerator, options.precision,
+                           out, baselines=options.baselines, budgets=budgets, probe_z=probe_z)  # fmt: skip
     csv_path, json_path, md_path = write_method_rows(rows, out)
     figure = method_bar_chart(rows, out / "methods.png")
     log_methods_to_tensorboard(rows, figure, out / "tensorboard")
     print(format_method_table(rows))
     print(f"wrote {csv_path}, {json_path}, {md_path}, {out / 'methods.png'} and {out / 'tensorboard'}")
     return json_path
+
+
+def budget_of(options) -> Budget:
+    """The run length and probe sizes from the command-line options."""
+    return Budget(epochs=options.epochs, max_steps=options.max_steps, train_images=options.train_images,
+                  batch_size=options.batch_size, probe_images=options.probe_images, test_images=options.test_images,
+                  probe_max_iter=options.probe_max_iter)  # fmt: skip
+
+
+def method_files(options, fit_args: list[str]) -> dict[str, Path]:
+    """name -> method YAML of `--methods`, checked: files that exist, distinct names, model options only."""
+    if "--config" not in fit_args:
+        raise UserError("simclr compare needs --config <simclr fit config>, e.g. --config configs/fashion_mnist.yaml")
+    if not options.methods:
+        raise UserError("simclr compare needs --methods (method YAMLs) or --experiment (configs/experiments/*.yaml)")
+    missing = [m for m in options.methods if not Path(m).is_file()]
+    if missing:
+        raise UserError(f"--methods {missing[0]} is not a file; pass method YAMLs, e.g. configs/methods/byol.yaml")
+    names = [Path(m).stem for m in options.methods]
+    if len(set(names)) != len(names):
+        raise UserError(f"--methods names {names} repeat; give each method config its own file name")
+    for path in options.methods:
+        unused = sorted(set(yaml.safe_load(Path(path).read_text()) or {}) - {"model"})
+        if unused:
+            raise UserError(
+                f"--methods {path} sets {unused[0]!r}, which simclr compare does not use (the budget options set the "
+                f"run, --config the data); keep model options in method YAMLs"
+            )
+    return {name: Path(path) for name, path in zip(names, options.methods)}
+
+
+def check_experiment_options(options, rest: list[str]) -> Experiment:
+    """The experiment of `--experiment`; a UserError for an option it would override (--methods, a budget one)."""
+    given = [name for name in ("methods", *BUDGET_OPTIONS) if any(a.split("=")[0] == f"--{name}" for a in rest)]
+    if given:
+        raise UserError(
+            f"--{given[0]} has no effect with --experiment, whose file sets the variants, seeds and budget; "
+            f"change it in {options.experiment}"
+        )
+    return load_experiment(options.experiment)
 
 
 def with_method(fit_args: list[str], method: str) -> list[str]:

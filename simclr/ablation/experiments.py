@@ -1,0 +1,117 @@
+"""An experiment: named variants of one `simclr fit` config, trained with one budget and probed with one recipe.
+
+A YAML under configs/experiments/ describes it (and regenerates a docs/results page):
+
+    configs: [configs/fashion_mnist.yaml]        # the fit configs every variant stacks on, in order
+    seeds: [0, 1]
+    budget: {max_steps: 300, train_images: 20000}  # simclr.ablation.runner.Budget fields
+    probe_z: true                                  # also probe z (the head's output), not only h
+    variants:                                      # name -> a fit-config fragment stacked last
+      nonlinear: {}
+      linear: {model: {head: {init_args: {num_layers: 1, hidden_dim: null}}}}
+      b512: {budget: {batch_size: 512}}            # a variant's own run length / batch size
+
+    simclr compare --experiment configs/experiments/projection_head.yaml --out_dir runs/experiments/projection_head
+
+Each variant's fragment is written to OUT/variants/<name>.yaml and stacked as a further `--config`, so
+the run is what `simclr fit --config ... --config OUT/variants/<name>.yaml` trains. Every variant
+pretrains on the same images in the same order from the same seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simclr.ablation.runner import Budget
+from simclr.errors import UserError
+
+KEYS = {"configs", "seeds", "budget", "probe_z", "variants"}
+BUDGET_FIELDS = {f.name for f in dataclasses.fields(Budget)}
+VARIANT_BUDGET_FIELDS = {"epochs", "max_steps", "batch_size"}  # what may differ between variants
+
+
+@dataclass
+class Variant:
+    """One row of an experiment: a fit-config fragment and its own run length."""
+
+    name: str
+    config: dict[str, Any]  # stacked on the experiment's configs (model options only)
+    budget: Budget
+
+
+@dataclass
+class Experiment:
+    """The parsed experiment YAML (see the module docstring)."""
+
+    configs: list[str]
+    seeds: list[int]
+    budget: Budget
+    probe_z: bool
+    variants: list[Variant]
+
+
+def _budget(values: Any, where: str, allowed: set[str], base: Budget) -> Budget:
+    if not isinstance(values, dict):
+        raise UserError(f"{where} must be a mapping of Budget fields, e.g. {{max_steps: 300}}")
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise UserError(f"{where} has unknown field {unknown[0]!r}; use {', '.join(sorted(allowed))}")
+    return dataclasses.replace(base, **values)
+
+
+def find_config(name: str, experiment: Path) -> Path:
+    """A config named in an experiment: relative to the working directory, else to a folder above the
+    experiment file (so `configs/fashion_mnist.yaml` works from anywhere in the repository)."""
+    if Path(name).is_file():
+        return Path(name)
+    for folder in experiment.resolve().parents:
+        if (folder / name).is_file():
+            return folder / name
+    raise UserError(f"{experiment} names config {name}, which is not a file here or above the experiment file")
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Parse and check an experiment YAML; a one-line UserError names the first problem and its fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"--experiment {path} is not a file; pass a YAML from configs/experiments/")
+    spec = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(spec, dict) or "variants" not in spec or "configs" not in spec:
+        raise UserError(f"{path} needs `configs:` (fit configs) and `variants:` (name -> fit-config fragment)")
+    unknown = sorted(set(spec) - KEYS)
+    if unknown:
+        raise UserError(f"{path} has unknown key {unknown[0]!r}; an experiment has {', '.join(sorted(KEYS))}")
+    configs = [str(find_config(c, path)) for c in spec["configs"]]
+    seeds = [int(s) for s in spec.get("seeds", [0])]
+    budget = _budget(spec.get("budget", {}), f"{path} budget", BUDGET_FIELDS, Budget())
+    if not isinstance(spec["variants"], dict) or not spec["variants"]:
+        raise UserError(f"{path} variants must map each variant's name to a fit-config fragment ({{}}: the base)")
+    variants = []
+    for name, fragment in spec["variants"].items():
+        fragment = dict(fragment or {})
+        where = f"{path} variant {name!r}"
+        own = _budget(fragment.pop("budget", {}), f"{where} budget", VARIANT_BUDGET_FIELDS, budget)
+        ignored = sorted(set(fragment) - {"model"})
+        if ignored:
+            raise UserError(
+                f"{where} sets {ignored[0]!r}, which a comparison does not use (its budget sets the run and one data "
+                f"module serves every variant); set model options, or batch size and length under budget"
+            )
+        variants.append(Variant(str(name), fragment, own))
+    return Experiment(configs, seeds, budget, bool(spec.get("probe_z", False)), variants)
+
+
+def write_variant_configs(experiment: Experiment, out_dir: str | Path) -> dict[str, Path]:
+    """Each variant's fragment as OUT/variants/<name>.yaml (an empty file for the base variant)."""
+    folder = Path(out_dir) / "variants"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for variant in experiment.variants:
+        paths[variant.name] = folder / f"{variant.name}.yaml"
+        paths[variant.name].write_text(yaml.safe_dump(variant.config, sort_keys=False) if variant.config else "{}\n")
+    return paths
