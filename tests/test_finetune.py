@@ -159,3 +159,14 @@ def test_a_crafted_checkpoint_runs_no_code(trained, monkeypatch, capsys, tmp_pat
         line = user_error(monkeypatch, capsys, *command, str(crafted), "--out_dir", str(tmp_path / "out"))
         assert "safe loading (torch.load weights_only=True) refuses" in line and "--weights_only false" in line
         assert not marker.exists()
+
+
+def test_crop_scale_sets_the_fine_tuning_crops_and_is_checked(trained, tmp_path, monkeypatch, capsys):
+    default = load_finetuned(finetune_tiny(trained, tmp_path / "flip"))
+    assert default.augment.transforms[0].scale == (1.0, 1.0)  # flip only unless asked
+    cropped = load_finetuned(finetune_tiny(trained, tmp_path / "crop", "--crop_scale", "[0.08, 1.0]"))
+    assert cropped.augment.transforms[0].scale == (0.08, 1.0)
+    line = user_error(
+        monkeypatch, capsys, "finetune", *finetune_args(trained, tmp_path / "bad", "--crop_scale", "[0.5, 0.2]")
+    )
+    assert "--crop_scale [0.5, 0.2] must satisfy 0 < low <= high <= 1" in line

@@ -79,3 +79,10 @@ def test_probe_solver_sgd_writes_the_probe_report(trained, tmp_path, monkeypatch
     assert "SGD (Nesterov momentum" in (tmp_path / "probe.md").read_text()
     line = user_error(monkeypatch, capsys, "probe", "--ckpt", str(trained), "--epochs", "3", "--out_dir", str(tmp_path))
     assert "--epochs sets the sgd solver" in line and "--solver sgd" in line
+    line = user_error(
+        monkeypatch, capsys, "probe", "--ckpt", str(trained), "--crop_scale", "[0.2, 1]", "--out_dir", str(tmp_path)
+    )
+    assert "--crop_scale sets the sgd solver" in line
+    line = user_error(monkeypatch, capsys, "probe", "--ckpt", str(trained), "--solver", "sgd", "--crop_scale", "[0, 1]",
+                      "--out_dir", str(tmp_path))  # fmt: skip
+    assert "--crop_scale [0.0, 1.0] must satisfy 0 < low <= high <= 1" in line

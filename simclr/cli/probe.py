@@ -33,6 +33,7 @@ def probe(
     solver: Literal["lbfgs", "sgd"] = "lbfgs",
     epochs: int = SGDProbeRecipe.epochs,
     lr: float = SGDProbeRecipe.lr,
+    crop_scale: tuple[float, float] = SGDProbeRecipe.crop_scale,
 ) -> Path:
     """Linear and kNN probes of every representation of a checkpoint: h, each head layer, z, a random
     encoder of the same architecture (random_h) and raw pixels; prints the table and writes `probe.md`,
@@ -55,13 +56,16 @@ def probe(
             step; scales to any dataset size, no kNN or diagnostics: they need all features in memory).
         epochs: passes of the sgd solver over the training split (only with --solver sgd).
         lr: peak learning rate of the sgd solver (only with --solver sgd).
+        crop_scale: area range of the sgd solver's random resized crops, e.g. [0.08, 1] (the paper's ImageNet
+            protocol); default [1, 1], flip only (only with --solver sgd).
     """
     for name, value in (("max_iter", max_iter), ("knn_k", knn_k), ("batch_size", batch_size)):
         if value < 1:
             raise UserError(
                 f"--{name} {value} is below 1; pass --{name} 1 or more (default {ProbeRecipe.max_iter if name == 'max_iter' else 200 if name == 'knn_k' else 1024})"
             )
-    sgd_only = {"epochs": epochs != SGDProbeRecipe.epochs, "lr": lr != SGDProbeRecipe.lr}
+    sgd_only = {"epochs": epochs != SGDProbeRecipe.epochs, "lr": lr != SGDProbeRecipe.lr,
+                "crop_scale": tuple(crop_scale) != SGDProbeRecipe.crop_scale}  # fmt: skip
     lbfgs_only = {"max_iter": max_iter != ProbeRecipe.max_iter, "knn_k": knn_k != 200}
     unused = [k for k, given in (lbfgs_only if solver == "sgd" else sgd_only).items() if given]
     if unused:
@@ -80,7 +84,15 @@ def probe(
         data.root = root
     if solver == "sgd":
         return sgd_probe_report(
-            model, data, ckpt, out, dev, batch_size, baselines, representations, SGDProbeRecipe(epochs, lr)
+            model,
+            data,
+            ckpt,
+            out,
+            dev,
+            batch_size,
+            baselines,
+            representations,
+            SGDProbeRecipe(epochs, lr, crop_scale=tuple(crop_scale)),
         )
     start = time.perf_counter()
     test_outputs: dict[str, torch.Tensor] = {}  # test h, labels and the h probe's predictions, for TensorBoard

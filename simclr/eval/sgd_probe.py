@@ -37,7 +37,10 @@ class SGDProbeRecipe:
     lr: float = 0.1  # peak learning rate (SimCLR: 0.1 x batch / 256 with batches of 4096)
     momentum: float = 0.9  # Nesterov momentum
     weight_decay: float = 0.0  # L2 on the weights (SimCLR's linear evaluation uses none)
-    crop_scale: tuple[float, float] = (0.2, 1.0)  # area range of the random resized crops; None-like (1, 1) = no crop
+    crop_scale: tuple[float, float] = (
+        1.0,
+        1.0,
+    )  # area range of the random resized crops; (1, 1) = flip only (see docs/finetune.md)
     seed: int = 0  # seeds the probes' initialisation and the crops
 
     def check(self) -> None:
@@ -46,6 +49,9 @@ class SGDProbeRecipe:
             raise UserError(f"--epochs {self.epochs} is below 1; pass the passes of the SGD probe, e.g. --epochs 10")
         if not self.lr > 0:
             raise UserError(f"--lr {self.lr} must be > 0; pass the SGD probe's learning rate, e.g. --lr 0.1")
+        low, high = self.crop_scale
+        if not 0 < low <= high <= 1:
+            raise UserError(f"--crop_scale {list(self.crop_scale)} must satisfy 0 < low <= high <= 1, e.g. [0.08, 1]")
 
 
 def linear_head(dim: int, num_classes: int) -> nn.Module:
