@@ -265,3 +265,20 @@ def test_workers(tmp_path):
     dm.setup("fit")
     seen = torch.cat([labels for _, labels in dm.train_dataloader()])
     assert len(seen) == 20 and sorted(seen.tolist()) == sorted(fake_labels(20, 10).tolist())
+
+
+def test_loader_over_a_subset_yields_exactly_its_images(tmp_path):
+    """The comparison runners pretrain on a fixed Subset of the train split: the loader must read those images."""
+    from torch.utils.data import Subset
+
+    from simclr.data import FashionMNIST
+
+    data = FashionMNIST(str(write_fashion_mnist(tmp_path / "fm")), batch_size=4)
+    data.setup("fit")
+    train = data.dataset("train")
+    subset = Subset(train, [5, 1, 7, 3, 11, 2, 9, 0])
+    seen = torch.cat([images for images, _ in data.loader(subset, 4, shuffle=True, drop_last=True)])
+    expected = torch.stack([train[i][0] for i in subset.indices])
+    assert len(seen) == 8 and sorted(seen.flatten(1).sum(1).tolist()) == sorted(expected.flatten(1).sum(1).tolist())
+    with pytest.raises(ValueError, match="split must be 'train' or 'val'"):
+        data.dataset("test")

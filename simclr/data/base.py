@@ -95,6 +95,8 @@ class ImageDataModule(L.LightningDataModule):
 
     def dataset(self, split: str) -> Dataset:
         """The cached dataset for `split` ("train" or "val"), loaded on first use."""
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         if split not in self._cache:
             self._cache[split] = self.load(split)
         return self._cache[split]
@@ -139,16 +141,17 @@ class ImageDataModule(L.LightningDataModule):
                 f"batch_size {self.batch_size} exceeds the {n} training images; set --data.init_args.batch_size <= {n}"
             )
 
-    def loader(self, split: str, batch_size: int, shuffle: bool, drop_last: bool) -> DataLoader:
-        """A DataLoader over `split` with this module's worker and pinning settings: uint8 batches, or
-        `IndexBatch`es of positions when device-resident (gathered in `transfer_batch_to_device`).
+    def loader(self, split: str | Dataset, batch_size: int, shuffle: bool, drop_last: bool) -> DataLoader:
+        """A DataLoader over `split` ("train", "val", or a dataset of this module's items, e.g. a Subset of a
+        split) with this module's worker and pinning settings: uint8 batches, or `IndexBatch`es of positions
+        when a named split is device-resident (gathered in `transfer_batch_to_device`).
 
         Shuffled loaders resume mid-epoch (`simclr.data.resumable`): the order is a function of (seed, epoch).
         """
-        dataset = self.dataset(split)
+        dataset = self.dataset(split) if isinstance(split, str) else split
         seed = torch.initial_seed()  # the seed seed_everything set
         pin = self.pin_memory and torch.cuda.is_available()
-        if self.device_resident:
+        if self.device_resident and isinstance(split, str):
             indices = IndexDataset(len(dataset), split)
             return ResumableDataLoader(
                 indices,
