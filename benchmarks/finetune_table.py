@@ -53,8 +53,8 @@ def h_features(ckpt: str, root: str | None, device: torch.device, indices: list[
 def one_fraction(args, fraction: float, seed: int, device: torch.device) -> dict:
     """The five columns at one label fraction and seed (runs written to out_dir/runs/<fraction>-<seed>)."""
     out = Path(args.out_dir) / "runs" / f"{fraction:g}-seed{seed}"
-    common = dict(label_fraction=fraction, max_steps=args.steps, batch_size=args.batch_size, seed=seed,
-                  lr=args.lr, root=args.root, device=str(device), out_dir=str(out))  # fmt: skip
+    common = dict(label_fraction=fraction, max_steps=args.steps, batch_size=args.batch_size, seed=seed, lr=args.lr,
+                  crop_scale=tuple(args.crop_scale), root=args.root, device=str(device), out_dir=str(out))  # fmt: skip
     row = {"label_fraction": fraction, "seed": seed}
     finetune(args.ckpt, init="scratch", from_layer="h", **common)
     row["scratch"] = last_top1(out)
@@ -81,7 +81,7 @@ def probe_solvers(args, device: torch.device) -> list[dict]:
     lbfgs_seconds = time.perf_counter() - start
     start = time.perf_counter()
     model, data = load_pretrained(args.ckpt, map_location=device), load_datamodule(args.ckpt, args.root)
-    recipe = SGDProbeRecipe(epochs=args.probe_epochs)
+    recipe = SGDProbeRecipe(epochs=args.probe_epochs, crop_scale=tuple(args.crop_scale))
     sgd = evaluate_with_sgd(model, data, recipe, device, args.batch_size, ["h"], baselines=False)[0].linear_top1
     return [
         {"solver": "lbfgs", "top1": lbfgs, "seconds": lbfgs_seconds, "epochs": 0},
@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--probe_epochs", type=int, default=10, help="epochs of the SGD probe")
+    parser.add_argument("--crop_scale", type=float, nargs=2, default=[1.0, 1.0],
+                        help="crop area range of fine-tuning, distillation and the SGD probe (1 1: flip only)")  # fmt: skip
+    parser.add_argument("--probe", type=int, default=1, help="0: skip the SGD vs L-BFGS probe comparison")
     parser.add_argument("--root", default=None, help="data root, if it moved since pretraining")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out_dir", default=str(REPO / "runs/finetune_table"))
@@ -125,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     device = pick_device(args.device)
     rows = [one_fraction(args, fraction, seed, device) for fraction in args.fractions for seed in args.seeds]
-    solvers = probe_solvers(args, device)
+    solvers = probe_solvers(args, device) if args.probe else []
     print_table(rows, ["label_fraction", "seed", "labelled_images", *COLUMNS])
     print_table(solvers, ["solver", "top1", "seconds", "epochs"])
     table = markdown(rows, solvers, args.steps)
