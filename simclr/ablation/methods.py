@@ -137,7 +137,7 @@ def run_method(
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
         warnings.filterwarnings("ignore", message="You have overridden `on_after_batch_transfer`")
         trainer = L.Trainer(
-            accelerator=accelerator, devices=1, max_epochs=budget.epochs, max_steps=budget.max_steps,
+            accelerator=accelerator, devices=1, **budget.trainer_limits(),
             precision=precision, logger=False, enable_checkpointing=False, enable_progress_bar=False,
             enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1, callbacks=[timer],
         )  # fmt: skip

@@ -32,6 +32,7 @@ from augmentations.views import MultiView, OneSidedViews
 from simclr.ablation.results import UNTRAINED, CompareRow, write_rows
 from simclr.ablation.strategies import Strategy
 from simclr.data.datamodules import ImageDataModule
+from simclr.errors import UserError
 from simclr.eval.features import extract_representations
 from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
 from simclr.methods.simclr import SimCLR
@@ -44,8 +45,9 @@ class Budget:
     """How long each strategy trains and how it is probed (the same for every strategy).
 
     Attributes:
-        epochs: passes over the pretraining images.
-        max_steps: stop after this many optimiser steps if > 0 (before `epochs` ends).
+        epochs: passes over the pretraining images (the run length unless max_steps is given).
+        max_steps: if > 0, the run length in optimiser steps, however many epochs that takes (then `epochs`
+            must stay at its default: giving both is an error).
         train_images: pretrain on a fixed random subset of this many images; None: all.
         batch_size: pretraining batch; None: the data module's.
         probe_images: labelled train images (a fixed random subset) the probes learn from; None: all.
@@ -62,6 +64,17 @@ class Budget:
     val_images: int = 2048
     test_images: int | None = None
     probe_max_iter: int = ProbeRecipe.max_iter
+
+    def __post_init__(self) -> None:
+        if self.max_steps > 0 and self.epochs != 1:
+            raise UserError(
+                f"the budget gives both epochs {self.epochs} and max_steps {self.max_steps}; give one (max_steps "
+                f"sets the run length in steps, epochs in passes over the images)"
+            )
+
+    def trainer_limits(self) -> dict[str, int]:
+        """Lightning Trainer's max_epochs / max_steps for this budget: steps when given, else epochs."""
+        return {"max_epochs": -1, "max_steps": self.max_steps} if self.max_steps > 0 else {"max_epochs": self.epochs}
 
 
 def fixed_subset(dataset: Dataset, n: int | None, seed: int) -> Dataset:
@@ -99,8 +112,7 @@ def _trainer(budget: Budget, accelerator: str, precision: str | None) -> L.Train
     return L.Trainer(
         accelerator=accelerator,
         devices=1,
-        max_epochs=budget.epochs,
-        max_steps=budget.max_steps,
+        **budget.trainer_limits(),
         precision=precision,
         logger=False,
         enable_checkpointing=False,

@@ -57,8 +57,8 @@ def parser() -> jsonargparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--out_dir", type=str, default="runs/methods", help="folder for the table, chart and TensorBoard")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per method and seed")
-    p.add_argument("--max_steps", type=int, default=-1, help="optimiser steps per run (-1: --epochs decides)")
-    p.add_argument("--epochs", type=int, default=1, help="passes over the pretraining images (after max_steps)")
+    p.add_argument("--max_steps", type=int, default=-1, help="optimiser steps per run (-1: --epochs sets the length)")
+    p.add_argument("--epochs", type=int, default=1, help="passes over the pretraining images (without --max_steps)")
     p.add_argument("--train_images", type=int | None, default=None, help="pretrain on a fixed subset of this many")
     p.add_argument("--batch_size", type=int | None, default=None, help="pretraining batch (default: the data's)")
     p.add_argument("--probe_images", type=int | None, default=10000, help="labelled images the probes learn from")
