@@ -33,6 +33,6 @@ def test_bad_option_is_one_line_before_any_work(monkeypatch, capsys, tiny, tmp_p
 
 def test_compare_augs_without_strategies_and_a_checkpoint_folder(monkeypatch, capsys, tiny, trained):
     line = user_error(monkeypatch, capsys, "compare-augs", "--config", str(tiny))
-    assert "the following arguments are required: strategies" in line
+    assert "simclr compare-augs needs --strategies <strategies YAML>" in line
     line = user_error(monkeypatch, capsys, "export", "--ckpt", str(trained.parent))
     assert f"checkpoint {trained.parent} is a folder, not a checkpoint file" in line

@@ -55,7 +55,8 @@ class Experiment:
     variants: list[Variant]
 
 
-def _budget(values: Any, where: str, allowed: set[str], base: Budget) -> Budget:
+def parse_budget(values: Any, where: str, allowed: set[str], base: Budget) -> Budget:
+    """`base` with the Budget fields of a YAML mapping; a one-line UserError naming `where` for anything else."""
     if not isinstance(values, dict):
         raise UserError(f"{where} must be a mapping of Budget fields, e.g. {{max_steps: 300}}")
     unknown = sorted(set(values) - allowed)
@@ -88,14 +89,14 @@ def load_experiment(path: str | Path) -> Experiment:
         raise UserError(f"{path} has unknown key {unknown[0]!r}; an experiment has {', '.join(sorted(KEYS))}")
     configs = [str(find_config(c, path)) for c in spec["configs"]]
     seeds = [int(s) for s in spec.get("seeds", [0])]
-    budget = _budget(spec.get("budget", {}), f"{path} budget", BUDGET_FIELDS, Budget())
+    budget = parse_budget(spec.get("budget", {}), f"{path} budget", BUDGET_FIELDS, Budget())
     if not isinstance(spec["variants"], dict) or not spec["variants"]:
         raise UserError(f"{path} variants must map each variant's name to a fit-config fragment ({{}}: the base)")
     variants = []
     for name, fragment in spec["variants"].items():
         fragment = dict(fragment or {})
         where = f"{path} variant {name!r}"
-        own = _budget(fragment.pop("budget", {}), f"{where} budget", VARIANT_BUDGET_FIELDS, budget)
+        own = parse_budget(fragment.pop("budget", {}), f"{where} budget", VARIANT_BUDGET_FIELDS, budget)
         ignored = sorted(set(fragment) - {"model"})
         if ignored:
             raise UserError(

@@ -1,10 +1,11 @@
-"""Results of an augmentation comparison: one `CompareRow` per strategy, written as CSV and JSON, read
-back, formatted as a markdown table and summarised in a few sentences."""
+"""Results of an augmentation comparison: one `CompareRow` per strategy and seed, written as CSV and JSON, read
+back, averaged over seeds, formatted as markdown tables and summarised in a few sentences."""
 
 from __future__ import annotations
 
 import csv
 import json
+import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -22,6 +23,7 @@ class CompareRow:
     contrastive_top1: float | None  # fraction of those anchors whose positive is the most similar candidate
     train_loss: float | None  # NT-Xent of the last training step (None for the untrained baseline)
     seconds: float  # wall time of pretraining, validation and both probes
+    seed: int | None = 0  # the run's seed; None for a mean over seeds (`mean_over_seeds`)
 
 
 UNTRAINED = "untrained"  # name of the baseline row: the shared initial weights, probed without pretraining
@@ -44,6 +46,45 @@ def write_rows(rows: Sequence[CompareRow], out_dir: str | Path) -> tuple[Path, P
 def read_rows(path: str | Path) -> list[CompareRow]:
     """The rows of a `compare.json`."""
     return [CompareRow(**row) for row in json.loads(Path(path).read_text())]
+
+
+def mean_over_seeds(rows: Sequence[CompareRow]) -> list[CompareRow]:
+    """One row per strategy, in first-seen order: every figure averaged over the seeds that ran it, seconds
+    summed, seed None. Rows of one seed come back with the same figures."""
+    names = list(dict.fromkeys(r.strategy for r in rows))
+    means = []
+    for name in names:
+        mine = [r for r in rows if r.strategy == name]
+
+        def mean(key: str) -> float | None:
+            values = [getattr(r, key) for r in mine if getattr(r, key) is not None]
+            return statistics.fmean(values) if values else None
+
+        means.append(
+            CompareRow(name, list(mine[0].parts), mean("h_top1"), mean("z_top1"), mean("final_loss"),
+                       mean("contrastive_top1"), mean("train_loss"), sum(r.seconds for r in mine), None)
+        )  # fmt: skip
+    return means
+
+
+def format_seed_table(rows: Sequence[CompareRow]) -> str:
+    """Markdown: strategy | h top-1 mean ± std over seeds | h of each seed | z top-1 mean ± std (percent)."""
+    seeds = list(dict.fromkeys(r.seed for r in rows))
+    lines = [
+        "| strategy | h top-1 (%) | " + " | ".join(f"h seed {s}" for s in seeds) + " | z top-1 (%) |",
+        "|---|---:|" + "---:|" * len(seeds) + "---:|",
+    ]
+
+    def mean_sd(values: list[float]) -> str:
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{100 * statistics.fmean(values):.2f} ± {100 * sd:.2f}"
+
+    for name in dict.fromkeys(r.strategy for r in rows):
+        mine = {r.seed: r for r in rows if r.strategy == name}
+        per_seed = ["-" if s not in mine else f"{100 * mine[s].h_top1:.2f}" for s in seeds]
+        h, z = [r.h_top1 for r in mine.values()], [r.z_top1 for r in mine.values()]
+        lines.append(f"| {name} | {mean_sd(h)} | " + " | ".join(per_seed) + f" | {mean_sd(z)} |")
+    return "\n".join(lines) + "\n"
 
 
 def format_rows(rows: Sequence[CompareRow]) -> str:

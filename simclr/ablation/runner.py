@@ -152,7 +152,7 @@ def run_untrained(
     L.seed_everything(seed, verbose=False)
     model = build_model()
     top1 = probe_h_and_z(model, probe_train, probe_test, num_classes, budget, seed, torch.device("cpu"))
-    return CompareRow(UNTRAINED, [], top1["h"], top1["z"], None, None, None, time.perf_counter() - start)
+    return CompareRow(UNTRAINED, [], top1["h"], top1["z"], None, None, None, time.perf_counter() - start, seed)
 
 
 def run_strategy(
@@ -192,6 +192,7 @@ def run_strategy(
         warnings.filterwarnings(
             "ignore", message="You have overridden `on_after_batch_transfer`"
         )  # SimCLR augments there on purpose
+        warnings.filterwarnings("ignore", message=".*have no `val_dataloader`")  # validated below, after fit
         trainer = _trainer(budget, accelerator, precision)
         trainer.fit(model, train_dataloaders=train_loader)
         train_loss = float(trainer.callback_metrics["train/loss"])
@@ -208,6 +209,7 @@ def run_strategy(
         float(metrics["val/top1"]),
         train_loss,
         time.perf_counter() - start,
+        seed,
     )
     log.info(
         "%s: h %.4f, z %.4f, loss %.3f, contrastive top-1 %.3f, %.0f s",

@@ -1,14 +1,19 @@
 r"""`simclr compare-augs`: the augmentation comparison (`simclr.ablation.runner`) from the command line.
 
     simclr compare-augs --config configs/fashion_mnist.yaml \
-        --strategies configs/strategies/pairs_fashion_mnist.yaml --out runs/compare \
+        --strategies configs/strategies/pairs_fashion_mnist.yaml --out runs/compare --seeds 0 1 \
         --budget.train_images 8192 --budget.probe_images 10000 [--data.init_args.root DIR]
+    simclr compare-augs --experiment configs/experiments/augmentation_grid.yaml --out runs/grid
 
 `--config` (repeatable) is a `simclr fit` config: its `model` (encoder, head, loss, optimiser, the
 augment's normalisation) and `data` are used, its `trainer` section is not (the budget sets the run).
 Arguments starting with `--model.`, `--data.`, `--trainer.` or `--seed_everything` override that config
 as they would for `simclr fit`. Writes compare.csv, compare.json, heatmap.png (when the strategies hold
 ordered pairs) and bars.png into `--out`, and the plots and table to TensorBoard (`tensorboard --logdir OUT`).
+compare.json holds one row per strategy and seed; table.md, the plots and TensorBoard show the mean over the
+seeds (table.md also each seed and the standard deviation). With several seeds each seed's rows are also
+written to OUT/seed<N>/ as they finish. `--experiment` reads the configs, strategies, seeds and budget from a
+file (`simclr.ablation.augment_experiment`); `--data.*` / `--model.*` overrides still apply.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ from pathlib import Path
 
 import jsonargparse
 
-from simclr.ablation.plots import bar_chart, pair_heatmap, pair_matrix
-from simclr.ablation.results import format_rows, write_rows
+from simclr.ablation.augment_experiment import load_augment_experiment
+from simclr.ablation.plots import bar_chart, format_pair_table, pair_heatmap, pair_matrix
+from simclr.ablation.results import format_rows, format_seed_table, mean_over_seeds, write_rows
 from simclr.ablation.runner import Budget, compare, quiet_lightning
 from simclr.ablation.strategies import load_strategies, restrict
 from simclr.cli.fit import SimCLRCLI, run_cli
+from simclr.errors import UserError
 from simclr.eval.tensorboard_views import log_figures
 
 FIT_PREFIXES = ("--model.", "--data.", "--trainer.", "--seed_everything")
@@ -66,9 +73,16 @@ def parser():
         prog="simclr compare-augs", description=__doc__, formatter_class=HelpFormatter, exit_on_error=False
     )
     p.add_argument(
+        "--experiment",
+        type=str | None,
+        default=None,
+        help="an augmentation experiment YAML (configs/experiments/): its configs, strategies, only, seeds, budget "
+        "and one_sided replace those options",
+    )
+    p.add_argument(
         "--strategies",
-        type=str,
-        required=True,
+        type=str | None,
+        default=None,
         help="strategies YAML (schema: simclr.ablation.strategies.StrategySpec)",
     )
     p.add_argument(
@@ -83,45 +97,81 @@ def parser():
         "--one_sided", type=bool, default=True, help="Figure 5 protocol: identity | strategy; false augments both views"
     )
     p.add_argument("--untrained", type=bool, default=True, help="add the row 'untrained': the initial weights, probed")
-    p.add_argument("--seed", type=int, default=0, help="seeds weights, batches, subsets, augmentations, probes")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="one run per strategy and seed; the seed fixes weights, batches, subsets, augmentations and probes",
+    )
     p.add_argument("--accelerator", type=str, default="auto", help="Lightning accelerator of the pretraining runs")
     p.add_argument("--precision", type=str | None, default=None, help="Lightning precision, e.g. bf16-mixed on a GPU")
     return p
 
 
+EXPERIMENT_OPTIONS = ("--strategies", "--only", "--seeds", "--budget", "--one_sided")
+
+
 def compare_augs(args: list[str]) -> Path:
-    """Parse `args`, run the comparison, write the table and plots; returns the path of compare.json."""
+    """Parse `args`, run the comparison for every seed, write the tables and plots; returns the path of compare.json."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     fit_args, rest = split_fit_args(args)
     options = parser().parse_args(rest)  # --help prints the options and exits here
+    budget = Budget(**options.budget.as_dict())
+    strategies_file, only, seeds, one_sided = options.strategies, options.only, options.seeds, options.one_sided
+    if options.experiment:
+        given = [a.split("=")[0] for a in rest if a.split("=")[0].startswith(EXPERIMENT_OPTIONS)]
+        if given:
+            raise UserError(
+                f"{given[0]} has no effect with --experiment, whose file sets the strategies, seeds and budget; "
+                f"change it in {options.experiment}"
+            )
+        experiment = load_augment_experiment(options.experiment)
+        fit_args = [arg for config in experiment.configs for arg in ("--config", config)] + fit_args
+        strategies_file, only, seeds = experiment.strategies, experiment.only, experiment.seeds
+        budget, one_sided = experiment.budget, experiment.one_sided
     if "--config" not in fit_args:
-        raise SystemExit(
+        raise UserError(
             "simclr compare-augs needs --config <simclr fit config>, e.g. --config configs/fashion_mnist.yaml"
         )
-    strategies = load_strategies(options.strategies)
-    if options.only:
-        strategies = restrict(strategies, options.only)
+    if not strategies_file:
+        raise UserError(
+            "simclr compare-augs needs --strategies <strategies YAML>, e.g. configs/strategies/pairs_fashion_mnist.yaml"
+        )
+    if len(set(seeds)) != len(seeds):
+        raise UserError(f"--seeds {seeds} repeat a seed; give each seed once")
+    strategies = load_strategies(strategies_file)
+    if only:
+        strategies = restrict(strategies, only)
         if not strategies:
-            raise SystemExit(f"--only {options.only} keeps no strategy of {options.strategies}; name blocks it defines")
+            raise UserError(f"--only {only} keeps no strategy of {strategies_file}; name blocks it defines")
     build_model, datamodule = build_from_fit_config(fit_args)
-    budget = Budget(**options.budget.as_dict())
-    rows = compare(
-        strategies,
-        build_model,
-        datamodule,
-        budget,
-        options.one_sided,
-        options.seed,
-        options.accelerator,
-        options.precision,
-        out_dir=options.out,
-        untrained=options.untrained,
-    )
-    csv_path, json_path = write_rows(rows, options.out)
     out = Path(options.out)
-    figures = {"compare/heatmap": pair_heatmap(rows, out / "heatmap.png")} if pair_matrix(rows)[0] else {}
-    figures["compare/bars"] = bar_chart(rows, out / "bars.png")
-    log_figures(out / "tensorboard", figures, format_rows(rows))
-    print(format_rows(rows))
-    print(f"wrote {csv_path}, {json_path} and plots in {out}")
+    rows = []
+    for seed in seeds:
+        rows += compare(
+            strategies,
+            build_model,
+            datamodule,
+            budget,
+            one_sided,
+            seed,
+            options.accelerator,
+            options.precision,
+            out_dir=out if len(seeds) == 1 else out / f"seed{seed}",
+            untrained=options.untrained,
+        )
+    csv_path, json_path = write_rows(rows, out)
+    means = mean_over_seeds(rows)
+    title = f"h linear top-1, mean of {len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
+    figures = (
+        {"compare/heatmap": pair_heatmap(means, out / "heatmap.png", title=title)} if pair_matrix(means)[0] else {}
+    )
+    figures["compare/bars"] = bar_chart(means, out / "bars.png")
+    tables = [format_pair_table(means)] if pair_matrix(means)[0] else []
+    tables += [format_seed_table(rows), format_rows(means)]
+    (out / "table.md").write_text("\n".join(tables))
+    log_figures(out / "tensorboard", figures, format_rows(means))
+    print("\n".join(tables))
+    print(f"wrote {csv_path}, {json_path}, {out / 'table.md'} and plots in {out}")
     return json_path

@@ -1,0 +1,68 @@
+"""An augmentation comparison as a file: the fit configs, strategies, seeds and budget of one
+`simclr compare-augs` run, so that one command regenerates a docs/results page.
+
+    configs: [configs/fashion_mnist.yaml, configs/experiments/base/fashion_mnist_tiny.yaml]
+    strategies: configs/strategies/pairs_fashion_mnist.yaml
+    only: [crop, color]          # optional: keep the strategies made of these blocks only
+    seeds: [0, 1]
+    budget: {train_images: 12288, probe_images: 10000}   # simclr.ablation.runner.Budget fields
+    one_sided: true              # optional (default true): the Figure 5 protocol, identity | strategy
+
+    simclr compare-augs --experiment configs/experiments/augmentation_grid.yaml --out runs/experiments/augmentation_grid
+
+Paths are relative to the working directory or to a folder above the file (`find_config`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from simclr.ablation.experiments import BUDGET_FIELDS, find_config, parse_budget
+from simclr.ablation.runner import Budget
+from simclr.errors import UserError
+
+KEYS = {"configs", "strategies", "only", "seeds", "budget", "one_sided"}
+
+
+@dataclass
+class AugmentExperiment:
+    """The parsed file (see the module docstring)."""
+
+    configs: list[str]
+    strategies: str
+    only: list[str] | None
+    seeds: list[int]
+    budget: Budget
+    one_sided: bool
+
+
+def load_augment_experiment(path: str | Path) -> AugmentExperiment:
+    """Parse and check the file; a one-line UserError names the first problem and its fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"--experiment {path} is not a file; pass a YAML from configs/experiments/")
+    spec = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(spec, dict) or "configs" not in spec or "strategies" not in spec:
+        raise UserError(f"{path} needs `configs:` (fit configs) and `strategies:` (a strategies YAML)")
+    unknown = sorted(set(spec) - KEYS)
+    if unknown:
+        raise UserError(
+            f"{path} has unknown key {unknown[0]!r}; an augmentation experiment has {', '.join(sorted(KEYS))}"
+        )
+    seeds = spec.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+        raise UserError(f"{path} seeds must be a non-empty list of integers, e.g. [0, 1]")
+    only = spec.get("only")
+    if only is not None and (not isinstance(only, list) or not all(isinstance(b, str) for b in only)):
+        raise UserError(f"{path} only must be a list of block names, e.g. [crop, color]")
+    return AugmentExperiment(
+        configs=[str(find_config(c, path)) for c in spec["configs"]],
+        strategies=str(find_config(spec["strategies"], path)),
+        only=only,
+        seeds=seeds,
+        budget=parse_budget(spec.get("budget", {}), f"{path} budget", BUDGET_FIELDS, Budget()),
+        one_sided=bool(spec.get("one_sided", True)),
+    )
