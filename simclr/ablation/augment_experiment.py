@@ -18,9 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from simclr.ablation.experiments import BUDGET_FIELDS, find_config, parse_budget
+from simclr.ablation.experiments import BUDGET_FIELDS, find_config, parse_budget, read_spec
 from simclr.ablation.runner import Budget
 from simclr.errors import UserError
 
@@ -42,16 +40,8 @@ class AugmentExperiment:
 def load_augment_experiment(path: str | Path) -> AugmentExperiment:
     """Parse and check the file; a one-line UserError names the first problem and its fix."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"--experiment {path} is not a file; pass a YAML from configs/experiments/")
-    spec = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(spec, dict) or "configs" not in spec or "strategies" not in spec:
-        raise UserError(f"{path} needs `configs:` (fit configs) and `strategies:` (a strategies YAML)")
-    unknown = sorted(set(spec) - KEYS)
-    if unknown:
-        raise UserError(
-            f"{path} has unknown key {unknown[0]!r}; an augmentation experiment has {', '.join(sorted(KEYS))}"
-        )
+    required = {"configs": "fit configs", "strategies": "a strategies YAML"}
+    spec = read_spec(path, required, KEYS, "an augmentation experiment")
     seeds = spec.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
         raise UserError(f"{path} seeds must be a non-empty list of integers, e.g. [0, 1]")

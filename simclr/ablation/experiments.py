@@ -76,17 +76,26 @@ def find_config(name: str, experiment: Path) -> Path:
     raise UserError(f"{experiment} names config {name}, which is not a file here or above the experiment file")
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Parse and check an experiment YAML; a one-line UserError names the first problem and its fix."""
+def read_spec(path: str | Path, required: dict[str, str], keys: set[str], kind: str) -> dict[str, Any]:
+    """The mapping of an experiment YAML, checked: the file exists, has every `required` key (key -> what it
+    holds, for the message) and no key outside `keys`; else a one-line UserError naming the fix."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"--experiment {path} is not a file; pass a YAML from configs/experiments/")
     spec = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(spec, dict) or "variants" not in spec or "configs" not in spec:
-        raise UserError(f"{path} needs `configs:` (fit configs) and `variants:` (name -> fit-config fragment)")
-    unknown = sorted(set(spec) - KEYS)
+    if not isinstance(spec, dict) or not set(required) <= set(spec):
+        needs = " and ".join(f"`{key}:` ({what})" for key, what in required.items())
+        raise UserError(f"{path} needs {needs}")
+    unknown = sorted(set(spec) - keys)
     if unknown:
-        raise UserError(f"{path} has unknown key {unknown[0]!r}; an experiment has {', '.join(sorted(KEYS))}")
+        raise UserError(f"{path} has unknown key {unknown[0]!r}; {kind} has {', '.join(sorted(keys))}")
+    return spec
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Parse and check an experiment YAML; a one-line UserError names the first problem and its fix."""
+    path = Path(path)
+    spec = read_spec(path, {"configs": "fit configs", "variants": "name -> fit-config fragment"}, KEYS, "an experiment")
     configs = [str(find_config(c, path)) for c in spec["configs"]]
     seeds = [int(s) for s in spec.get("seeds", [0])]
     budget = parse_budget(spec.get("budget", {}), f"{path} budget", BUDGET_FIELDS, Budget())
