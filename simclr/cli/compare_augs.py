@@ -27,9 +27,9 @@ import jsonargparse
 
 from simclr.ablation.augment_experiment import load_augment_experiment
 from simclr.ablation.plots import bar_chart, format_pair_table, pair_heatmap, pair_matrix
-from simclr.ablation.results import format_rows, format_seed_table, mean_over_seeds, write_rows
+from simclr.ablation.results import CompareRow, format_rows, format_seed_table, mean_over_seeds, write_rows
 from simclr.ablation.runner import Budget, compare, quiet_lightning
-from simclr.ablation.strategies import load_strategies, restrict
+from simclr.ablation.strategies import Strategy, load_strategies, restrict
 from simclr.cli.fit import SimCLRCLI, run_cli
 from simclr.errors import UserError
 from simclr.eval.tensorboard_views import log_figures
@@ -117,6 +117,28 @@ def compare_augs(args: list[str]) -> Path:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     fit_args, rest = split_fit_args(args)
     options = parser().parse_args(rest)  # --help prints the options and exits here
+    fit_args, strategies, seeds, budget, one_sided = resolve(options, rest, fit_args)
+    build_model, datamodule = build_from_fit_config(fit_args)
+    out = Path(options.out)
+    rows = []
+    for seed in seeds:
+        rows += compare(
+            strategies,
+            build_model,
+            datamodule,
+            budget,
+            one_sided,
+            seed,
+            options.accelerator,
+            options.precision,
+            out_dir=out if len(seeds) == 1 else out / f"seed{seed}",
+            untrained=options.untrained,
+        )
+    return write_outputs(rows, out)
+
+
+def resolve(options, rest: list[str], fit_args: list[str]) -> tuple[list[str], list[Strategy], list[int], Budget, bool]:
+    """(fit arguments, strategies, seeds, budget, one_sided) from the options or the `--experiment` file, checked."""
     budget = Budget(**options.budget.as_dict())
     strategies_file, only, seeds, one_sided = options.strategies, options.only, options.seeds, options.one_sided
     if options.experiment:
@@ -145,30 +167,21 @@ def compare_augs(args: list[str]) -> Path:
         strategies = restrict(strategies, only)
         if not strategies:
             raise UserError(f"--only {only} keeps no strategy of {strategies_file}; name blocks it defines")
-    build_model, datamodule = build_from_fit_config(fit_args)
-    out = Path(options.out)
-    rows = []
-    for seed in seeds:
-        rows += compare(
-            strategies,
-            build_model,
-            datamodule,
-            budget,
-            one_sided,
-            seed,
-            options.accelerator,
-            options.precision,
-            out_dir=out if len(seeds) == 1 else out / f"seed{seed}",
-            untrained=options.untrained,
-        )
+    return fit_args, strategies, seeds, budget, one_sided
+
+
+def write_outputs(rows: list[CompareRow], out: Path) -> Path:
+    """compare.csv/json (every seed), table.md, heatmap.png (pairs) and bars.png (means), TensorBoard; returns
+    the path of compare.json."""
     csv_path, json_path = write_rows(rows, out)
     means = mean_over_seeds(rows)
-    title = f"h linear top-1, mean of {len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
-    figures = (
-        {"compare/heatmap": pair_heatmap(means, out / "heatmap.png", title=title)} if pair_matrix(means)[0] else {}
-    )
+    seeds = len({r.seed for r in rows})
+    figures, tables = {}, []
+    if pair_matrix(means)[0]:
+        title = f"h linear top-1, mean of {seeds} seed{'s' if seeds > 1 else ''}"
+        figures["compare/heatmap"] = pair_heatmap(means, out / "heatmap.png", title=title)
+        tables.append(format_pair_table(means))
     figures["compare/bars"] = bar_chart(means, out / "bars.png")
-    tables = [format_pair_table(means)] if pair_matrix(means)[0] else []
     tables += [format_seed_table(rows), format_rows(means)]
     (out / "table.md").write_text("\n".join(tables))
     log_figures(out / "tensorboard", figures, format_rows(means))
