@@ -2,7 +2,8 @@
 
 For each label fraction and seed: a network trained from scratch, the L-BFGS linear probe on h (trained on
 the labelled subset only), fine-tuning from h (SimCLR v1), fine-tuning from head_1 of a 3-layer-head run
-(SimCLR v2) and a student distilled from that v2 teacher on all training images; every run gets the same
+(SimCLR v2) and a student distilled from that v2 teacher on all training images (these two when --ckpt_v2 is
+given); every run gets the same
 number of steps. Then the streamed SGD probe against the L-BFGS probe on h over the whole train split.
 
     python benchmarks/finetune_table.py --ckpt runs/demo/checkpoints/last.ckpt \
@@ -63,11 +64,13 @@ def one_fraction(args, fraction: float, seed: int, device: torch.device) -> dict
     subset = json.loads(next(out.glob(f"subset_{fraction:g}_seed{seed}.json")).read_text())
     train_x, train_y, test_x, test_y, classes = h_features(args.ckpt, args.root, device, subset["indices"])
     row["probe_h"] = fit_linear_probe(train_x.cpu(), train_y, test_x.cpu(), test_y, classes, ProbeRecipe())
-    teacher = finetune(args.ckpt_v2, init="simclr", from_layer="head_1", **common)
-    row["finetune_head_1"] = last_top1(out)
-    distill(str(teacher), max_steps=args.steps, batch_size=args.batch_size, seed=seed, lr=args.lr, root=args.root,
-            device=str(device), out_dir=str(out))  # fmt: skip
-    row["distill"] = last_top1(out)
+    row["finetune_head_1"] = row["distill"] = None  # without a 3-layer-head run
+    if args.ckpt_v2:
+        teacher = finetune(args.ckpt_v2, init="simclr", from_layer="head_1", **common)
+        row["finetune_head_1"] = last_top1(out)
+        distill(str(teacher), max_steps=args.steps, batch_size=args.batch_size, seed=seed, lr=args.lr, root=args.root,
+                device=str(device), out_dir=str(out))  # fmt: skip
+        row["distill"] = last_top1(out)
     row["labelled_images"] = len(subset["indices"])
     del tuned_h
     return row
@@ -95,10 +98,9 @@ def markdown(rows: list[dict], solvers: list[dict], steps: int) -> str:
              "| label fraction | labelled images | " + " | ".join(COLUMNS) + " |", "|---:|---:|" + "---:|" * len(COLUMNS)]  # fmt: skip
     for fraction in dict.fromkeys(r["label_fraction"] for r in rows):
         group = [r for r in rows if r["label_fraction"] == fraction]
-        means = [100 * statistics.mean(r[c] for r in group) for c in COLUMNS]
-        lines.append(
-            f"| {100 * fraction:g}% | {group[0]['labelled_images']} | " + " | ".join(f"{m:.2f}" for m in means) + " |"
-        )
+        means = [None if group[0][c] is None else 100 * statistics.mean(r[c] for r in group) for c in COLUMNS]
+        cells = ["-" if m is None else f"{m:.2f}" for m in means]
+        lines.append(f"| {100 * fraction:g}% | {group[0]['labelled_images']} | " + " | ".join(cells) + " |")
     lines += ["", "| probe on h | top-1 | seconds |", "|---|---:|---:|"]
     lines += [f"| {s['solver']} | {100 * s['top1']:.2f} | {s['seconds']:.1f} |" for s in solvers]
     return "\n".join(lines) + "\n"
@@ -109,7 +111,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--ckpt", default=str(REPO / "runs/demo/checkpoints/last.ckpt"), help="2-layer-head pretraining run"
     )
-    parser.add_argument("--ckpt_v2", required=True, help="pretraining run with configs/heads/simclr_v2_head.yaml")
+    parser.add_argument("--ckpt_v2", default=None,
+                        help="pretraining run with configs/heads/simclr_v2_head.yaml (without: no head_1 / distill columns)")  # fmt: skip
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.1, 1.0])
     parser.add_argument(
         "--steps", type=int, default=300, help="optimizer steps of every fine-tuning / distillation run"

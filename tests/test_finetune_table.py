@@ -29,3 +29,14 @@ def test_finetune_table_writes_every_column(tiny, trained, tmp_path):
     assert [r["solver"] for r in record["results"] if "solver" in r] == ["lbfgs", "sgd"]
     table = out.with_suffix(".md").read_text()
     assert "| 50% | 30 |" in table and "| sgd |" in table
+
+
+@pytest.mark.slow
+def test_finetune_table_without_a_v2_run_leaves_its_columns_empty(trained, tmp_path):
+    out = tmp_path / "table.json"
+    finetune_table.main(["--ckpt", str(trained), "--fractions", "0.5", "--steps", "1", "--batch_size", "8",
+                         "--probe", "0", "--out_dir", str(tmp_path / "runs"), "--out", str(out)])  # fmt: skip
+    (row,) = json.loads(out.read_text())["results"]
+    assert row["finetune_head_1"] is None and row["distill"] is None
+    assert all(0 <= row[c] <= 1 for c in ("scratch", "probe_h", "finetune_h"))
+    assert "| 50% | 30 | " in out.with_suffix(".md").read_text() and " - | - |" in out.with_suffix(".md").read_text()
