@@ -2,9 +2,8 @@
 
 For each label fraction and seed: a network trained from scratch, the L-BFGS linear probe on h (trained on
 the labelled subset only), fine-tuning from h (SimCLR v1), fine-tuning from head_1 of a 3-layer-head run
-(SimCLR v2) and a student distilled from that v2 teacher on all training images (these two when --ckpt_v2 is
-given); every run gets the same
-number of steps. Then the streamed SGD probe against the L-BFGS probe on h over the whole train split.
+(SimCLR v2) and a student distilled from that v2 teacher on all training images (these two only with
+--ckpt_v2); every run gets the same number of steps. Then the streamed SGD probe against the L-BFGS probe on h over the whole train split.
 
     python benchmarks/finetune_table.py --ckpt runs/demo/checkpoints/last.ckpt \
         --ckpt_v2 runs/v2/checkpoints/last.ckpt --steps 300 --seeds 0 1 2

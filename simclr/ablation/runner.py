@@ -212,8 +212,9 @@ def run_strategy(
         seed,
     )
     log.info(
-        "%s: h %.4f, z %.4f, loss %.3f, contrastive top-1 %.3f, %.0f s",
+        "%s (seed %d): h %.4f, z %.4f, loss %.3f, contrastive top-1 %.3f, %.0f s",
         row.strategy,
+        seed,
         row.h_top1,
         row.z_top1,
         metrics["val/loss"],
