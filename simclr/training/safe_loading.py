@@ -4,27 +4,26 @@
   pickle that would call a function is refused. Our checkpoints hold nothing else (RNG states are stored
   as tensors and lists, see `simclr.training.rng`).
 - The model and data config saved in a checkpoint (`class_path`s that LightningCLI instantiates) may only
-  name code from the packages a SimCLR run is built from (`TRUSTED_PACKAGES`); a config naming, say,
-  `os.system` is refused before anything is instantiated.
+  name the classes on the exact list of `simclr.training.allowed_classes`; a config naming, say,
+  `os.system` or a torch function that compiles source is refused before anything is instantiated.
 - `weights_only=False` (the CLI's `--weights_only false`) lifts both checks, for a file the user trusts.
-- A checkpoint whose weights or buffers are not finite (a diverged run) is refused for probing and export.
+- A checkpoint whose weights or buffers are not finite, or absurdly large (a diverged run), is refused for
+  probing, fine-tuning and export.
 """
 
 from __future__ import annotations
 
-import re
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from simclr.errors import UserError, short_reason
+from simclr.training.allowed_classes import check_classes
 
-# Top-level packages whose classes and functions a checkpoint's saved config may name.
-TRUSTED_PACKAGES = ("simclr", "augmentations", "torch", "torchvision", "kornia", "lightning", "torchmetrics")
-_IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")  # a.b.C: how a config names code
+TRUST_SWITCH = "--weights_only false"  # the one option that lifts both checks, for a checkpoint the user trusts
+SANE_MAGNITUDE = 1e6  # no weight or buffer of a trained network comes near this; a diverging run's do
 
 # torch.load of a damaged file fails in many ways (zip reader, unpickler, legacy format parser); every
 # exception raised by a bare torch.load(path) is about the file, so these wrappers catch them all.
@@ -104,38 +103,16 @@ def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, An
     return checkpoint
 
 
-def import_paths(config: Any, everywhere: bool = True) -> Iterator[str]:
-    """The import paths (`pkg.mod.Name`) a saved config names: values of `class_path` keys, and with
-    `everywhere` any string that reads as one (a callable given by name, e.g. `optimizer: torch.optim.SGD`)."""
-    if isinstance(config, dict):
-        for key, value in config.items():
-            if key in ("class_path", "_class_path", "_instantiator") and isinstance(value, str):
-                yield value
-            else:
-                yield from import_paths(value, everywhere)
-    elif isinstance(config, (list, tuple)):
-        for value in config:
-            yield from import_paths(value, everywhere)
-    elif everywhere and isinstance(config, str) and _IMPORT_PATH.match(config):
-        yield config
-
-
 def check_import_paths(checkpoint: dict[str, Any], path: str | Path) -> None:
-    """UserError when the config saved in `checkpoint` names code outside `TRUSTED_PACKAGES`.
+    """UserError when the config saved in `checkpoint` names a class outside `simclr.training.allowed_classes`.
 
     The model config holds no file names, so every string that reads as an import path is checked; the
     data config holds paths (`root` may contain dots), so only its `class_path`s are.
     """
-    names = [
-        *import_paths(checkpoint.get("hyper_parameters")),
-        *import_paths(checkpoint.get("datamodule_hyper_parameters"), False),
-    ]
-    for name in names:
-        if name.split(".")[0] not in TRUSTED_PACKAGES:
-            raise UserError(
-                f"checkpoint {path} names {name} in its saved config, outside the packages a SimCLR run uses "
-                f"({', '.join(TRUSTED_PACKAGES)}); if you trust the file, pass --weights_only false"
-            )
+    check_classes(checkpoint.get("hyper_parameters"), f"checkpoint {path}'s saved config", TRUST_SWITCH)
+    check_classes(
+        checkpoint.get("datamodule_hyper_parameters"), f"checkpoint {path}'s saved data config", TRUST_SWITCH, False
+    )
 
 
 def non_finite_entries(state_dict: dict[str, Any]) -> list[str]:
@@ -147,12 +124,28 @@ def non_finite_entries(state_dict: dict[str, Any]) -> list[str]:
     ]
 
 
+def non_sane_entries(state_dict: dict[str, Any], limit: float = SANE_MAGNITUDE) -> list[str]:
+    """Names of the floating-point tensors of `state_dict` holding NaN, inf or a value beyond +-`limit`:
+    the weights of a run that diverged (finite weights of magnitude 1e29 are no better than inf ones)."""
+    return [
+        k
+        for k, v in state_dict.items()
+        if isinstance(v, torch.Tensor)
+        and v.is_floating_point()
+        and v.numel() > 0
+        and not bool((torch.isfinite(v) & (v.abs() <= limit)).all())
+    ]
+
+
 def check_finite(checkpoint: dict[str, Any], path: str | Path) -> None:
-    """UserError when the checkpoint's weights or buffers are not finite (the run diverged before it was saved)."""
-    bad = non_finite_entries(checkpoint.get("state_dict") or {})
+    """UserError when the checkpoint's weights or buffers are not finite or beyond `SANE_MAGNITUDE` (the run
+    diverged before it was saved)."""
+    state = checkpoint.get("state_dict") or {}
+    bad = non_sane_entries(state)
     if bad:
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        what = "non-finite values" if bad[0] in non_finite_entries({bad[0]: state[bad[0]]}) else "values beyond 1e6"
         raise UserError(
-            f"checkpoint {path} holds non-finite values in {bad[0]}{more}: the run diverged before it was saved; "
+            f"checkpoint {path} holds {what} in {bad[0]}{more}: the run diverged before it was saved; "
             f"use an earlier checkpoint of the run, or retrain with a lower learning rate"
         )
