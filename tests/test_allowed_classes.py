@@ -120,3 +120,42 @@ def test_a_checkpoint_naming_a_function_runs_no_code_in_any_command(monkeypatch,
         assert line.endswith("if you trust the file, pass --weights_only false"), args
         assert not marker.exists(), f"{args[0]} ran the payload"
     assert not out.exists() or not any(out.rglob("*.pt"))
+
+
+def hostile_experiment(tmp_path: Path, marker: Path) -> Path:
+    """An experiment whose variant swaps the encoder for a shell command."""
+    payload = {"class_path": "simclr.training.run_folder.os.system", "init_args": {"command": f"touch {marker}"}}
+    path = tmp_path / "experiment.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "configs": [str(REPO / "configs" / "fashion_mnist.yaml")],
+                "variants": {"base": {}, "evil": {"model": {"encoder": payload}}},
+            }
+        )
+    )
+    return path
+
+
+def hostile_strategies(tmp_path: Path) -> Path:
+    path = tmp_path / "strategies.yaml"
+    path.write_text(yaml.safe_dump({"blocks": {"evil": [{"class_path": "torch.hub.load"}]}, "singles": True}))
+    return path
+
+
+def test_experiment_and_strategy_files_naming_code_are_refused(tmp_path):
+    from simclr.ablation.experiments import load_experiment
+    from simclr.ablation.strategies import load_strategies
+    from simclr.errors import UserError
+
+    with pytest.raises(UserError, match=r"names simclr.training.run_folder.os.system, .*pass --trust_files true$"):
+        load_experiment(hostile_experiment(tmp_path, tmp_path / "pwned"))
+    with pytest.raises(UserError, match=r"strategies.yaml names torch.hub.load, .*pass --trust_files true$"):
+        load_strategies(hostile_strategies(tmp_path))
+    config = tmp_path / "fit.yaml"  # a fit config an experiment names is read from a file too
+    config.write_text(yaml.safe_dump({"model": {"optimizer": "torch.hub.load"}}))
+    experiment = tmp_path / "e.yaml"
+    experiment.write_text(yaml.safe_dump({"configs": [str(config)], "variants": {"base": {}}}))
+    with pytest.raises(UserError, match=r"fit.yaml names torch.hub.load"):
+        load_experiment(experiment)
+    assert len(load_strategies(REPO / "configs" / "strategies" / "pairs_fashion_mnist.yaml")) > 0

@@ -29,6 +29,7 @@ import yaml
 
 from simclr.ablation.runner import Budget
 from simclr.errors import UserError
+from simclr.training.allowed_classes import check_config_file
 
 KEYS = {"configs", "seeds", "budget", "probe_z", "variants"}
 BUDGET_FIELDS = {f.name for f in dataclasses.fields(Budget)}
@@ -65,20 +66,25 @@ def parse_budget(values: Any, where: str, allowed: set[str], base: Budget) -> Bu
     return dataclasses.replace(base, **values)
 
 
-def find_config(name: str, experiment: Path) -> Path:
+def find_config(name: str, experiment: Path, trusted: bool = False) -> Path:
     """A config named in an experiment: relative to the working directory, else to a folder above the
-    experiment file (so `configs/fashion_mnist.yaml` works from anywhere in the repository)."""
-    if Path(name).is_file():
-        return Path(name)
-    for folder in experiment.resolve().parents:
-        if (folder / name).is_file():
-            return folder / name
+    experiment file (so `configs/fashion_mnist.yaml` works from anywhere in the repository). Unless
+    `trusted`, it may name only classes on the list of `simclr.training.allowed_classes`."""
+    found = [Path(name)] + [folder / name for folder in experiment.resolve().parents]
+    for path in found:
+        if path.is_file():
+            if not trusted:
+                check_config_file(path)
+            return path
     raise UserError(f"{experiment} names config {name}, which is not a file here or above the experiment file")
 
 
-def read_spec(path: str | Path, required: dict[str, str], keys: set[str], kind: str) -> dict[str, Any]:
+def read_spec(
+    path: str | Path, required: dict[str, str], keys: set[str], kind: str, trusted: bool = False
+) -> dict[str, Any]:
     """The mapping of an experiment YAML, checked: the file exists, has every `required` key (key -> what it
-    holds, for the message) and no key outside `keys`; else a one-line UserError naming the fix."""
+    holds, for the message), no key outside `keys`, and names only classes on the list of
+    `simclr.training.allowed_classes` (unless `trusted`); else a one-line UserError naming the fix."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"--experiment {path} is not a file; pass a YAML from configs/experiments/")
@@ -89,6 +95,8 @@ def read_spec(path: str | Path, required: dict[str, str], keys: set[str], kind: 
     unknown = sorted(set(spec) - keys)
     if unknown:
         raise UserError(f"{path} has unknown key {unknown[0]!r}; {kind} has {', '.join(sorted(keys))}")
+    if not trusted:
+        check_config_file(path, spec)
     return spec
 
 

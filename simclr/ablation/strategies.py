@@ -31,6 +31,8 @@ from pathlib import Path
 
 from torch import nn
 
+from simclr.training.allowed_classes import check_config_file
+
 Blocks = Mapping[str, Sequence[nn.Module]]  # block name -> transforms (float [0, 1] images in and out)
 
 
@@ -154,11 +156,14 @@ def strategy_parser():
     return parser
 
 
-def load_strategies(path: str | Path) -> list[Strategy]:
-    """The strategies a YAML file defines (schema: `StrategySpec`), transforms instantiated."""
+def load_strategies(path: str | Path, trusted: bool = False) -> list[Strategy]:
+    """The strategies a YAML file defines (schema: `StrategySpec`), transforms instantiated; unless `trusted`,
+    the file may name only classes on the list of `simclr.training.allowed_classes`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"strategies file {path} does not exist; see configs/strategies/ for examples")
+    if not trusted:
+        check_config_file(path)
     parser = strategy_parser()
     config = parser.parse_args(["--spec", str(path)])
     return parser.instantiate(config).spec.strategies()

@@ -24,9 +24,12 @@ import importlib
 import importlib.util
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from simclr.errors import UserError
+import yaml
+
+from simclr.errors import UserError, short_reason
 
 PROJECT_CLASSES: tuple[str, ...] = (
     # methods (LightningModules)
@@ -185,3 +188,17 @@ def check_classes(config: Any, source: str, switch: str, everywhere: bool = True
             f"(this toolkit's own, listed optimisers and layers, kornia.augmentation transforms); "
             f"if you trust the file, pass {switch}"
         )
+
+
+FILE_TRUST_SWITCH = "--trust_files true"  # the one option that lifts the check for experiment and strategy files
+
+
+def check_config_file(path: str | Path, config: Any = None, switch: str = FILE_TRUST_SWITCH) -> None:
+    """UserError when a YAML config file (an experiment, a strategies file, a fit config it names) names a
+    class off the list; `config` is its parsed content when the caller has already read it."""
+    if config is None:
+        try:
+            config = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as e:
+            raise UserError(f"{path} is not a readable YAML file ({short_reason(e)}); fix or replace it") from e
+    check_classes(config, str(path), switch)
