@@ -7,6 +7,7 @@
     simclr distill --teacher runs/ft/checkpoints/simclr-from_h-0.01-seed0.ckpt --out_dir runs/ft
     simclr compare-augs --config configs/fashion_mnist.yaml --strategies configs/strategies/pairs_fashion_mnist.yaml
     simclr compare --config configs/fashion_mnist.yaml --methods configs/methods/simclr.yaml configs/methods/byol.yaml
+    simclr configs                      # the shipped configs, each usable by name: --config fashion_mnist
 
 User mistakes end with one line on stderr, `simclr: error: <what was wrong>; <the fix>`, and exit status 1
 (simclr.errors); SIMCLR_DEBUG=1 shows their traceback. Bugs keep their traceback.
@@ -14,6 +15,7 @@ User mistakes end with one line on stderr, `simclr: error: <what was wrong>; <th
 
 import os
 import sys
+import warnings
 
 import jsonargparse
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -26,6 +28,7 @@ from simclr.cli.finetune import run_finetune
 from simclr.cli.fit import quiet_known_warnings, run_cli
 from simclr.cli.probe import probe
 from simclr.errors import DEBUG_ENV, user_message
+from simclr.shipped_configs import configs_table, resolve_config_args
 from simclr.training.interruption import SIGTERM_EXIT_STATUS, sigterm_message
 
 CHECKPOINT_COMMANDS = (probe, export)  # options and help come from their signatures and docstrings
@@ -42,10 +45,12 @@ def main() -> None:
     A user mistake (simclr.errors.user_message finds one in the exception chain) prints one line and
     exits with status 1; anything else is a bug and keeps its traceback.
     """
-    args = sys.argv[1:]
+    args = resolve_config_args(sys.argv[1:])
     quiet_known_warnings()
     try:
-        if args and args[0] in {f.__name__ for f in CHECKPOINT_COMMANDS}:
+        if args and args[0] == "configs":
+            print(configs_table())
+        elif args and args[0] in {f.__name__ for f in CHECKPOINT_COMMANDS}:
             run_command(args)
         elif args and args[0] in ("finetune", "distill"):  # own parsers: `finetune --from` is a Python keyword
             (run_finetune if args[0] == "finetune" else run_distill)(args[1:])
@@ -54,7 +59,9 @@ def main() -> None:
         elif args and args[0] == "compare":
             compare(args[1:])
         else:
-            run_cli()
+            if args != sys.argv[1:]:  # a config given by name: LightningCLI parses the resolved list
+                warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended to run")
+            run_cli(None if args == sys.argv[1:] else args)
     except SIGTERMException as stop:  # a SystemExit with status 0: report it and fail
         print(f"simclr: error: {sigterm_message(stop)}", file=sys.stderr)
         sys.exit(SIGTERM_EXIT_STATUS)
