@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
-from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
@@ -19,14 +17,21 @@ from torch.utils.data import Dataset, Subset
 from simclr.data.datamodules import ImageDataModule
 from simclr.eval.diagnostics import representation_diagnostics
 from simclr.eval.features import extract_representations, pixel_features, projection_head
-from simclr.eval.knn import knn_top1
-from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe_predictions
+from simclr.eval.linear_probe import ProbeRecipe
+from simclr.eval.probe import (
+    KNN_K,
+    KNN_ON,
+    KNN_TEMPERATURE,
+    encoder_features,
+    probe_features,
+    probe_representations,
+    timed,
+)
 from simclr.eval.report import ProbeRow
 from simclr.methods.simclr import SimCLR
 
 log = logging.getLogger(__name__)
 DIAGNOSTIC_IMAGES = 2048  # test images whose two augmented views feed alignment / uniformity
-KNN_NAMES = ("h", "z")  # representations that also get a kNN score (the baselines get the linear probe only)
 
 
 def random_encoder_like(encoder: nn.Module) -> nn.Module:
@@ -47,40 +52,6 @@ def random_encoder_like(encoder: nn.Module) -> nn.Module:
                 m.reset_running_stats()
     device = next(encoder.parameters(), torch.empty(0)).device
     return fresh.to(device).train(encoder.training)
-
-
-@contextmanager
-def _timed(what: str):
-    start = time.perf_counter()
-    yield
-    log.info("%s: %.1f s", what, time.perf_counter() - start)
-
-
-def _probe(
-    name: str,
-    train: tuple[Tensor, Tensor],
-    test: tuple[Tensor, Tensor],
-    num_classes: int,
-    recipe: ProbeRecipe,
-    knn: bool,
-    knn_k: int,
-    knn_temperature: float,
-    predictions: dict[str, Tensor] | None = None,
-) -> ProbeRow:
-    """Linear probe (and kNN if `knn`) of one representation: train/test = (features (N, D), labels (N,)).
-
-    When `predictions` is a dict, the linear probe's test predictions (M,) go into it under f"{name}_predictions".
-    """
-    with _timed(f"linear probe on {name} ({train[0].shape[1]} dims)"):
-        linear, predicted = fit_linear_probe_predictions(train[0], train[1], test[0], test[1], num_classes, recipe)
-        if predictions is not None:
-            predictions[f"{name}_predictions"] = predicted  # (M,)
-    knn_acc = None
-    if knn:
-        with _timed(f"kNN (k={knn_k}) on {name}"):
-            knn_acc = knn_top1(train[0], train[1], test[0], test[1], num_classes, knn_k, knn_temperature)
-    log.info("%s: linear top-1 %.4f, kNN top-1 %s", name, linear, "-" if knn_acc is None else f"{knn_acc:.4f}")
-    return ProbeRow(name, int(train[0].shape[1]), linear, knn_acc)
 
 
 def augmented_view_features(
@@ -114,8 +85,8 @@ def evaluate_checkpoint(
     model: SimCLR,
     datamodule: ImageDataModule,
     recipe: ProbeRecipe = ProbeRecipe(),
-    knn_k: int = 200,
-    knn_temperature: float = 0.1,
+    knn_k: int = KNN_K,
+    knn_temperature: float = KNN_TEMPERATURE,
     device: str | torch.device = "cpu",
     batch_size: int = 1024,
     pixels: bool = True,
@@ -152,72 +123,36 @@ def evaluate_checkpoint(
     log.info("evaluating on %d train / %d test images, %d classes", len(train_set), len(test_set), num_classes)
 
     layout = torch.channels_last if getattr(model, "channels_last", False) else torch.contiguous_format
-    with _timed("feature extraction (train + test)"):
-        head = projection_head(model.head)
-        train_feats, train_y = extract_representations(
-            model.encoder, head, train_set, normalise, batch_size, device, layout
-        )
-        test_feats, test_y = extract_representations(
-            model.encoder, head, test_set, normalise, batch_size, device, layout
-        )
-    if test_outputs is not None:
-        test_outputs.update(h=test_feats["h"], labels=test_y)
-    rows = [
-        _probe(
-            name,
-            (train_feats[name], train_y),
-            (test_feats[name], test_y),
-            num_classes,
-            recipe,
-            name in KNN_NAMES,
-            knn_k,
-            knn_temperature,
-            test_outputs if name == "h" else None,
-        )
-        for name in train_feats
-        if representations is None or name in representations
-    ]
+    feats = encoder_features(model.encoder, train_set, test_set, normalise, model.head, batch_size, device, layout)
+    rows = probe_representations(
+        feats, num_classes, representations, recipe=recipe, knn_k=knn_k, knn_temperature=knn_temperature,
+        test_outputs=test_outputs,
+    )  # fmt: skip
 
     if random_baseline:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             random_encoder = random_encoder_like(model.encoder).to(memory_format=layout)
-        with _timed("feature extraction with a random encoder"):
-            rand_train, _ = extract_representations(
-                random_encoder, None, train_set, normalise, batch_size, device, layout
-            )
-            rand_test, _ = extract_representations(
-                random_encoder, None, test_set, normalise, batch_size, device, layout
-            )
-        rows.append(
-            _probe(
-                "random_h",
-                (rand_train["h"], train_y),
-                (rand_test["h"], test_y),
-                num_classes,
-                recipe,
-                "random_h" in KNN_NAMES,
-                knn_k,
-                knn_temperature,
-            )
-        )
-        del rand_train, rand_test
+        rand = encoder_features(random_encoder, train_set, test_set, normalise, None, batch_size, device, layout)
+        train, test = (rand.train["h"], rand.train_y), (rand.test["h"], rand.test_y)
+        rows.append(probe_features("random_h", train, test, num_classes, recipe, "random_h" in KNN_ON, knn_k))
+        del rand
 
     if pixels:
         pix_train, pix_test = (
             pixel_features(train_set, normalise, batch_size),
             pixel_features(test_set, normalise, batch_size),
         )
-        rows.append(_probe("pixels", pix_train, pix_test, num_classes, recipe, False, knn_k, knn_temperature))
+        rows.append(probe_features("pixels", pix_train, pix_test, num_classes, recipe, knn=False))
         del pix_train, pix_test
 
     diag: dict = {}
     if diagnostics:
-        with _timed("diagnostics"):
+        with timed("diagnostics"):
             subset = Subset(test_set, range(min(DIAGNOSTIC_IMAGES, len(test_set))))
             view1, view2 = augmented_view_features(model, subset, batch_size, device, seed)
-            keep = [k for k in ("h", "z") if k in test_feats]
+            keep = [k for k in ("h", "z") if k in feats.test]
             diag = representation_diagnostics(
-                {k: view1[k] for k in keep}, {k: view2[k] for k in keep}, {k: test_feats[k] for k in keep}
+                {k: view1[k] for k in keep}, {k: view2[k] for k in keep}, {k: feats.test[k] for k in keep}
             )
     return rows, diag
