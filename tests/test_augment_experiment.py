@@ -96,3 +96,117 @@ def test_options_the_experiment_sets_and_repeated_seeds_are_refused(monkeypatch,
     line = user_error(monkeypatch, capsys, "compare-augs", "--config", str(CONFIGS / "fashion_mnist.yaml"),
                       "--strategies", str(CONFIGS / "strategies" / "pairs_fashion_mnist.yaml"), "--seeds", "0", "0")  # fmt: skip
     assert "--seeds [0, 0] repeat a seed" in line
+
+
+PAIRS = str(CONFIGS / "strategies" / "pairs_fashion_mnist.yaml")
+RULE = "use letters, digits, spaces and _.+-/(),=: (at most 80 characters, starting with a letter or digit)"
+WHAT = ("simclr compare-augs --strategies takes a strategies file (`blocks:` and `singles:`, `pairs:`, `compositions:` "
+        "or `pipelines:`), e.g. configs/strategies/pairs_fashion_mnist.yaml")  # fmt: skip
+ROT = "\n    - class_path: augmentations.RandomRot90"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (f"blocks:\n  a:{ROT}\n  a:{ROT}\nsingles: true\n",
+         "{path} line 4: the key 'a' appears twice in one mapping; give each entry of a strategies file (`blocks:` "
+         "and `singles:`, `pairs:`, `compositions:` or `pipelines:`) its own name"),
+        (f"blocks:\n  a:{ROT}\ncompositions:\n  ../../escape: [a]\n",
+         "{path}: strategy name '../../escape' starts with '.'; " + RULE),
+        (f'blocks:\n  "a\\tb":{ROT}\nsingles: true\n', "{path}: block name 'a\\tb' contains '\\t'; " + RULE),
+        (f"blocks:\n  a|b:{ROT}\nsingles: true\n", "{path}: block name 'a|b' contains '|'; " + RULE),
+        (f"blocks:\n  untrained:{ROT}\nsingles: true\n",
+         "{path}: strategy name 'untrained' is the name of a row the command adds; rename it or pass --untrained false"),
+        (f"blocks:\n  a:{ROT}\ncompositions:\n  x: [a, b]\n",
+         "{path}: strategy 'x' names unknown block(s) ['b']; define them under `blocks:` (have ['a'])"),
+        (f"blocks:\n  a:{ROT}\n",
+         "{path}: the strategies file defines no strategy; set `singles: true`, `pairs: true`, `compositions:` or "
+         "`pipelines:`"),
+        (f"blocks:\n  a:{ROT}\nsingle: true\n",
+         "{path} has unknown key 'single'; a strategies file has blocks, singles, pairs, compositions, pipelines"),
+        ("- crop\n- color\n", "{path} holds a list, not a mapping of keys; " + WHAT),
+        ("", "{path} is empty; " + WHAT),
+    ],
+)  # fmt: skip
+def test_malformed_strategy_files_are_one_line(text, message, tmp_path, monkeypatch, capsys):
+    path = tmp_path / "strategies.yaml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    line = user_error(monkeypatch, capsys, "compare-augs", "--config", str(CONFIGS / "fashion_mnist.yaml"),
+                      "--strategies", str(path), "--out", str(out))  # fmt: skip
+    assert line == "simclr: error: " + message.replace("{path}", str(path))
+    assert not out.exists()  # refused before any work
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--budget.probe_images", "-2"],
+         "--budget.probe_images -2 is not a count of 1 or more; pass a positive number (null: all)"),
+        (["--budget.train_images", "0"],
+         "--budget.train_images 0 is not a count of 1 or more; pass a positive number (null: all)"),
+        (["--budget.test_images", "-1"],
+         "--budget.test_images -1 is not a count of 1 or more; pass a positive number (null: the whole test split)"),
+        (["--budget.val_images", "0"], "--budget.val_images 0 is not a count of 1 or more; pass a positive number"),
+        (["--only", "[crop, hue]"],
+         f"--only names block 'hue', which {PAIRS} does not define; name blocks among crop, cutout, color, blur, "
+         f"noise, rotate, sobel"),
+    ],
+)  # fmt: skip
+def test_compare_augs_budget_and_only_options_are_one_line(options, message, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    line = user_error(monkeypatch, capsys, "compare-augs", "--config", str(CONFIGS / "fashion_mnist.yaml"),
+                      "--strategies", PAIRS, "--out", str(out), *options)  # fmt: skip
+    assert line == f"simclr: error: {message}"
+    assert not out.exists()
+
+
+def test_augment_experiment_budget_and_repeated_keys_are_one_line(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "grid.yaml"
+    head = f"configs: [{CONFIGS / 'fashion_mnist.yaml'}]\nstrategies: {PAIRS}\n"
+    path.write_text(head + "budget: {probe_images: -10}\n")
+    line = user_error(monkeypatch, capsys, "compare-augs", "--experiment", str(path))
+    assert (
+        line
+        == f"simclr: error: {path} budget: probe_images -10 is not a count of 1 or more; pass a positive number (null: all)"
+    )
+    path.write_text(head + "seeds: [1]\nseeds: [2]\n")
+    line = user_error(monkeypatch, capsys, "compare-augs", "--experiment", str(path))
+    assert line == (
+        f"simclr: error: {path} line 4: the key 'seeds' appears twice in one mapping; give each entry of an "
+        f"augmentation experiment file its own name"
+    )
+    path.write_text(head + "seeds: [1, 1]\n")
+    line = user_error(monkeypatch, capsys, "compare-augs", "--experiment", str(path))
+    assert line == f"simclr: error: {path} seeds [1, 1] repeat a seed; give each seed once"
+
+
+def test_compare_augs_out_is_checked_before_any_work(tmp_path, monkeypatch, capsys):
+    base = ["compare-augs", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--strategies", PAIRS, "--out"]
+    blocker = tmp_path / "file"
+    blocker.write_text("a file")
+    line = user_error(monkeypatch, capsys, *base, str(blocker))
+    assert line == f"simclr: error: --out {blocker} is a file, not a folder; pass a folder path, e.g. --out runs/out"
+    line = user_error(monkeypatch, capsys, *base, str(blocker / "grid"))
+    assert line == (
+        f"simclr: error: --out {blocker / 'grid'} is under the file {blocker}, so it cannot be a folder; pass another "
+        f"folder"
+    )
+    out = tmp_path / "out"
+    (out / "seed1").mkdir(parents=True)
+    (out / "seed1" / "compare.json").write_text("[]")
+    line = user_error(monkeypatch, capsys, *base, str(out), "--seeds", "0", "1")
+    assert line == (
+        f"simclr: error: --out would replace {out / 'seed1' / 'compare.json'}, which simclr compare-augs did not "
+        f"write; pass another --out, or --overwrite true to replace it"
+    )
+    (out / "table.md").symlink_to(PAIRS)  # the strategies file, by a symbolic link
+    line = user_error(monkeypatch, capsys, *base, str(out), "--overwrite", "true")
+    assert line == (
+        f"simclr: error: --out would write {out / 'table.md'}, which is --strategies {PAIRS} (the same file); pass "
+        f"another --out"
+    )
+    assert (out / "seed1" / "compare.json").read_text() == "[]" and sorted(p.name for p in out.iterdir()) == [
+        "seed1",
+        "table.md",
+    ]

@@ -98,6 +98,26 @@ def test_yaml_errors_are_one_line(tmp_path):
         load_strategies(tmp_path / "missing.yaml")
 
 
+def test_shipped_names_pass_and_files_are_named_by_index_and_slug():
+    from simclr.ablation.experiments import load_experiment
+    from simclr.ablation.names import file_names, name_problem
+
+    names = [s.name for p in sorted((CONFIGS / "strategies").glob("*.yaml")) for s in load_strategies(p)]
+    names += [v.name for p in sorted((CONFIGS / "experiments").glob("*.yaml")) for v in load_experiment(p).variants]
+    assert "crop + color 1/8" in names and "crop (0.08, 1)" in names and "color_0.25" in names
+    assert [n for n in names if name_problem(n)] == []
+    assert file_names(["crop + color 1/8", "../../x", "a" * 100, "é"], ".yaml") == {
+        "crop + color 1/8": "00_crop_+_color_1_8.yaml",
+        "../../x": "01_x.yaml",
+        "a" * 100: "02_" + "a" * 40 + ".yaml",
+        "é": "03_x.yaml",
+    }
+    assert [name_problem(n) for n in ("", ".hidden", "a..b", "a\nb", " a", "a ", 7)] == [
+        "is empty", "starts with '.'", "contains '..'", "contains '\\n'",
+        "starts with a sign or ends with a space", "starts with a sign or ends with a space", "is not text (int)",
+    ]  # fmt: skip
+
+
 def test_one_sided_views_keep_one_branch_clean():
     pipeline = presets.compose([presets.rotate()], [0.5], [0.25])
     images = fakedata.fake_images(6, (1, 8, 8), seed=0)

@@ -102,7 +102,7 @@ def test_the_crop_size_is_the_fallback_image_side(trained):
 
 
 @pytest.mark.slow
-def test_a_vit_checkpoint_exports_to_onnx(tmp_path):
+def test_a_vit_checkpoint_exports_to_onnx(tmp_path, monkeypatch, capsys):
     from helpers import fakedata
 
     from simclr.cli.fit import run_cli
@@ -122,3 +122,96 @@ def test_a_vit_checkpoint_exports_to_onnx(tmp_path):
         expected = encoder_of(ckpt)(images)
     got = onnxruntime.InferenceSession(str(out)).run(["h"], {"images": images.numpy()})[0]
     assert torch.allclose(torch.from_numpy(got), expected, atol=1e-4)
+    wrong = ["export", "--ckpt", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "b.onnx"), "--image_size", "32"]
+    line = user_error(monkeypatch, capsys, *wrong)
+    assert line.startswith("simclr: error: --image_size 32: the encoder cannot take 32 x 32 images (")
+    assert line.endswith("); pass the side of the images it was trained on, --image_size 28")
+
+
+@pytest.fixture(scope="module")
+def demo_trained(tiny, tmp_path_factory) -> Path:
+    """last.ckpt of a 1-step run of the tiny model with configs/trainer/cpu_demo.yaml stacked on (small_map_gemm on)."""
+    from helpers.cli import run_args
+
+    from simclr.cli.fit import run_cli
+
+    run = tmp_path_factory.mktemp("demo_trained")
+    demo = Path(__file__).resolve().parents[1] / "configs" / "trainer" / "cpu_demo.yaml"
+    run_cli(run_args(tiny, run, "--config", str(demo), "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1"))
+    return run / "ckpt" / "last.ckpt"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("format", ["torchscript", "onnx"])
+def test_a_checkpoint_of_the_cpu_demo_trainer_exports(demo_trained, tmp_path, format):
+    from simclr.models.small_map_conv_cpu import SmallMapConv2d
+
+    encoder = encoder_of(demo_trained)
+    assert any(isinstance(m, SmallMapConv2d) for m in encoder.modules())  # trained with the CPU workaround
+    out = tmp_path / f"encoder.{format}"
+    run_command(["export", "--ckpt", str(demo_trained), "--out", str(out), "--format", format])
+    if format == "torchscript":
+        graph = torch.jit.load(str(out))
+    else:
+        onnxruntime = pytest.importorskip("onnxruntime")
+        session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+        graph = lambda x: torch.from_numpy(session.run(["h"], {"images": x.numpy()})[0])  # noqa: E731
+    shapes = [(export_module.DUMMY_BATCH, 28), (5, 28)] + ([(3, 32)] if format == "torchscript" else [])
+    for batch, side in shapes:  # onnx fixes the side; the torchscript graph takes another, no GEMM path baked in
+        x = torch.randn(batch, 1, side, side)
+        with torch.no_grad():
+            assert torch.allclose(graph(x), encoder(x), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_an_image_size_too_small_for_the_encoder_is_one_line(trained, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "encoder.ts"
+    args = ["export", "--ckpt", str(trained), "--out", str(out), "--format", "torchscript", "--image_size"]
+    line = user_error(monkeypatch, capsys, *args, "1")
+    assert line == (
+        "simclr: error: --image_size 1 is smaller than the encoder's first convolution (7 x 7 kernel); pass the "
+        "side of the images it was trained on, --image_size 28"
+    )
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("route", ["hard link", "symbolic link", "relative path"])
+def test_out_naming_the_checkpoint_by_another_route_is_refused(trained, tmp_path, monkeypatch, capsys, route):
+    before = trained.read_bytes()
+    out = tmp_path / "out.ckpt"
+    if route == "hard link":
+        out.hardlink_to(trained)
+    elif route == "symbolic link":
+        out.symlink_to(trained)
+    else:
+        monkeypatch.chdir(trained.parent)
+        out = Path("..") / trained.parent.name / trained.name
+    line = user_error(monkeypatch, capsys, "export", "--ckpt", str(trained), "--out", str(out), "--overwrite", "true")
+    assert line == (
+        f"simclr: error: --out {out} is the checkpoint being exported (the same file); pass another path, e.g. "
+        f"--out backbone.pt"
+    )
+    assert trained.read_bytes() == before
+
+
+@pytest.mark.slow
+def test_an_existing_out_is_replaced_only_when_export_wrote_it(trained, tmp_path, monkeypatch, capsys):
+    mine = tmp_path / "notes.pt"
+    mine.write_text("my notes")
+    export = ["export", "--ckpt", str(trained), "--out", str(mine)]
+    assert user_error(monkeypatch, capsys, *export) == (
+        f"simclr: error: --out would replace {mine}, which simclr export did not write; pass another --out, or "
+        f"--overwrite true to replace it"
+    )
+    assert mine.read_text() == "my notes"
+    run_command([*export, "--overwrite", "true"])
+    assert torch.load(mine, weights_only=True).keys() == encoder_of(trained).backbone_state_dict().keys()
+    run_command(export)  # its own file: replaced again without --overwrite
+    mine.write_text("edited since")
+    assert "which simclr export did not write" in user_error(monkeypatch, capsys, *export)
+    assert mine.read_text() == "edited since"
+    line = user_error(monkeypatch, capsys, "export", "--ckpt", str(trained), "--out", str(tmp_path))
+    assert (
+        line == f"simclr: error: --out {tmp_path} is a folder; pass a file path, e.g. --out {tmp_path / 'backbone.pt'}"
+    )

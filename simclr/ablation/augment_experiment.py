@@ -18,11 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from simclr.ablation.experiments import BUDGET_FIELDS, find_config, parse_budget, read_spec
+from simclr.ablation.experiments import BUDGET_FIELDS, config_list, find_config, parse_budget, read_spec, seed_list
 from simclr.ablation.runner import Budget
 from simclr.errors import UserError
 
 KEYS = {"configs", "strategies", "only", "seeds", "budget", "one_sided"}
+STRATEGIES_EXAMPLE = "configs/strategies/pairs_fashion_mnist.yaml"
 
 
 @dataclass
@@ -41,15 +42,16 @@ def load_augment_experiment(path: str | Path) -> AugmentExperiment:
     """Parse and check the file; a one-line UserError names the first problem and its fix."""
     path = Path(path)
     required = {"configs": "fit configs", "strategies": "a strategies YAML"}
-    spec = read_spec(path, required, KEYS, "an augmentation experiment")
-    seeds = spec.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
-        raise UserError(f"{path} seeds must be a non-empty list of integers, e.g. [0, 1]")
+    spec = read_spec(path, required, KEYS, "an augmentation experiment", command="simclr compare-augs --experiment",
+                     example="configs/experiments/augment/augmentation_grid.yaml")  # fmt: skip
+    seeds = seed_list(spec.get("seeds", [0]), path)
+    if not isinstance(spec["strategies"], str) or not spec["strategies"]:
+        raise UserError(f"{path} strategies must be the path of one strategies YAML, e.g. {STRATEGIES_EXAMPLE}")
     only = spec.get("only")
     if only is not None and (not isinstance(only, list) or not all(isinstance(b, str) for b in only)):
         raise UserError(f"{path} only must be a list of block names, e.g. [crop, color]")
     return AugmentExperiment(
-        configs=[str(find_config(c, path)) for c in spec["configs"]],
+        configs=[str(find_config(c, path)) for c in config_list(spec["configs"], path)],
         strategies=str(find_config(spec["strategies"], path)),
         only=only,
         seeds=seeds,

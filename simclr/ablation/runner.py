@@ -29,6 +29,7 @@ from torch.utils.data import Dataset, Subset
 
 from augmentations.pipeline import ViewPipeline
 from augmentations.views import MultiView, OneSidedViews
+from simclr.ablation.names import check_names
 from simclr.ablation.results import UNTRAINED, CompareRow, write_rows
 from simclr.ablation.strategies import Strategy
 from simclr.data.datamodules import ImageDataModule
@@ -38,6 +39,11 @@ from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
 from simclr.methods.simclr import SimCLR
 
 log = logging.getLogger(__name__)
+
+
+COUNTS = ("epochs", "train_images", "batch_size", "probe_images", "val_images", "test_images", "probe_max_iter")
+OPTIONAL_COUNTS = {"train_images": "null: all", "batch_size": "null: the data module's", "probe_images": "null: all",
+                   "test_images": "null: the whole test split"}  # fmt: skip
 
 
 @dataclass
@@ -54,6 +60,8 @@ class Budget:
         val_images: first test images on which the final contrastive loss and top-1 are measured.
         test_images: first test images the probes are tested on; None: the whole official test split.
         probe_max_iter: L-BFGS iterations of each linear probe (simclr.eval.linear_probe.ProbeRecipe).
+
+    Every count but max_steps is 1 or more (None where it means "all"); anything else is a one-line UserError.
     """
 
     epochs: int = 1
@@ -66,6 +74,15 @@ class Budget:
     probe_max_iter: int = ProbeRecipe.max_iter
 
     def __post_init__(self) -> None:
+        for name in COUNTS:
+            value = getattr(self, name)
+            if value is None and name in OPTIONAL_COUNTS:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                meaning = f" ({OPTIONAL_COUNTS[name]})" if name in OPTIONAL_COUNTS else ""
+                raise UserError(f"{name} {value} is not a count of 1 or more; pass a positive number{meaning}")
+        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int):
+            raise UserError(f"max_steps {self.max_steps} is not a whole number; pass e.g. 300, or -1 to use epochs")
         if self.max_steps > 0 and self.epochs != 1:
             raise UserError(
                 f"the budget gives both epochs {self.epochs} and max_steps {self.max_steps}; give one (max_steps "
@@ -255,6 +272,9 @@ def compare(
     """
     if not strategies:
         raise ValueError("no strategies to compare; pass at least one (see simclr.ablation.strategies)")
+    check_names(
+        [s.name for s in strategies], "strategy", "compare", {UNTRAINED: "pass untrained=False"} if untrained else {}
+    )
     datamodule.setup("fit")
     test = datamodule.labelled_dataset("test")
     splits = (

@@ -21,6 +21,8 @@ Strategies are data, built outside the runner (`simclr.ablation.runner`): in Pyt
 
 Generators: `singles`, `ordered_pairs`, `compositions`, `from_pipelines` and `strength_sweep` (the
 colour-strength rows of the paper's Table 1); `restrict` keeps the strategies made of some blocks only.
+Block and strategy names label rows and plot axes and are checked (`simclr.ablation.names`); they never
+become paths.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from pathlib import Path
 
 from torch import nn
 
+from simclr.ablation.names import check_names
+from simclr.ablation.yaml_files import read_mapping
+from simclr.errors import UserError
 from simclr.training.allowed_classes import check_config_file
 
 Blocks = Mapping[str, Sequence[nn.Module]]  # block name -> transforms (float [0, 1] images in and out)
@@ -61,12 +66,12 @@ def ordered_pairs(blocks: Blocks) -> list[Strategy]:
 
 
 def compositions(blocks: Blocks, recipes: Mapping[str, Sequence[str]]) -> list[Strategy]:
-    """Named strategies, each the listed blocks in order; unknown block names raise a ValueError."""
+    """Named strategies, each the listed blocks in order; unknown block names raise a UserError."""
     out = []
     for name, parts in recipes.items():
         missing = [p for p in parts if p not in blocks]
         if missing:
-            raise ValueError(
+            raise UserError(
                 f"strategy {name!r} names unknown block(s) {missing}; define them under `blocks:` (have {list(blocks)})"
             )
         out.append(Strategy(name, [m for p in parts for m in blocks[p]], tuple(parts)))
@@ -79,7 +84,7 @@ def from_pipelines(pipelines: Mapping[str, nn.Module]) -> list[Strategy]:
     out = []
     for name, pipeline in pipelines.items():
         if not hasattr(pipeline, "transforms"):
-            raise ValueError(
+            raise UserError(
                 f"pipeline {name!r} is a {type(pipeline).__name__} without `transforms`; give an augmentations.ViewPipeline (e.g. a preset)"
             )
         out.append(Strategy(name, list(pipeline.transforms), (name,)))
@@ -137,11 +142,11 @@ class StrategySpec:
         names = [s.name for s in out]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
-            raise ValueError(
+            raise UserError(
                 f"strategy names must be unique, {duplicated} appear twice; rename the composition or pipeline"
             )
         if not out:
-            raise ValueError(
+            raise UserError(
                 "the strategies file defines no strategy; set `singles: true`, `pairs: true`, `compositions:` or `pipelines:`"
             )
         return out
@@ -156,14 +161,30 @@ def strategy_parser():
     return parser
 
 
+SPEC_KEYS = ("blocks", "singles", "pairs", "compositions", "pipelines")
+WHAT = "a strategies file (`blocks:` and `singles:`, `pairs:`, `compositions:` or `pipelines:`)"
+
+
 def load_strategies(path: str | Path, trusted: bool = False) -> list[Strategy]:
-    """The strategies a YAML file defines (schema: `StrategySpec`), transforms instantiated; unless `trusted`,
-    the file may name only classes on the list of `simclr.training.allowed_classes`."""
+    """The strategies a YAML file defines (schema: `StrategySpec`), transforms instantiated, names checked
+    (`simclr.ablation.names`); unless `trusted`, the file may name only classes on the list of
+    `simclr.training.allowed_classes`. A one-line UserError for a file that is not such a mapping, repeats
+    a key, names a block it lacks or defines no strategy."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"strategies file {path} does not exist; see configs/strategies/ for examples")
+    data = read_mapping(path, WHAT, "simclr compare-augs --strategies", "configs/strategies/pairs_fashion_mnist.yaml")
+    unknown = sorted(set(data) - set(SPEC_KEYS), key=str)
+    if unknown:
+        raise UserError(f"{path} has unknown key {unknown[0]!r}; a strategies file has {', '.join(SPEC_KEYS)}")
     if not trusted:
-        check_config_file(path)
+        check_config_file(path, data)
     parser = strategy_parser()
-    config = parser.parse_args(["--spec", str(path)])
-    return parser.instantiate(config).spec.strategies()
+    spec = parser.instantiate(parser.parse_object({"spec": data})).spec
+    check_names(spec.blocks, "block", str(path))
+    try:
+        strategies = spec.strategies()
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
+    check_names([s.name for s in strategies], "strategy", str(path))
+    return strategies

@@ -16,6 +16,8 @@ config; its `trainer` section is not used (the budget options set the run), so `
 images in the same order from the same seed, then h of the frozen encoder is probed (linear top-1, kNN
 top-1 on the test split) and the wall time per training step is measured. Writes methods.csv, methods.json,
 methods.md and methods.png into `--out_dir`, and logs the chart to TensorBoard there (`tensorboard/`).
+Before any work the output folder is checked (`simclr.training.output_paths`): none of its files may be
+an input, and an existing one is replaced only when simclr compare wrote it, or with `--overwrite true`.
 """
 
 from __future__ import annotations
@@ -25,9 +27,8 @@ import logging
 from pathlib import Path
 
 import jsonargparse
-import yaml
 
-from simclr.ablation.experiments import Experiment, load_experiment, write_variant_configs
+from simclr.ablation.experiments import Experiment, load_experiment, variant_files, write_variant_configs
 from simclr.ablation.method_table import (
     format_method_table,
     log_methods_to_tensorboard,
@@ -35,9 +36,13 @@ from simclr.ablation.method_table import (
     write_method_rows,
 )
 from simclr.ablation.methods import compare_methods
+from simclr.ablation.names import check_names
 from simclr.ablation.runner import Budget
-from simclr.cli.compare_augs import build_from_fit_config, split_fit_args
+from simclr.ablation.yaml_files import read_mapping
+from simclr.cli.compare_augs import build_from_fit_config, fit_inputs, split_fit_args
 from simclr.errors import UserError
+from simclr.training.output_paths import check_output_folder, record_outputs
+from simclr.training.run_folder import writable_folder
 
 
 def parser() -> jsonargparse.ArgumentParser:
@@ -68,9 +73,14 @@ def parser() -> jsonargparse.ArgumentParser:
     p.add_argument("--baselines", type=bool, default=True, help="add rows random_h (untrained encoder) and pixels")
     p.add_argument("--accelerator", type=str, default="auto", help="Lightning accelerator of the pretraining runs")
     p.add_argument("--precision", type=str | None, default=None, help="Lightning precision, e.g. bf16-mixed on a GPU")
+    p.add_argument(
+        "--overwrite", type=bool, default=False, help="replace files in --out_dir simclr compare did not write"
+    )
     return p
 
 
+OUTPUTS = ("methods.csv", "methods.json", "methods.md", "methods.png")  # in --out_dir, besides tensorboard/
+BASELINES = {"random_h": "pass --baselines false", "pixels": "pass --baselines false"}  # rows --baselines adds
 BUDGET_OPTIONS = ("seeds", "max_steps", "epochs", "train_images", "batch_size", "probe_images", "test_images",
                   "probe_max_iter")  # fmt: skip
 
@@ -88,19 +98,23 @@ def compare(args: list[str]) -> Path:
     trainer_args = [arg for arg in fit_args if arg.startswith("--trainer.")]
     if trainer_args:
         raise UserError(f"{trainer_args[0]} has no effect on simclr compare; set the run with --max_steps/--epochs")
+    reserved = BASELINES if options.baselines else {}
+    inputs = fit_inputs(fit_args)
     if options.experiment:
         experiment = check_experiment_options(options, rest)
+        check_names([v.name for v in experiment.variants], "variant", options.experiment, reserved)
         fit_args = [arg for config in experiment.configs for arg in ("--config", config)] + fit_args
+        inputs += [("--experiment", options.experiment), *(("its config", c) for c in experiment.configs)]
+        outputs = [*OUTPUTS, *variant_files(experiment).values()]
+        check_outputs(out, outputs, inputs, options.overwrite)
         methods, seeds, budget = write_variant_configs(experiment, out), experiment.seeds, experiment.budget
         budgets, probe_z = {v.name: v.budget for v in experiment.variants}, experiment.probe_z
     else:
-        methods, seeds, budget, budgets, probe_z = (
-            method_files(options, fit_args),
-            options.seeds,
-            budget_of(options),
-            None,
-            False,
-        )
+        methods, budget = method_files(options, fit_args, reserved), budget_of(options)
+        if len(set(options.seeds)) != len(options.seeds):
+            raise UserError(f"--seeds {options.seeds} repeat a seed; give each seed once")
+        check_outputs(out, OUTPUTS, [*inputs, *(("--methods", m) for m in methods.values())], options.overwrite)
+        seeds, budgets, probe_z = options.seeds, None, False
     builders, datamodule = {}, None
     for name, path in methods.items():
         build, data = build_from_fit_config(with_method(fit_args, str(path)))
@@ -115,14 +129,24 @@ def compare(args: list[str]) -> Path:
     return json_path
 
 
+def check_outputs(out: Path, names, inputs, overwrite: bool) -> None:
+    """The output folder and the files simclr compare writes there, checked and recorded before any work."""
+    check_output_folder(out, names, inputs, "--out_dir", "compare", overwrite)
+    writable_folder(out, "--out_dir")
+    record_outputs(out, names, "compare")
+
+
 def budget_of(options) -> Budget:
-    """The run length and probe sizes from the command-line options."""
-    return Budget(epochs=options.epochs, max_steps=options.max_steps, train_images=options.train_images,
-                  batch_size=options.batch_size, probe_images=options.probe_images, test_images=options.test_images,
-                  probe_max_iter=options.probe_max_iter)  # fmt: skip
+    """The run length and probe sizes from the command-line options; a one-line UserError names the option."""
+    try:
+        return Budget(epochs=options.epochs, max_steps=options.max_steps, train_images=options.train_images,
+                      batch_size=options.batch_size, probe_images=options.probe_images,
+                      test_images=options.test_images, probe_max_iter=options.probe_max_iter)  # fmt: skip
+    except UserError as e:
+        raise UserError(f"--{e}") from None
 
 
-def method_files(options, fit_args: list[str]) -> dict[str, Path]:
+def method_files(options, fit_args: list[str], reserved: dict[str, str]) -> dict[str, Path]:
     """name -> method YAML of `--methods`, checked: files that exist, distinct names, model options only."""
     if "--config" not in fit_args:
         raise UserError("simclr compare needs --config <simclr fit config>, e.g. --config configs/fashion_mnist.yaml")
@@ -134,14 +158,19 @@ def method_files(options, fit_args: list[str]) -> dict[str, Path]:
     names = [Path(m).stem for m in options.methods]
     if len(set(names)) != len(names):
         raise UserError(f"--methods names {names} repeat; give each method config its own file name")
+    check_names(names, "method", "--methods", reserved)
     for path in options.methods:
-        unused = sorted(set(yaml.safe_load(Path(path).read_text()) or {}) - {"model"})
+        what = "a method config (`model:` options stacked on --config)"
+        unused = sorted(set(read_mapping(path, what, "simclr compare --methods", METHOD_EXAMPLE)) - {"model"}, key=str)
         if unused:
             raise UserError(
                 f"--methods {path} sets {unused[0]!r}, which simclr compare does not use (the budget options set the "
                 f"run, --config the data); keep model options in method YAMLs"
             )
     return {name: Path(path) for name, path in zip(names, options.methods)}
+
+
+METHOD_EXAMPLE = "configs/methods/byol.yaml"
 
 
 def check_experiment_options(options, rest: list[str]) -> Experiment:

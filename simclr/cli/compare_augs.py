@@ -13,7 +13,9 @@ ordered pairs) and bars.png into `--out`, and the plots and table to TensorBoard
 compare.json holds one row per strategy and seed; table.md, the plots and TensorBoard show the mean over the
 seeds (table.md also each seed and the standard deviation). With several seeds each seed's rows are also
 written to OUT/seed<N>/ as they finish. `--experiment` reads the configs, strategies, seeds and budget from a
-file (`simclr.ablation.augment_experiment`); `--data.*` / `--model.*` overrides still apply.
+file (`simclr.ablation.augment_experiment`); `--data.*` / `--model.*` overrides still apply. Before any work
+the output folder is checked (`simclr.training.output_paths`): none of its files may be an input, and an
+existing one is replaced only when simclr compare-augs wrote it, or with `--overwrite true`.
 """
 
 from __future__ import annotations
@@ -26,13 +28,16 @@ from pathlib import Path
 import jsonargparse
 
 from simclr.ablation.augment_experiment import load_augment_experiment
+from simclr.ablation.names import check_names
 from simclr.ablation.plots import bar_chart, format_pair_table, pair_heatmap, pair_matrix
-from simclr.ablation.results import CompareRow, format_rows, format_seed_table, mean_over_seeds, write_rows
+from simclr.ablation.results import UNTRAINED, CompareRow, format_rows, format_seed_table, mean_over_seeds, write_rows
 from simclr.ablation.runner import Budget, compare, quiet_lightning
-from simclr.ablation.strategies import Strategy, load_strategies, restrict
+from simclr.ablation.strategies import load_strategies, restrict
 from simclr.cli.fit import SimCLRCLI, run_cli
 from simclr.errors import UserError
 from simclr.eval.tensorboard_views import log_figures
+from simclr.training.output_paths import check_output_folder, record_outputs
+from simclr.training.run_folder import writable_folder
 
 FIT_PREFIXES = ("--model.", "--data.", "--trainer.", "--seed_everything")
 
@@ -50,6 +55,13 @@ def split_fit_args(args: list[str]) -> tuple[list[str], list[str]]:
             rest.append(arg)
             i += 1
     return fit, rest
+
+
+def fit_inputs(fit_args: list[str]) -> list[tuple[str, str]]:
+    """("--config", path) for every fit config in the fit arguments (the files an output must not replace)."""
+    configs = [value for arg, value in zip(fit_args, fit_args[1:]) if arg == "--config"]
+    configs += [arg.split("=", 1)[1] for arg in fit_args if arg.startswith("--config=")]
+    return [("--config", config) for config in configs]
 
 
 def build_from_fit_config(fit_args: list[str]):
@@ -106,9 +118,14 @@ def parser():
     )
     p.add_argument("--accelerator", type=str, default="auto", help="Lightning accelerator of the pretraining runs")
     p.add_argument("--precision", type=str | None, default=None, help="Lightning precision, e.g. bf16-mixed on a GPU")
+    p.add_argument(
+        "--overwrite", type=bool, default=False, help="replace files in --out simclr compare-augs did not write"
+    )
     return p
 
 
+OUTPUTS = ("compare.csv", "compare.json", "table.md", "heatmap.png", "bars.png")  # in --out, besides tensorboard/
+SEED_OUTPUTS = ("compare.csv", "compare.json")  # in --out/seed<N>/ with several seeds
 EXPERIMENT_OPTIONS = ("--strategies", "--only", "--seeds", "--budget", "--one_sided")
 
 
@@ -117,9 +134,13 @@ def compare_augs(args: list[str]) -> Path:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     fit_args, rest = split_fit_args(args)
     options = parser().parse_args(rest)  # --help prints the options and exits here
-    fit_args, strategies, seeds, budget, one_sided = resolve(options, rest, fit_args)
-    build_model, datamodule = build_from_fit_config(fit_args)
+    fit_args, strategies, seeds, budget, one_sided, inputs = resolve(options, rest, fit_args)
     out = Path(options.out)
+    outputs = [*OUTPUTS, *(f"seed{seed}/{name}" for seed in seeds if len(seeds) > 1 for name in SEED_OUTPUTS)]
+    check_output_folder(out, outputs, inputs, "--out", "compare-augs", options.overwrite)
+    writable_folder(out, "--out")
+    record_outputs(out, outputs, "compare-augs")
+    build_model, datamodule = build_from_fit_config(fit_args)
     rows = []
     for seed in seeds:
         rows += compare(
@@ -137,9 +158,14 @@ def compare_augs(args: list[str]) -> Path:
     return write_outputs(rows, out)
 
 
-def resolve(options, rest: list[str], fit_args: list[str]) -> tuple[list[str], list[Strategy], list[int], Budget, bool]:
-    """(fit arguments, strategies, seeds, budget, one_sided) from the options or the `--experiment` file, checked."""
-    budget = Budget(**options.budget.as_dict())
+def resolve(options, rest: list[str], fit_args: list[str]):
+    """(fit arguments, strategies, seeds, budget, one_sided, input files) from the options or the `--experiment`
+    file, checked."""
+    try:
+        budget = Budget(**options.budget.as_dict())
+    except UserError as e:
+        raise UserError(f"--budget.{e}") from None
+    inputs = fit_inputs(fit_args)
     strategies_file, only, seeds, one_sided = options.strategies, options.only, options.seeds, options.one_sided
     if options.experiment:
         given = [a.split("=")[0] for a in rest if a.split("=")[0].startswith(EXPERIMENT_OPTIONS)]
@@ -150,6 +176,7 @@ def resolve(options, rest: list[str], fit_args: list[str]) -> tuple[list[str], l
             )
         experiment = load_augment_experiment(options.experiment)
         fit_args = [arg for config in experiment.configs for arg in ("--config", config)] + fit_args
+        inputs += [("--experiment", options.experiment), *(("its config", c) for c in experiment.configs)]
         strategies_file, only, seeds = experiment.strategies, experiment.only, experiment.seeds
         budget, one_sided = experiment.budget, experiment.one_sided
     if "--config" not in fit_args:
@@ -163,11 +190,20 @@ def resolve(options, rest: list[str], fit_args: list[str]) -> tuple[list[str], l
     if len(set(seeds)) != len(seeds):
         raise UserError(f"--seeds {seeds} repeat a seed; give each seed once")
     strategies = load_strategies(strategies_file)
+    if options.untrained:
+        check_names([s.name for s in strategies], "strategy", strategies_file, {UNTRAINED: "pass --untrained false"})
     if only:
+        defined = list(dict.fromkeys(p for s in strategies for p in s.parts))
+        unknown = [b for b in only if b not in defined]
+        if unknown:
+            raise UserError(
+                f"--only names block {unknown[0]!r}, which {strategies_file} does not define; name blocks among "
+                f"{', '.join(defined)}"
+            )
         strategies = restrict(strategies, only)
         if not strategies:
             raise UserError(f"--only {only} keeps no strategy of {strategies_file}; name blocks it defines")
-    return fit_args, strategies, seeds, budget, one_sided
+    return fit_args, strategies, seeds, budget, one_sided, [*inputs, ("--strategies", strategies_file)]
 
 
 def write_outputs(rows: list[CompareRow], out: Path) -> Path:

@@ -10,8 +10,10 @@ from torch import Tensor, nn
 
 from simclr.cli.finetuned import load_encoder_model
 from simclr.cli.pretrained import load_datamodule
-from simclr.errors import UserError
+from simclr.errors import UserError, short_reason
 from simclr.methods.simclr import SimCLR
+from simclr.models.small_map_conv_cpu import use_plain_convs
+from simclr.training.output_paths import check_output_file, record_outputs, same_file, written_atomically
 from simclr.training.run_folder import writable_folder
 
 DUMMY_BATCH = 2  # images in the example batch that torchscript and onnx trace; the batch axis stays free
@@ -25,6 +27,7 @@ def export(
     format: Literal["torchvision", "torchscript", "onnx"] = "torchvision",
     image_size: int | None = None,
     weights_only: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Write the encoder of a checkpoint (projection head dropped) as a torchvision state_dict, TorchScript or ONNX.
 
@@ -38,18 +41,27 @@ def export(
     normalised images, as the encoder does: apply `(pixels / 255 - mean) / std` with the mean and std
     printed on export (the checkpoint's augmentation pipeline's). It is traced on a batch of C x H x W
     images: C from the encoder, H = W from `image_size`, else the checkpoint's data module, else the
-    pipeline's crop size. The onnx format needs `pip install 'simclr-toolkit[export]'` (onnx, onnxruntime).
+    pipeline's crop size; the encoder's first convolution must fit in it. The graph uses plain convolutions
+    (a checkpoint trained with the CPU workaround `small_map_gemm` exports the same weights without it).
+    The onnx format needs `pip install 'simclr-toolkit[export]'` (onnx, onnxruntime).
+
+    An existing --out is replaced only when `simclr export` wrote it (its record in the folder,
+    `simclr.training.output_paths`) or with `overwrite`; never when it is the checkpoint by any route.
 
     Args:
         ckpt: checkpoint written by `simclr fit`, `simclr finetune` or `simclr distill`.
-        out: where to write the export (never the checkpoint itself).
+        out: the file to write (never the checkpoint itself, by any path, symbolic or hard link).
         format: torchvision (state_dict), torchscript or onnx.
         image_size: side in pixels of the images the torchscript / onnx graph is traced on.
         weights_only: false unpickles any object in the checkpoint, which can run code: only for a file you trust.
+        overwrite: replace an existing --out that `simclr export` did not write.
     """
     out_path = Path(out)
-    if out_path.exists() and out_path.resolve() == Path(ckpt).resolve():
-        raise UserError(f"--out {out} is the checkpoint being exported; pass another path, e.g. --out backbone.pt")
+    if same_file(out_path, ckpt):
+        raise UserError(
+            f"--out {out} is the checkpoint being exported (the same file); pass another path, e.g. --out backbone.pt"
+        )
+    check_output_file(out_path, [("--ckpt", ckpt)], "--out", "export", overwrite)
     if format == "onnx":
         missing = [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
         if missing:
@@ -61,29 +73,57 @@ def export(
     encoder = model.encoder.eval()
     feature_dim = encoder.feature_dim
     if format == "torchvision":
-        torch.save(encoder.backbone_state_dict(), out_path)
+        with written_atomically(out_path) as temporary:
+            torch.save(encoder.backbone_state_dict(), temporary)
+        record_outputs(out_path.parent, [out_path.name], "export", with_stat=True)
         print(f"wrote {out_path} (torchvision state_dict, feature_dim {feature_dim})")
         return out_path
     channels = getattr(encoder, "in_channels", None) or _datamodule_attr(ckpt, "channels", weights_only)
-    side = image_size or _datamodule_attr(ckpt, "image_size", weights_only) or _crop_size(model)
+    trained_side = _datamodule_attr(ckpt, "image_size", weights_only) or _crop_size(model)
+    side = image_size or trained_side
     if channels is None or side is None:
         raise UserError(f"cannot tell the image shape of checkpoint {ckpt}; pass --image_size (the side in pixels)")
-    images = torch.randn(DUMMY_BATCH, channels, side, side)  # (B, C, H, W), normalised-scale values
-    with warnings.catch_warnings():
+    use_plain_convs(encoder)  # the CPU training workaround off: F.conv2d traces for any image size
+    images = traceable_images(encoder, channels, side, trained_side)  # (B, C, H, W), normalised-scale values
+    with warnings.catch_warnings(), written_atomically(out_path) as temporary:
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the encoder's channel check: C is fixed
         warnings.filterwarnings("ignore", category=FutureWarning, message=r"`torch\.jit\.")  # deprecation notices
         if format == "torchscript":
             with torch.no_grad():
-                torch.jit.save(torch.jit.trace(encoder, images), str(out_path))
+                torch.jit.save(torch.jit.trace(encoder, images), str(temporary))
         else:
             # traced with autograd on: attention then takes its plain path (matmuls, softmax), which ONNX can express;
             # under no_grad torch picks a fused kernel (`_native_multi_head_attention`) that has no ONNX export
-            _export_onnx(encoder, images, out_path)
+            _export_onnx(encoder, images, temporary)
+    record_outputs(out_path.parent, [out_path.name], "export", with_stat=True)
     print(
         f"wrote {out_path} ({format}: images (B, {channels}, {side}, {side}) float32 -> h (B, {feature_dim}); "
         f"input (pixels / 255 - mean) / std, {_normalisation(model)})"
     )
     return out_path
+
+
+def traceable_images(encoder: nn.Module, channels: int, side: int, trained_side: int | None) -> Tensor:
+    """A (DUMMY_BATCH, channels, side, side) batch the encoder takes; a one-line UserError for a side smaller
+    than its first convolution's kernel or one it fails on (e.g. a ViT built for another size)."""
+    advice = (
+        f"the side of the images it was trained on, --image_size {trained_side}" if trained_side else "a larger side"
+    )
+    first = next((m for m in encoder.modules() if isinstance(m, nn.Conv2d)), None)
+    if first is not None and side < max(first.kernel_size):
+        kernel = " x ".join(map(str, first.kernel_size))
+        raise UserError(
+            f"--image_size {side} is smaller than the encoder's first convolution ({kernel} kernel); pass {advice}"
+        )
+    images = torch.randn(DUMMY_BATCH, channels, side, side)
+    try:
+        with torch.no_grad():
+            encoder(images)
+    except (RuntimeError, ValueError, AssertionError) as e:
+        raise UserError(
+            f"--image_size {side}: the encoder cannot take {side} x {side} images ({short_reason(e, 80)}); pass {advice}"
+        ) from None
+    return images
 
 
 def _datamodule_attr(ckpt: str, name: str, weights_only: bool) -> int | None:

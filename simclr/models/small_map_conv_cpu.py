@@ -8,7 +8,8 @@ shapes in the backward pass, many times slower than the dense product the convol
 and use one GEMM; autograd gives the exact gradient of the same function. Larger maps, other devices
 (cuDNN is fine) and grouped/dilated convolutions keep `F.conv2d`.
 
-Off by default (`ResNetEncoder(small_map_gemm=False)`); configs/trainer/cpu_demo.yaml turns it on. It can
+Off by default (`ResNetEncoder(small_map_gemm=False)`); configs/trainer/cpu_demo.yaml turns it on, and
+`simclr export` turns it off again (`use_plain_convs`) before tracing. It can
 go once PyTorch's CPU convolution backward is fast on <=2x2 maps: rerun the benchmark to check.
 """
 
@@ -114,4 +115,14 @@ def use_small_map_convs(module: nn.Module) -> nn.Module:
     for sub in module.modules():
         if type(sub) is nn.Conv2d:
             sub.__class__ = SmallMapConv2d  # a subclass adding no state: re-typing keeps the parameters
+    return module
+
+
+def use_plain_convs(module: nn.Module) -> nn.Module:
+    """Undo `use_small_map_convs`: every SmallMapConv2d inside `module` becomes a plain nn.Conv2d again, in
+    place (same parameters). For export: TorchScript and ONNX trace `F.conv2d`, whose graph takes any image
+    size, where the GEMM path is tied to the traced size. Returns `module`."""
+    for sub in module.modules():
+        if type(sub) is SmallMapConv2d:
+            sub.__class__ = nn.Conv2d
     return module
