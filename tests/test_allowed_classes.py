@@ -15,7 +15,8 @@ from simclr.training.allowed_classes import allowed_paths, named_paths, refused_
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = {"simclr", "augmentations", "torch", "torchvision", "kornia", "lightning"}
-HOSTILE_TESTS = {"test_allowed_classes.py", "test_untrusted_checkpoints.py"}  # name refused paths on purpose
+# name classes off the list on purpose: hostile payloads, a student encoder that is not one
+HOSTILE_TESTS = {"test_allowed_classes.py", "test_untrusted_checkpoints.py", "test_finetune_errors.py"}
 CLASS_PATH_LITERAL = re.compile(r"""class_path["']?\s*[:=,]\s*["']?([A-Za-z_][\w.]+)""")
 OPTION_VALUE = re.compile(r"""["']--[\w.]+["'],\s*["']((?:simclr|augmentations|torch|kornia|lightning)\.[\w.]+)["']""")
 
@@ -159,3 +160,23 @@ def test_experiment_and_strategy_files_naming_code_are_refused(tmp_path):
     with pytest.raises(UserError, match=r"fit.yaml names torch.hub.load"):
         load_experiment(experiment)
     assert len(load_strategies(REPO / "configs" / "strategies" / "pairs_fashion_mnist.yaml")) > 0
+
+
+@pytest.mark.slow
+def test_compare_commands_refuse_files_naming_code_unless_trusted(monkeypatch, capsys, tmp_path):
+    from simclr.ablation.experiments import load_experiment
+
+    marker = tmp_path / "pwned"
+    experiment = hostile_experiment(tmp_path, marker)
+    strategies = hostile_strategies(tmp_path)
+    fm = str(REPO / "configs" / "fashion_mnist.yaml")
+    for args in (
+        ["compare", "--experiment", str(experiment), "--out_dir", str(tmp_path / "a")],
+        ["compare-augs", "--config", fm, "--strategies", str(strategies), "--out", str(tmp_path / "b")],
+    ):
+        line = user_error(monkeypatch, capsys, *args)
+        assert "which is not on the list of classes built from files" in line and line.endswith("--trust_files true")
+    assert not marker.exists() and not (tmp_path / "a" / "variants").exists() and not (tmp_path / "b").exists()
+    safe = tmp_path / "safe.yaml"
+    safe.write_text(yaml.safe_dump({"configs": [fm], "variants": {"tanh": {"model": {"head": "torch.nn.Tanh"}}}}))
+    assert load_experiment(safe, trusted=True).variants[0].config == {"model": {"head": "torch.nn.Tanh"}}

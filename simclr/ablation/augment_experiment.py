@@ -38,12 +38,12 @@ class AugmentExperiment:
     one_sided: bool
 
 
-def load_augment_experiment(path: str | Path) -> AugmentExperiment:
+def load_augment_experiment(path: str | Path, trusted: bool = False) -> AugmentExperiment:
     """Parse and check the file; a one-line UserError names the first problem and its fix."""
     path = Path(path)
     required = {"configs": "fit configs", "strategies": "a strategies YAML"}
     spec = read_spec(path, required, KEYS, "an augmentation experiment", command="simclr compare-augs --experiment",
-                     example="configs/experiments/augment/augmentation_grid.yaml")  # fmt: skip
+                     example="configs/experiments/augment/augmentation_grid.yaml", trusted=trusted)  # fmt: skip
     seeds = seed_list(spec.get("seeds", [0]), path)
     if not isinstance(spec["strategies"], str) or not spec["strategies"]:
         raise UserError(f"{path} strategies must be the path of one strategies YAML, e.g. {STRATEGIES_EXAMPLE}")
@@ -51,8 +51,8 @@ def load_augment_experiment(path: str | Path) -> AugmentExperiment:
     if only is not None and (not isinstance(only, list) or not all(isinstance(b, str) for b in only)):
         raise UserError(f"{path} only must be a list of block names, e.g. [crop, color]")
     return AugmentExperiment(
-        configs=[str(find_config(c, path)) for c in config_list(spec["configs"], path)],
-        strategies=str(find_config(spec["strategies"], path)),
+        configs=[str(find_config(c, path, trusted)) for c in config_list(spec["configs"], path)],
+        strategies=str(find_config(spec["strategies"], path, trusted=True)),  # checked when loaded
         only=only,
         seeds=seeds,
         budget=parse_budget(spec.get("budget", {}), f"{path} budget", BUDGET_FIELDS, Budget()),

@@ -114,11 +114,17 @@ def read_spec(
     return spec
 
 
-def load_experiment(path: str | Path) -> Experiment:
+def load_experiment(path: str | Path, trusted: bool = False) -> Experiment:
     """Parse and check an experiment YAML; a one-line UserError names the first problem and its fix."""
     path = Path(path)
-    spec = read_spec(path, {"configs": "fit configs", "variants": "name -> fit-config fragment"}, KEYS, "an experiment")
-    configs = [str(find_config(c, path)) for c in config_list(spec["configs"], path)]
+    spec = read_spec(
+        path,
+        {"configs": "fit configs", "variants": "name -> fit-config fragment"},
+        KEYS,
+        "an experiment",
+        trusted=trusted,
+    )
+    configs = [str(find_config(c, path, trusted)) for c in config_list(spec["configs"], path)]
     seeds = seed_list(spec.get("seeds", [0]), path)
     budget = parse_budget(spec.get("budget", {}), f"{path} budget", BUDGET_FIELDS, Budget())
     if not isinstance(spec["variants"], dict) or not spec["variants"]:

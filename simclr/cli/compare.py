@@ -76,6 +76,11 @@ def parser() -> jsonargparse.ArgumentParser:
     p.add_argument(
         "--overwrite", type=bool, default=False, help="replace files in --out_dir simclr compare did not write"
     )
+    p.add_argument(
+        "--trust_files", type=bool, default=False,
+        help="build any class the experiment and strategies files name (default: only the listed ones); only for "
+        "files you trust",
+    )  # fmt: skip
     return p
 
 
@@ -181,7 +186,7 @@ def check_experiment_options(options, rest: list[str]) -> Experiment:
             f"--{given[0]} has no effect with --experiment, whose file sets the variants, seeds and budget; "
             f"change it in {options.experiment}"
         )
-    return load_experiment(options.experiment)
+    return load_experiment(options.experiment, options.trust_files)
 
 
 def with_method(fit_args: list[str], method: str) -> list[str]:

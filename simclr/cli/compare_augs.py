@@ -121,6 +121,11 @@ def parser():
     p.add_argument(
         "--overwrite", type=bool, default=False, help="replace files in --out simclr compare-augs did not write"
     )
+    p.add_argument(
+        "--trust_files", type=bool, default=False,
+        help="build any class the experiment and strategies files name (default: only the listed ones); only for "
+        "files you trust",
+    )  # fmt: skip
     return p
 
 
@@ -174,7 +179,7 @@ def resolve(options, rest: list[str], fit_args: list[str]):
                 f"{given[0]} has no effect with --experiment, whose file sets the strategies, seeds and budget; "
                 f"change it in {options.experiment}"
             )
-        experiment = load_augment_experiment(options.experiment)
+        experiment = load_augment_experiment(options.experiment, options.trust_files)
         fit_args = [arg for config in experiment.configs for arg in ("--config", config)] + fit_args
         inputs += [("--experiment", options.experiment), *(("its config", c) for c in experiment.configs)]
         strategies_file, only, seeds = experiment.strategies, experiment.only, experiment.seeds
@@ -189,7 +194,7 @@ def resolve(options, rest: list[str], fit_args: list[str]):
         )
     if len(set(seeds)) != len(seeds):
         raise UserError(f"--seeds {seeds} repeat a seed; give each seed once")
-    strategies = load_strategies(strategies_file)
+    strategies = load_strategies(strategies_file, options.trust_files)
     if options.untrained:
         check_names([s.name for s in strategies], "strategy", strategies_file, {UNTRAINED: "pass --untrained false"})
     if only:
