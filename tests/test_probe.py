@@ -1,13 +1,20 @@
-"""Linear probe, frozen feature extraction, the end-to-end evaluation and its report."""
+"""Linear probe, frozen feature extraction, the end-to-end evaluation and its report; `simclr probe` of a
+fine-tuned checkpoint and of data with one class."""
 
 import json
+import sys
 
 import pytest
 import torch
-from helpers.fakedata import write_fashion_mnist
+from helpers.cli import user_error
+from helpers.fakedata import write_fashion_mnist, write_image_folder
+from helpers.finetune import finetune_tiny
 
 from augmentations import MultiView
 from augmentations.presets import simclr_fashion_mnist
+from simclr.cli import main as cli_main
+from simclr.cli.finetuned import load_finetuned
+from simclr.cli.pretrained import load_datamodule
 from simclr.data.datamodules import FashionMNIST
 from simclr.data.datasets import TensorImages
 from simclr.eval.evaluate import evaluate_checkpoint, random_encoder_like
@@ -140,3 +147,33 @@ def test_format_table():
     lines = table.strip().splitlines()
     assert lines[0] == "| representation | dim | linear top-1 | kNN top-1 |"
     assert lines[2] == "| h | 512 | 91.23 | - |" and lines[3] == "| z | 128 | 50.00 | 75.00 |"
+
+
+@pytest.mark.slow
+def test_probe_of_a_finetuned_checkpoint_probes_its_encoder(monkeypatch, capsys, trained, tmp_path):
+    tuned = finetune_tiny(trained, tmp_path / "ft")
+    monkeypatch.setattr(sys, "argv", ["simclr", "probe", "--ckpt", str(tuned), "--max_iter", "3", "--knn_k", "5",
+                                      "--out_dir", str(tmp_path / "probe")])  # fmt: skip
+    cli_main.main()
+    rows = json.loads((tmp_path / "probe" / "probe.json").read_text())
+    assert [(r["representation"], r["dim"]) for r in rows] == [("h", 64), ("random_h", 64), ("pixels", 784)]
+    direct, _ = evaluate_checkpoint(load_finetuned(tuned), load_datamodule(str(trained)), ProbeRecipe(max_iter=3),
+                                    knn_k=5, pixels=False, random_baseline=False, diagnostics=False)  # fmt: skip
+    assert rows[0]["linear_top1"] == direct[0].linear_top1 and rows[0]["knn_top1"] == direct[0].knn_top1
+    report = (tmp_path / "probe" / "probe.md").read_text()
+    assert "The encoder of a `simclr finetune` (or `simclr distill`) checkpoint, frozen: h only" in report
+    assert "own test top-1 is in finetune.json" in report
+    line = user_error(monkeypatch, capsys, "probe", "--ckpt", str(tuned), "--representations", "[h, z]")
+    assert f"checkpoint {tuned} is a `simclr finetune` checkpoint, whose fine-tuned encoder is probed on h only" in line
+    assert "another architecture" not in line
+
+
+@pytest.mark.slow
+def test_probe_on_an_image_folder_of_one_class_is_one_line(monkeypatch, capsys, trained, tmp_path):
+    root = write_image_folder(tmp_path / "one" / "train", classes=("shirts",))
+    line = user_error(monkeypatch, capsys, "probe", "--ckpt", str(trained), "--data", "simclr.data.ImageFolder",
+                      "--data.root", str(root), "--out_dir", str(tmp_path / "probe"))  # fmt: skip
+    assert line == (
+        f"simclr: error: the data at {root.absolute()} has 1 class (shirts); a probe needs 2 or more: pass --root "
+        f"(or --data.init_args.root) with one sub-folder of images per class"
+    )

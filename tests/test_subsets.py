@@ -6,7 +6,14 @@ from helpers.fakedata import fake_images, fake_labels, write_fashion_mnist
 
 from simclr.data.datamodules import FashionMNIST
 from simclr.data.datasets import TensorImages
-from simclr.data.subsets import LabelsOnlyIn, LabelSubset, balanced_subset, dataset_labels, split_description
+from simclr.data.subsets import (
+    LabelsOnlyIn,
+    LabelSubset,
+    balanced_subset,
+    dataset_labels,
+    size_range,
+    split_description,
+)
 from simclr.errors import UserError
 
 
@@ -55,6 +62,21 @@ def test_index_file_round_trip_and_foreign_dataset(tmp_path):
     assert LabelSubset.read(path, description, 64) == subset
     with pytest.raises(UserError, match="was drawn from"):
         LabelSubset.read(path, split_description("CIFAR10", 50000, 10), 50000)
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.1, 0.25, 0.37, 0.5, 0.9, 1.0])
+def test_every_drawn_subset_has_a_size_its_fraction_allows(fraction):
+    labels = torch.randint(0, 10, (1000,), generator=torch.Generator().manual_seed(0))  # unequal classes
+    low, high = size_range(fraction, 1000, 10)
+    assert low <= len(balanced_subset(labels, fraction, 10, seed=2)) <= high and high - low < 10
+
+
+def test_a_subset_whose_size_its_fraction_cannot_give_is_refused(tmp_path):
+    description = split_description("FashionMNIST", 64, 10)
+    subset = LabelSubset.draw(fake_labels(64, 10), 10, 0.5, 7, description)
+    assert LabelSubset.from_dict(subset.__dict__, "subset.json", num_classes=10) == subset
+    with pytest.raises(UserError, match="subset.json holds 10 indices, but a label_fraction 0.5 subset"):
+        LabelSubset.from_dict({**subset.__dict__, "indices": subset.indices[:10]}, "subset.json", num_classes=10)
 
 
 def test_labels_outside_the_subset_read_as_unlabelled():

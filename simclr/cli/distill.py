@@ -5,28 +5,41 @@
 
 The student is the teacher's architecture with fresh weights, or the encoder of --student_config (a YAML with
 its `class_path` and `init_args`, or a `simclr fit` config whose `model.encoder` is used). Its test top-1 is
-appended to finetune.json / finetune.md as init "distill".
+appended to finetune.json / finetune.md as init "distill". A run stopped by SIGTERM or Ctrl+C resumes with the
+same command and `--ckpt_path last` (simclr.cli.training_runs).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import yaml
 
-from simclr.cli.finetune import check_budget, make_trainer, parser, test_loader, train_and_test, train_loader
-from simclr.cli.finetuned import RunRecord, read_finetuned
+from simclr.cli.finetune import parser
+from simclr.cli.finetuned import RunRecord, finetuned_datamodule, read_finetuned
+from simclr.cli.interrupted import exit_status_of_sigint
 from simclr.cli.probe import resolve_device
-from simclr.data.base import ImageDataModule
+from simclr.cli.training_runs import (
+    check_budget,
+    check_same_run,
+    check_seed,
+    fit_and_finish,
+    make_trainer,
+    resume_path,
+    test_loader,
+    test_top1,
+    train_loader,
+)
 from simclr.data.subsets import LabelsOnlyIn, LabelSubset
-from simclr.errors import UserError
+from simclr.errors import UserError, short_reason, user_message
 from simclr.eval.finetune_report import append_record, make_record
 from simclr.losses.distill import check_distill_options
 from simclr.methods.distill import Distiller
 from simclr.methods.finetune import FineTuner
-from simclr.training.lightning_internals import build_with_config, instantiate_saved, without_instantiator
+from simclr.training.lightning_internals import build_with_config, without_instantiator
 from simclr.training.run_folder import writable_folder
 
 FINETUNER = f"{FineTuner.__module__}.{FineTuner.__qualname__}"
@@ -56,6 +69,17 @@ def student_encoder(path: str) -> dict[str, Any]:
     return config
 
 
+def build_distiller(config: dict[str, Any], student_config: str | None) -> Distiller:
+    """The Distiller of `config`; a student encoder --student_config cannot build is a one-line UserError naming it."""
+    try:
+        return build_with_config(Distiller, config)
+    except Exception as e:
+        if not student_config:
+            raise
+        reason = user_message(e, "distill") or short_reason(e)
+        raise UserError(f"--student_config {student_config} does not build a student: {reason}") from e
+
+
 def distill(
     teacher: str,
     student_config: str | None = None,
@@ -70,13 +94,16 @@ def distill(
     root: str | None = None,
     device: str = "auto",
     weights_only: bool = True,
+    ckpt_path: str | None = None,
+    every_n_train_steps: int = 100,
 ) -> Path:
     """Train a student on the temperature-softened predictions of a fine-tuned teacher over every training image
     (SimCLR v2 self-distillation), optionally plus the labelled loss on the teacher's labelled subset.
 
     Args:
         teacher: checkpoint written by `simclr finetune`.
-        student_config: YAML of the student's encoder (same or smaller); default: the teacher's architecture.
+        student_config: YAML of the student's encoder (same or smaller, with a `feature_dim`); default: the
+            teacher's architecture.
         temperature: tau of the softened predictions (SimCLR v2: 1.0).
         alpha: weight of the cross-entropy on the teacher's labelled subset; 0 uses the teacher's predictions only.
         out_dir: where logs, checkpoints and finetune.json go; default: the teacher's folder's parent.
@@ -84,26 +111,25 @@ def distill(
         max_steps: optimizer steps; with --epochs, training stops at whichever comes first.
         lr: SGD (Nesterov momentum 0.9) learning rate, decayed to 0 by a cosine schedule.
         batch_size: images per step.
-        seed: seeds the student's initialisation, the data order and the augmentations.
+        seed: seeds the student's initialisation, the data order and the augmentations (0..2**32-1).
         root: override the data root recorded in the teacher's checkpoint.
         device: "cpu", "cuda" or "auto" (CUDA when available).
         weights_only: false unpickles any object in the checkpoint, which can run code: only for a file you trust.
+        ckpt_path: resume a stopped run: `last` (out_dir/checkpoints/last.ckpt) or the path of a checkpoint it
+            wrote; pass the stopped run's other options unchanged (--epochs / --max_steps may grow).
+        every_n_train_steps: steps between two writes of out_dir/checkpoints/last.ckpt, which a stopped run
+            resumes from (it is also written when SIGTERM or Ctrl+C stops the run).
     """
     check_distill_options(temperature, alpha)
-    check_budget(epochs, max_steps, lr, batch_size)
+    check_budget(epochs, max_steps, lr, batch_size, every_n_train_steps)
+    check_seed(seed)
     dev = resolve_device(device)
     out = writable_folder(out_dir if out_dir else Path(teacher).parent.parent, "--out_dir")
     checkpoint = read_finetuned(teacher, weights_only)
-    data_hparams = dict(checkpoint.get("datamodule_hyper_parameters") or {})
-    if "_class_path" not in data_hparams or "label_subset" not in checkpoint:
-        raise UserError(
-            f"checkpoint {teacher} records no data module or labelled subset; pass a .ckpt written by `simclr finetune`"
-        )
-    if root:
-        data_hparams["root"] = root
-    data = instantiate_saved(ImageDataModule, data_hparams)
+    data = finetuned_datamodule(checkpoint, teacher, root)
     train_set = data.labelled_dataset("train")
-    labelled = LabelSubset.from_dict(checkpoint["label_subset"], f"checkpoint {teacher}")
+    fix = "pass an intact checkpoint written by `simclr finetune` as --teacher"
+    labelled = LabelSubset.from_dict(checkpoint["label_subset"], f"checkpoint {teacher}", data.num_classes, fix)
     if labelled.train_images != len(train_set):
         raise UserError(
             f"the data at {data.root} has {len(train_set)} training images, but the teacher's subset indexes {labelled.train_images}; pass --root with the teacher's data"
@@ -125,27 +151,35 @@ def distill(
         "alpha": alpha,
     }
     L.seed_everything(seed, verbose=False)
-    model = build_with_config(Distiller, config)
+    model = build_distiller(config, student_config)
+    run_name = f"distill-from_{model.student.from_layer}-{labelled.label_fraction:g}-seed{seed}"
+    options = {"temperature": temperature, "alpha": alpha, "lr": lr, "batch_size": batch_size, "seed": seed}
+    run = {"command": "distill", "name": run_name, "options": options}
+    resume = resume_path(ckpt_path, out / "checkpoints", run, weights_only)
+    if resume is not None:
+        where = "--teacher (and --student_config)"
+        check_same_run(read_finetuned(resume, weights_only), resume, run, asdict(labelled), config, where)
     teacher_state = {
         k.removeprefix("student."): v for k, v in checkpoint["state_dict"].items() if not k.startswith("teacher.")
     }
     model.teacher.load_state_dict(teacher_state)
-    run_name = f"distill-from_{model.student.from_layer}-{labelled.label_fraction:g}-seed{seed}"
-    record_cb = RunRecord(checkpoint["datamodule_hyper_parameters"], labelled)
-    trainer = make_trainer(out, run_name, dev, epochs, max_steps, [record_cb])
+    record_cb = RunRecord(checkpoint["datamodule_hyper_parameters"], labelled, run)
+    trainer = make_trainer(out, run_name, dev, epochs, max_steps, every_n_train_steps, lr, [record_cb])
     train = train_loader(LabelsOnlyIn(train_set, labelled.indices), batch_size, seed)
-    top1, trained_epochs = train_and_test(trainer, model, train, test_loader(data, batch_size))
+    final = out / "checkpoints" / f"{run_name}.ckpt"
+    trained_epochs = fit_and_finish(trainer, model, train, resume, final, weights_only)
+    top1 = test_top1(trainer, model, test_loader(data, batch_size))
     record = make_record(
         "distill", model.student.from_layer, labelled.label_fraction, len(labelled.indices), top1, trained_epochs
     )
     md, js = append_record(out, record, header=f"# Fine-tuning\n\nTest set: {data.test_set_description()}.")
-    saved = trainer.checkpoint_callback.best_model_path
     print(f"distilled student: test top-1 {100 * top1:.2f}% (teacher {teacher})")
-    print(f"wrote {md}, {js} and {saved}")
-    return Path(saved)
+    print(f"wrote {md}, {js} and {final}")
+    return final
 
 
 def run_distill(args: list[str]) -> Path:
-    """`simclr distill ARGS`."""
+    """`simclr distill ARGS`; Ctrl+C ends it with a resumable last.ckpt and exit status 130."""
     config = parser(distill, "simclr distill").parse_args(args)
-    return distill(**config.as_dict())
+    with exit_status_of_sigint():
+        return distill(**config.as_dict())

@@ -16,10 +16,12 @@ import lightning as L
 import torch
 from lightning.pytorch import Callback
 
+from simclr.data.base import ImageDataModule
 from simclr.data.subsets import LabelSubset
 from simclr.errors import UserError
 from simclr.methods.distill import Distiller
 from simclr.methods.finetune import FineTuner
+from simclr.training.lightning_internals import instantiate_saved
 from simclr.training.safe_loading import check_finite, read_checkpoint_file
 
 
@@ -35,15 +37,19 @@ class RunRecord(Callback):
     Args:
         datamodule_hparams: `datamodule_hyper_parameters` of the pretraining checkpoint.
         subset: the labelled subset the run trained on.
+        run: what a resume must repeat: {"command", "name", "options": {option: value}} (plain types), saved as "run".
     """
 
-    def __init__(self, datamodule_hparams: dict[str, Any], subset: LabelSubset):
+    def __init__(self, datamodule_hparams: dict[str, Any], subset: LabelSubset, run: dict[str, Any] | None = None):
         self.datamodule_hparams = dict(datamodule_hparams)
         self.subset = subset
+        self.run = run
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
         checkpoint["datamodule_hyper_parameters"] = self.datamodule_hparams
         checkpoint["label_subset"] = asdict(self.subset)
+        if self.run is not None:
+            checkpoint["run"] = self.run
 
 
 def read_finetuned(ckpt: str | Path, weights_only: bool = True) -> dict[str, Any]:
@@ -56,6 +62,18 @@ def read_finetuned(ckpt: str | Path, weights_only: bool = True) -> dict[str, Any
         )
     check_finite(checkpoint, ckpt)
     return checkpoint
+
+
+def finetuned_datamodule(checkpoint: dict[str, Any], ckpt: str | Path, root: str | None = None) -> ImageDataModule:
+    """The data module a fine-tuned checkpoint's pretraining run used (`RunRecord`), with `root` if given."""
+    hparams = dict(checkpoint.get("datamodule_hyper_parameters") or {})
+    if "_class_path" not in hparams or "label_subset" not in checkpoint:
+        raise UserError(
+            f"checkpoint {ckpt} records no data module or labelled subset; pass a .ckpt written by `simclr finetune`"
+        )
+    if root:
+        hparams["root"] = root
+    return instantiate_saved(ImageDataModule, hparams)
 
 
 def load_finetuned(ckpt: str | Path, map_location: str | torch.device = "cpu", weights_only: bool = True) -> FineTuner:

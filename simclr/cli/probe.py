@@ -7,6 +7,7 @@ from typing import Literal
 
 import torch
 
+from simclr.cli.finetuned import finetuned_datamodule, is_finetuned, load_finetuned
 from simclr.cli.pretrained import check_representations, load_datamodule, load_pretrained
 from simclr.data.datamodules import ImageDataModule
 from simclr.errors import UserError
@@ -16,6 +17,13 @@ from simclr.eval.report import format_table, write_report
 from simclr.eval.sgd_probe import SGDProbeRecipe, evaluate_with_sgd
 from simclr.eval.tensorboard_views import log_probe_views
 from simclr.training.run_folder import writable_folder
+from simclr.training.safe_loading import read_checkpoint_file
+
+# How the report of a fine-tuned checkpoint begins: what is probed, and where its own accuracy is.
+FINETUNED_NOTE = (
+    "The encoder of a `simclr finetune` (or `simclr distill`) checkpoint, frozen: h only, no diagnostics; the "
+    "fine-tuned classifier's own test top-1 is in finetune.json of that run's --out_dir. "
+)
 
 
 def probe(
@@ -37,10 +45,11 @@ def probe(
 ) -> Path:
     """Linear and kNN probes of every representation of a checkpoint: h, each head layer, z, a random
     encoder of the same architecture (random_h) and raw pixels; prints the table and writes `probe.md`,
-    `probe.json` and `diagnostics.json` next to the checkpoint.
+    `probe.json` and `diagnostics.json` next to the checkpoint. Of a fine-tuned checkpoint, the frozen
+    fine-tuned encoder's h is probed (with the baselines; no diagnostics).
 
     Args:
-        ckpt: checkpoint written by `simclr fit`.
+        ckpt: checkpoint written by `simclr fit`, or by `simclr finetune` / `simclr distill`.
         data: the labelled data (class_path/init_args); default: the data module the checkpoint was trained on.
         root: override the data root of the checkpoint's data module (data moved since pretraining).
         max_iter: L-BFGS iterations of each linear probe (same recipe for every representation).
@@ -76,12 +85,19 @@ def probe(
     dev = resolve_device(device)
     out = writable_folder(out_dir if out_dir else Path(ckpt).parent, "--out_dir")  # before the expensive work
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    model = load_pretrained(ckpt, map_location=dev, weights_only=weights_only)
-    representations = check_representations(model, representations, ckpt)
+    checkpoint = read_checkpoint_file(ckpt, weights_only)
+    tuned = is_finetuned(checkpoint)
+    if tuned:  # the encoder fine-tuned by `simclr finetune` / `simclr distill`, frozen: h only
+        model = load_finetuned(ckpt, map_location=dev, weights_only=weights_only)
+        representations = finetuned_representations(representations, ckpt)
+    else:
+        model = load_pretrained(ckpt, map_location=dev, weights_only=weights_only)
+        representations = check_representations(model, representations, ckpt)
     if data is None:
-        data = load_datamodule(ckpt, root, weights_only)
+        data = finetuned_datamodule(checkpoint, ckpt, root) if tuned else load_datamodule(ckpt, root, weights_only)
     elif root:
         data.root = root
+    check_classes(data)
     if solver == "sgd":
         return sgd_probe_report(
             model,
@@ -105,16 +121,19 @@ def probe(
         batch_size=batch_size,
         pixels=baselines,
         random_baseline=baselines,
+        diagnostics=not tuned,  # alignment and uniformity need the pretraining views
         representations=representations,
         test_outputs=test_outputs,
     )
     seconds = time.perf_counter() - start
     header = (
-        f"# Probe of {ckpt}\n\nTest set: {data.test_set_description()}. Linear probe: frozen z-scored features, "
-        f"full-batch L-BFGS in PCA-whitened coordinates up to {ProbeRecipe.whiten_max_dim} dims ({max_iter} "
-        f"iterations, L2 {ProbeRecipe().weight_decay} on the z-scored weights); kNN: cosine, k={knn_k}. "
+        f"# Probe of {ckpt}\n\n{FINETUNED_NOTE if tuned else ''}Test set: {data.test_set_description()}. "
+        f"Linear probe: frozen z-scored features, full-batch L-BFGS in PCA-whitened coordinates up to "
+        f"{ProbeRecipe.whiten_max_dim} dims ({max_iter} iterations, L2 {ProbeRecipe().weight_decay} on the z-scored weights); kNN: cosine, k={knn_k}. "
         f"Took {seconds:.0f} s on {dev}.\n\n"
     )
+    if tuned:
+        print(FINETUNED_NOTE.strip())
     print(f"test set: {data.test_set_description()}")
     md, js = write_report(rows, out, diagnostics=diagnostics, header=header)
     log_to_tensorboard(rows, diagnostics, out / "probe", test_outputs, data.num_classes)
@@ -148,6 +167,29 @@ def sgd_probe_report(
     print(format_table(rows))
     print(f"wrote {md} and {js}")
     return js
+
+
+def finetuned_representations(wanted: list[str] | None, ckpt: str) -> list[str]:
+    """["h"]: a fine-tuned checkpoint is probed on its encoder's output; a one-line UserError for any other."""
+    other = [name for name in wanted or [] if name != "h"]
+    if other:
+        raise UserError(
+            f"checkpoint {ckpt} is a `simclr finetune` checkpoint, whose fine-tuned encoder is probed on h only, so "
+            f"it has no {other[0]!r} to probe; pass --representations '[h]' (its classifier's own test top-1 is in "
+            f"finetune.json of its --out_dir)"
+        )
+    return ["h"]
+
+
+def check_classes(data: ImageDataModule) -> None:
+    """A one-line UserError for labelled data with fewer than 2 classes (no classifier can be probed on it)."""
+    if data.num_classes < 2:
+        names = list(getattr(data, "classes", None) or [])
+        which = f" ({names[0]})" if names else ""
+        raise UserError(
+            f"the data at {Path(data.root).absolute()} has {data.num_classes} class{which}; a probe needs 2 or more: "
+            f"pass --root (or --data.init_args.root) with one sub-folder of images per class"
+        )
 
 
 def resolve_device(device: str) -> torch.device:

@@ -11,6 +11,8 @@ A subset is saved as a JSON index file (`LabelSubset.save`) so other runs reuse 
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -69,6 +71,9 @@ def balanced_subset(labels: Tensor, fraction: float, num_classes: int, seed: int
     return torch.cat(chosen).sort().values
 
 
+SUBSET_FIX = "pass a subset_*.json written by simclr finetune, or drop --subset to draw one"
+
+
 @dataclass
 class LabelSubset:
     """The index file of a labelled subset (JSON).
@@ -100,40 +105,85 @@ class LabelSubset:
         return path
 
     @classmethod
-    def from_dict(cls, record: dict, where: str) -> LabelSubset:
-        """The subset in a dict of the JSON layout; a one-line UserError naming `where` if it is not one."""
+    def from_dict(cls, record: dict, where: str, num_classes: int | None = None, fix: str = SUBSET_FIX) -> LabelSubset:
+        """The subset in a dict of the JSON layout; a one-line UserError naming `where`, the problem and `fix` if
+        it is not one: a missing or extra field, a value of the wrong type (JSON true / false are no numbers
+        here), a label fraction outside (0, 1], no indices, an index repeated or outside the split, or (with
+        `num_classes`) a size no class-balanced subset of that fraction has."""
         try:
             subset = cls(**record)
         except TypeError as e:
-            raise UserError(
-                f"{where} is not a label subset file ({e}); pass a subset.json written by simclr finetune"
-            ) from e
-        if not all(isinstance(i, int) and 0 <= i < subset.train_images for i in subset.indices):
-            raise UserError(f"{where} holds indices outside 0..{subset.train_images - 1}; pass an intact subset file")
+            raise UserError(f"{where} is not a label subset file ({e}); {fix}") from e
+        for name, kinds in (("dataset", str), ("train_images", int), ("seed", int), ("label_fraction", (int, float))):
+            value = getattr(subset, name)
+            if not isinstance(value, kinds) or isinstance(value, bool):
+                raise UserError(f"{where} has {name} {json.dumps(value)}, not a {_KIND[name]}; {fix}")
+        if subset.train_images < 1:
+            raise UserError(f"{where} has train_images {subset.train_images}; {fix}")
+        if not 0 < subset.label_fraction <= 1:
+            raise UserError(f"{where} claims label_fraction {subset.label_fraction}, outside (0, 1]; {fix}")
+        if not isinstance(subset.indices, list) or not subset.indices:
+            raise UserError(f"{where} holds no indices; {fix}")
+        wrong = [i for i in subset.indices if not isinstance(i, int) or isinstance(i, bool)]
+        if wrong:
+            raise UserError(f"{where} holds the index {json.dumps(wrong[0])}, not a whole number; {fix}")
+        outside = [i for i in subset.indices if not 0 <= i < subset.train_images]
+        if outside:
+            raise UserError(f"{where} holds the index {outside[0]}, outside 0..{subset.train_images - 1}; {fix}")
+        repeated = [i for i, n in Counter(subset.indices).items() if n > 1]
+        if repeated:
+            raise UserError(f"{where} holds the index {repeated[0]} more than once; {fix}")
+        if num_classes is not None:
+            check_size(subset, num_classes, where, fix)
         return subset
 
     @classmethod
-    def read(cls, path: str | Path, dataset: str, train_images: int) -> LabelSubset:
-        """The subset in a JSON index file, checked to belong to `dataset` with `train_images` images."""
+    def read(cls, path: str | Path, dataset: str, train_images: int, num_classes: int | None = None) -> LabelSubset:
+        """The subset in a JSON index file, checked (`from_dict`) and checked to belong to `dataset` with
+        `train_images` images (and `num_classes` classes, for its size)."""
+        where = f"--subset {path}"
         try:
-            record = json.loads(Path(path).read_text())
+            text = Path(path).read_text()
+            record = json.loads(text) if text.strip() else None
         except FileNotFoundError:
             raise
         except (OSError, ValueError) as e:
-            raise UserError(
-                f"--subset {path} is not readable JSON ({e}); pass a subset.json written by simclr finetune"
-            ) from e
+            raise UserError(f"{where} is not readable JSON ({e}); {SUBSET_FIX}") from e
+        if record is None:
+            raise UserError(f"{where} is empty; {SUBSET_FIX}")
         if not isinstance(record, dict):
-            raise UserError(
-                f"--subset {path} is not a label subset file; pass a subset.json written by simclr finetune"
-            )
-        subset = cls.from_dict(record, f"--subset {path}")
+            raise UserError(f"{where} is not a label subset file; {SUBSET_FIX}")
+        subset = cls.from_dict(record, where)
         if subset.dataset != dataset or subset.train_images != train_images:
             raise UserError(
-                f"--subset {path} was drawn from {subset.dataset!r} ({subset.train_images} images), not this run's "
+                f"{where} was drawn from {subset.dataset!r} ({subset.train_images} images), not this run's "
                 f"{dataset!r} ({train_images} images); drop --subset to draw one, or pass a subset of this dataset"
             )
+        if num_classes is not None:
+            check_size(subset, num_classes, where, SUBSET_FIX)
         return subset
+
+
+_KIND = {"dataset": "string", "train_images": "whole number", "seed": "whole number", "label_fraction": "number"}
+
+
+def size_range(label_fraction: float, train_images: int, num_classes: int) -> tuple[int, int]:
+    """The fewest and most images a class-balanced subset (`balanced_subset`) of `label_fraction` of a split of
+    `train_images` images in `num_classes` classes can hold: sum_c floor(f * n_c) lies in (f * N - K, f * N]."""
+    most = int(label_fraction * train_images + num_classes * 1e-9)  # balanced_subset's floors are fuzzed by 1e-9
+    return max(1, math.floor(label_fraction * train_images - num_classes) + 1), most
+
+
+def check_size(subset: LabelSubset, num_classes: int, where: str, fix: str) -> None:
+    """A one-line UserError when the subset's size does not fit the label fraction it claims."""
+    low, high = size_range(subset.label_fraction, subset.train_images, num_classes)
+    if not low <= len(subset.indices) <= high:
+        claimed = len(subset.indices) / subset.train_images
+        raise UserError(
+            f"{where} holds {len(subset.indices)} indices, but a label_fraction {subset.label_fraction:g} subset of "
+            f"{subset.train_images} images in {num_classes} classes holds {low}..{high} (its size says about "
+            f"{claimed:.3g}); {fix}"
+        )
 
 
 def split_description(datamodule_name: str, train_images: int, num_classes: int) -> str:

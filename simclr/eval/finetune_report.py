@@ -14,9 +14,16 @@ from simclr.errors import UserError
 RECORD_KEYS = ("init", "from", "label_fraction", "labelled_images", "top1", "epochs")
 
 
+def init_name(init: str, method: type) -> str:
+    """How a record names the starting weights: "scratch", or the method whose pretraining produced them, in lower
+    case ("simclr", "moco", "byol"; `method` is the pretraining checkpoint's class)."""
+    return "scratch" if init == "scratch" else method.__name__.lower()
+
+
 def make_record(init: str, layer: str, label_fraction: float, labelled_images: int, top1: float, epochs: float) -> dict:
-    """One row: how the network started (simclr, scratch, distill), the layer it was fine-tuned from, the
-    fraction and number of labelled images, test top-1 in [0, 1] and epochs over the labelled images."""
+    """One row: how the network started (the pretraining method, e.g. simclr or moco; scratch; distill), the
+    layer it was fine-tuned from, the fraction and number of labelled images, test top-1 in [0, 1] and epochs
+    over the labelled images."""
     return dict(zip(RECORD_KEYS, (init, layer, label_fraction, labelled_images, top1, round(epochs, 3))))
 
 

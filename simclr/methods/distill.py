@@ -52,6 +52,12 @@ class Distiller(L.LightningModule):
     def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[Tensor, Tensor]:
         return self.student.on_after_batch_transfer(batch, dataloader_idx)
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        self.student.on_save_checkpoint(checkpoint)  # the student's augmentation stream
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.student.on_load_checkpoint(checkpoint)
+
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, labels = batch
         teacher_logits = self.teacher(x)  # (B, K); no parameter of the teacher requires a gradient

@@ -21,6 +21,7 @@ from simclr.errors import UserError
 from simclr.models.head import ProjectionHead
 from simclr.training.lightning_internals import attached_trainer, given_hyperparameters
 from simclr.training.optim import param_groups, warmup_cosine
+from simclr.training.rng import AugmentationRNG
 
 OptimizerCallable = Callable[[Iterable], Optimizer]
 
@@ -43,7 +44,8 @@ class FineTuner(L.LightningModule):
     """Encoder -> head layers -> linear classifier, all trained with cross-entropy on labelled images.
 
     Batches arrive as (uint8 images (B, C, H, W), labels (B,)); in training they are augmented on the
-    device (`augment`, e.g. crop + flip) in `on_after_batch_transfer`, otherwise only normalised.
+    device (`augment`, e.g. crop + flip) in `on_after_batch_transfer`, drawing from the checkpointed stream
+    `augment_rng` (simclr.training.rng), otherwise only normalised.
 
     Args:
         encoder: f(.), images -> h; must expose `feature_dim`.
@@ -73,6 +75,11 @@ class FineTuner(L.LightningModule):
             raise UserError(f"FineTuner num_classes is {num_classes}; a classifier needs at least 2 classes")
         if not 0 <= warmup_fraction < 1:
             raise UserError(f"FineTuner warmup_fraction is {warmup_fraction}; pass a value in [0, 1)")
+        if not isinstance(getattr(encoder, "feature_dim", None), int):
+            raise UserError(
+                f"the encoder {type(encoder).__name__} has no feature_dim (the size of h the classifier reads); use "
+                f"an encoder that sets one, e.g. simclr.models.ResNetEncoder"
+            )
         built_by_cli = given_hyperparameters() is not None
         self.save_hyperparameters(ignore=[] if built_by_cli else ["encoder", "augment", "head", "optimizer"])
         full_head = (head or ProjectionHead)(encoder.feature_dim)
@@ -96,6 +103,7 @@ class FineTuner(L.LightningModule):
         if channels_last:
             self.encoder.to(memory_format=torch.channels_last)
         self.test_top1 = MulticlassAccuracy(num_classes, average="micro")
+        self.augment_rng = AugmentationRNG()  # the training augmentations' own stream, checkpointed
 
     def load_pretrained_parts(self, encoder: nn.Module, head_layers: Iterable[nn.Module]) -> None:
         """Copies the pretrained encoder and the first head layers (a ProjectionHead's `layers`) into this network."""
@@ -118,8 +126,16 @@ class FineTuner(L.LightningModule):
         images, labels = batch
         trainer = attached_trainer(self)
         if trainer is not None and trainer.training:
-            return self.augment(images), labels
+            with self.augment_rng.draw(images.device, rank=trainer.global_rank):  # same draws after a resume
+                return self.augment(images), labels
         return self.augment.normalise(images), labels
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["augment_rng"] = self.augment_rng.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "augment_rng" in checkpoint:
+            self.augment_rng.load_state_dict(checkpoint["augment_rng"])
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
