@@ -22,6 +22,8 @@ Each function returns `kornia.augmentation` modules that go straight into a View
 import kornia.augmentation as K
 from torch import nn
 
+from augmentations.errors import check_probability, check_range, check_size
+
 
 def crop(size: int, scale: tuple[float, float], ratio: tuple[float, float]) -> list[nn.Module]:
     """Random resized crop to size x size (bilinear), then horizontal flip p=0.5.
@@ -29,6 +31,9 @@ def crop(size: int, scale: tuple[float, float], ratio: tuple[float, float]) -> l
     cropping_mode "resample" warps the whole batch in one call; kornia's default "slice" crops and resizes
     one image at a time in a Python loop.
     """
+    check_size(size, "RandomResizedCrop (kornia)")
+    check_range(scale, "RandomResizedCrop (kornia)", "scale")
+    check_range(ratio, "RandomResizedCrop (kornia)", "ratio")
     return [
         K.RandomResizedCrop((size, size), scale=tuple(scale), ratio=tuple(ratio), cropping_mode="resample"),
         K.RandomHorizontalFlip(p=0.5),
@@ -37,6 +42,7 @@ def crop(size: int, scale: tuple[float, float], ratio: tuple[float, float]) -> l
 
 def jitter(brightness: float, contrast: float, saturation: float, hue: float, p: float, channels: int) -> nn.Module:
     """Kornia's torchvision-style ColorJitter; saturation and hue dropped for 1-channel images."""
+    check_probability(p, "ColorJitter (kornia)")
     if channels == 1:
         saturation, hue = 0.0, 0.0  # no colour to saturate or rotate (kornia would refuse the input)
     return K.ColorJitter(brightness, contrast, saturation, hue, p=p)
@@ -44,19 +50,23 @@ def jitter(brightness: float, contrast: float, saturation: float, hue: float, p:
 
 def grayscale(p: float) -> nn.Module:
     """Luma (ITU-R 601) replicated to 3 channels with probability p; 1-channel images pass unchanged."""
+    check_probability(p, "RandomGrayscale (kornia)")
     return K.RandomGrayscale(p=p)
 
 
 def blur(kernel_size: int, sigma: tuple[float, float], p: float) -> nn.Module:
     """Gaussian blur with sigma uniform in `sigma` per image, reflect padding, probability p."""
+    check_probability(p, "RandomGaussianBlur (kornia)")
     return K.RandomGaussianBlur(kernel_size, tuple(sigma), p=p)
 
 
 def rotate(p: float) -> nn.Module:
     """A quarter-turn rotation (90/180/270 degrees, 1:2:1, see the module docstring) with probability p."""
+    check_probability(p, "RandomRotation90 (kornia)")
     return K.RandomRotation90(times=(1, 3), p=p)
 
 
 def resize(size: int) -> nn.Module:
     """Whole image resized to size x size, bilinear, no antialiasing."""
+    check_size(size, "Resize (kornia)")
     return K.Resize((size, size), antialias=False)

@@ -7,7 +7,7 @@ these transforms are rare in SimCLR recipes, so they are not re-implemented sync
 import kornia.augmentation as K
 from torch import Tensor, nn
 
-from augmentations.errors import check_probability
+from augmentations.errors import check_probability, check_range
 
 
 class RandomCutout(nn.Module):
@@ -29,6 +29,8 @@ class RandomCutout(nn.Module):
     ) -> None:
         super().__init__()
         check_probability(p, type(self).__name__)
+        check_range(scale, type(self).__name__, "scale")
+        check_range(ratio, type(self).__name__, "ratio")
         self.erase = K.RandomErasing(scale=tuple(scale), ratio=tuple(ratio), value=value, p=p, keepdim=True)
 
     def forward(self, images: Tensor) -> Tensor:

@@ -3,7 +3,7 @@
 import torch
 from torch import Tensor, nn
 
-from augmentations.errors import ConfigError
+from augmentations.errors import ConfigError, check_probability
 
 
 class ViewPipeline(nn.Module):
@@ -22,6 +22,11 @@ class ViewPipeline(nn.Module):
             raise ConfigError(
                 f"ViewPipeline mean has {len(mean)} channels but std has {len(std)}; give both one value per image channel"
             )
+        for i, transform in enumerate(transforms):  # kornia's transforms accept any p; ours check it themselves
+            for name in ("p", "p_batch"):
+                if isinstance(getattr(transform, name, None), (int, float)):
+                    owner = f"ViewPipeline transforms[{i}] {type(transform).__name__}"
+                    check_probability(getattr(transform, name), owner, name)
         self.transforms = nn.ModuleList(transforms)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from augmentations import ops
-from augmentations.errors import ConfigError, check_probability
+from augmentations.errors import ConfigError, check_probability, check_range, check_size
 
 
 def _uniform(batch: int, low: float, high: float, like: Tensor) -> Tensor:
@@ -39,6 +39,9 @@ class RandomResizedCrop(nn.Module):
         self, size: int, scale: tuple[float, float] = (0.08, 1.0), ratio: tuple[float, float] = (3 / 4, 4 / 3)
     ) -> None:
         super().__init__()
+        check_size(size, type(self).__name__)
+        check_range(scale, type(self).__name__, "scale")
+        check_range(ratio, type(self).__name__, "ratio")
         self.size = size
         self.scale = tuple(scale)
         self.ratio = tuple(ratio)
@@ -62,6 +65,7 @@ class Resize(nn.Module):
 
     def __init__(self, size: int) -> None:
         super().__init__()
+        check_size(size, type(self).__name__)
         self.size = size
 
     def forward(self, images: Tensor) -> Tensor:

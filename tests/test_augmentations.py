@@ -1,10 +1,12 @@
 """Tests for the augmentation modules, ViewPipeline, MultiView and presets (shapes, ranges, randomness)."""
 
+import kornia.augmentation as K
 import pytest
 import torch
 from torch import nn
 
 import augmentations as A
+from augmentations.errors import ConfigError
 
 
 def _uint8(batch: int, channels: int, size: int, device, seed: int = 0) -> torch.Tensor:
@@ -224,3 +226,23 @@ def test_normalise_is_the_unaugmented_view():
     ).view(1, 3, 1, 1)
     assert torch.allclose(pipeline.normalise(images), expected, atol=1e-6)
     assert torch.equal(MultiView(pipeline).normalise(images), pipeline.normalise(images))
+
+
+@pytest.mark.parametrize(
+    ("build", "expected"),
+    [
+        (lambda: A.RandomResizedCrop(28, scale=(1.0, 0.2)), "RandomResizedCrop scale must be a range (low, high)"),
+        (lambda: A.RandomResizedCrop(28, ratio=(2.0, 0.5)), "RandomResizedCrop ratio must be a range (low, high)"),
+        (lambda: A.RandomResizedCrop(0), "RandomResizedCrop size must be >= 1 pixel, got 0"),
+        (lambda: A.crop(28, scale=(0.9, 0.1), backend="kornia"), "RandomResizedCrop (kornia) scale must be a range"),
+        (lambda: A.jitter(p=1.5, backend="kornia"), "ColorJitter (kornia) p must be a probability in [0, 1], got 1.5"),
+        (
+            lambda: A.ViewPipeline([K.RandomSharpness(0.5, p=2.0)], [0.5], [0.5]),
+            "ViewPipeline transforms[0] RandomSharpness p must be a probability in [0, 1], got 2.0",
+        ),
+    ],  # fmt: skip
+)
+def test_out_of_range_options_raise_config_error_when_built(build, expected):
+    with pytest.raises(ConfigError) as error:
+        build()
+    assert expected in str(error.value)

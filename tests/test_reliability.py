@@ -157,18 +157,35 @@ def test_probe_asking_for_z_of_a_checkpoint_without_head(monkeypatch, capsys, ti
     )
 
 
-def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(monkeypatch, capsys, tiny, tmp_path):
+def test_weights_that_explode_are_never_saved(monkeypatch, capsys, tiny, tmp_path):
     line = user_error(
         monkeypatch,
         capsys,
         *run_args(tiny, tmp_path, "--model.optimizer.init_args.lr", "1e30", "--checkpoint.every_n_train_steps", "1"),
     )
-    last = tmp_path / "ckpt" / "last.ckpt"
-    assert "the training loss became nan at step 2; likely causes: the learning rate is too high" in line
-    assert f"the last good checkpoint is {last}" in line
+    assert "grew beyond 1e6 by step 1; likely causes: the learning rate is too high" in line, line
+    assert "last good checkpoint" not in line  # none was written: step 1's weights were already absurd
+    assert not (tmp_path / "ckpt" / "last.ckpt").exists()
+
+
+def test_divergence_names_the_last_sane_checkpoint_only(monkeypatch, capsys, tiny, tmp_path):
+    scale = ["--trainer.callbacks+=helpers.blowup.ScaleWeightsAfterStep", "--trainer.callbacks.step", "3"]
+    every = ["--checkpoint.every_n_train_steps", "1"]
+    line = user_error(monkeypatch, capsys, *run_args(tiny, tmp_path / "run", *every, *scale))
+    last = tmp_path / "run" / "ckpt" / "last.ckpt"
+    assert "grew beyond 1e6 by step 3; likely causes: the learning rate is too high" in line, line
+    assert f"the last good checkpoint is {last} (it keeps this run's settings" in line
     checkpoint = torch.load(last, weights_only=False)
-    assert checkpoint["global_step"] == 1
-    assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values() if v.is_floating_point())
+    assert checkpoint["global_step"] == 2
+    assert all(v.abs().max() < 1e6 for v in checkpoint["state_dict"].values() if v.is_floating_point() and v.numel())
+    # resumed from a last.ckpt whose weights are absurd, the run diverges again and names no checkpoint as good
+    checkpoint["state_dict"] = {
+        k: v * 1e29 if v.is_floating_point() else v for k, v in checkpoint["state_dict"].items()
+    }
+    torch.save(checkpoint, last)
+    line = user_error(monkeypatch, capsys, *run_args(tiny, tmp_path / "run", *every, "--ckpt_path", "last"))
+    assert "the training loss became nan at step 3; likely causes: the learning rate is too high" in line, line
+    assert "last good checkpoint" not in line
 
 
 def final_weights(run: Path) -> dict[str, torch.Tensor]:

@@ -28,16 +28,20 @@ from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 
+from augmentations.config_checks import check_augment_config
+from simclr.cli.stacked_configs import check_view_strategies
 from simclr.data.datamodules import ImageDataModule
 from simclr.errors import UserError
 from simclr.eval.tensorboard_views import ViewPairGrid
 from simclr.methods.base import ViewMethod
 from simclr.training.checkpoints import AtomicCheckpointIO
+from simclr.training.fit_checks import check_run_length
 from simclr.training.interruption import SaveOnSigterm
 from simclr.training.lightning_internals import CLIHooks, SaveLastEveryNSteps
 from simclr.training.loss_guard import NonFiniteLossGuard
 from simclr.training.resume import ResumeCallback
-from simclr.training.run_folder import RunFolderLock
+from simclr.training.resume_checks import check_resumable, check_resume_data
+from simclr.training.run_folder import RunFolderLock, check_new_run, last_checkpoint
 from simclr.training.safe_loading import read_checkpoint_file
 
 DEFAULT_METHOD = "simclr.methods.SimCLR"
@@ -59,9 +63,25 @@ class SimCLRCLI(CLIHooks):
             }
         )
 
+    def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
+        given = sys.argv[1:] if args is None else args
+        if isinstance(given, list):  # stacked configs must not drop a view strategy (before parsing merges them)
+            check_view_strategies([str(a) for a in given])
+        super().parse_arguments(parser, args)
+
+    def before_instantiate_classes(self) -> None:
+        # Augmentation options by their full key, before kornia's or our constructors see them.
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        model = config.get("model")
+        model = model.as_dict() if hasattr(model, "as_dict") else model
+        if isinstance(model, dict):
+            check_augment_config(model.get("init_args", model) if "class_path" in model else model, "model")
+
     def read_ckpt_path(self, path: str, weights_only: bool) -> dict:
-        # A truncated, corrupt or unsafe file gets our one-line error instead of torch's traceback.
-        return read_checkpoint_file(path, weights_only)
+        # A truncated, corrupt, unsafe or foreign file gets our one-line error, before anything is written.
+        checkpoint = read_checkpoint_file(path, weights_only)
+        check_resumable(checkpoint, path)
+        return checkpoint
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         # Rich progress bar by default, unless the config turns progress bars off or names its own
@@ -83,6 +103,9 @@ class SimCLRCLI(CLIHooks):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         return super().instantiate_trainer(callbacks=callbacks, **kwargs)
 
+    def check_resume_data(self, path: str, command_line: dict, checkpoint: dict) -> None:
+        check_resume_data(path, command_line, checkpoint)
+
     def check_resume_config(self, path: str, command_line: dict, checkpoint: dict) -> None:
         # A resume runs the checkpoint's model config; an option the command line changed would be ignored.
         # Options are named as users write them: `model.optimizer...` for the method's `init_args.optimizer...`.
@@ -100,26 +123,37 @@ class SimCLRCLI(CLIHooks):
             )
 
     def before_fit(self) -> None:
-        """Before any work: an asked-for `--ckpt_path last` must exist, and the run's folders are locked to it."""
+        """Before any work: the run trains at least one step; `--ckpt_path last` must exist and pass the checks an
+        explicit checkpoint does; a new run gets folders no earlier run holds, locked to it."""
         trainer = self.trainer
         checkpoint = trainer.checkpoint_callback if isinstance(trainer.checkpoint_callback, ModelCheckpoint) else None
         if trainer.fast_dev_run:
             return  # a smoke run writes nothing, so it needs no folder of its own
+        check_run_length(trainer.max_steps, trainer.max_epochs, trainer.limit_train_batches)
         ckpt_dir = None
         if checkpoint is not None:
             logged = Path(trainer.log_dir) if trainer.logger is not None else Path(trainer.default_root_dir)
             ckpt_dir = Path(checkpoint.dirpath) if checkpoint.dirpath else logged / "checkpoints"
-        if self.config[self.subcommand].get("ckpt_path") == "last":
-            last = f"{SaveLastEveryNSteps.CHECKPOINT_NAME_LAST}*{SaveLastEveryNSteps.FILE_EXTENSION}"
-            if ckpt_dir is None or not any(ckpt_dir.glob(last)):
+        ckpt_path = self.config[self.subcommand].get("ckpt_path")
+        if ckpt_path == "last":
+            last = last_checkpoint(ckpt_dir) if ckpt_dir is not None else None
+            if last is None:
                 raise UserError(
                     f"--ckpt_path last found no last.ckpt in {ckpt_dir or 'any folder (checkpointing is off)'}; pass "
                     f"the run's --checkpoint.dirpath (or the path of a .ckpt), or drop --ckpt_path to start a new run"
                 )
+            self.resume_config(str(last), shown=f"last ({last})")  # the same checks as an explicit path
         if rank_zero_only.rank != 0:  # one lock per run: DDP's other processes write through rank 0
             return
         folders = [f for f in (ckpt_dir, Path(trainer.log_dir) if trainer.logger is not None else None) if f]
-        trainer.callbacks.append(RunFolderLock(folders))  # released when the fit ends or fails
+        lock = RunFolderLock(folders)
+        if not ckpt_path:
+            try:
+                check_new_run(ckpt_dir, Path(trainer.log_dir) if trainer.log_dir else None)
+            except UserError:
+                lock.release()
+                raise
+        trainer.callbacks.append(lock)  # released when the fit ends or fails
 
     def select_callbacks(self, trainer_config: dict, callbacks: list) -> list:
         # The `checkpoint` callback is always built from its option group; drop it when the trainer says

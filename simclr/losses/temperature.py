@@ -13,12 +13,32 @@ from torch import Tensor, nn
 
 from simclr.errors import UserError
 
+MAX_TEMPERATURE = 100.0  # above it, cosine logits s / tau lie within +-0.01: every pair scores alike
 
-def check_temperature(value: float, name: str) -> None:
-    """One clear error for a temperature that is not a positive number."""
+
+def check_temperature(
+    value: float,
+    name: str,
+    fix: str = "set model.loss.init_args.temperature to 0.1-0.5 as SimCLR does",
+    max_value: float = math.inf,
+) -> None:
+    """One clear error for a temperature that is not a finite number in (0, max_value].
+
+    Args:
+        value: tau.
+        name: the owner, for the message (e.g. "NTXentLoss").
+        fix: the end of the message: which option to set, to what.
+        max_value: the largest tau allowed; the loss modules (a config's choice) use MAX_TEMPERATURE, the pure
+            loss functions none (their tau -> infinity limit is well defined).
+    """
+    if not math.isfinite(value):
+        raise UserError(f"{name} temperature must be > 0 and finite, got {value}; {fix}")
     if not value > 0:
+        raise UserError(f"{name} temperature must be > 0, got {value}; {fix}")
+    if value > max_value:
         raise UserError(
-            f"{name} temperature must be > 0, got {value}; set model.loss.init_args.temperature to 0.1-0.5 as SimCLR does"
+            f"{name} temperature must be <= {max_value:g}, got {value}: the logits s / tau would all lie within "
+            f"+-{1 / value:.2g}, so every pair scores nearly alike and little is learnt; {fix}"
         )
 
 
@@ -36,14 +56,14 @@ class Temperature(nn.Module):
 
     def __init__(self, value: float, learnable: bool = False, min_value: float | None = None, name: str = "loss"):
         super().__init__()
-        check_temperature(value, name)
+        check_temperature(value, name, max_value=MAX_TEMPERATURE)
         if min_value is not None and not learnable:
             raise UserError(
                 f"{name} min_temperature {min_value} only bounds a learnt temperature; set learnable_temperature: true "
                 f"or drop min_temperature"
             )
         min_value = 0.01 if min_value is None else min_value
-        if learnable and not 0 < min_value <= value:
+        if learnable and not 0 < min_value <= value:  # False for NaN too
             raise UserError(f"{name} min_temperature must be in (0, temperature={value}], got {min_value}")
         self.value = value
         self.min_value = min_value

@@ -90,8 +90,10 @@ class ViewMethod(L.LightningModule):
     ):
         super().__init__()
         name = type(self).__name__
-        if warmup_epochs < 0:
-            raise UserError(f"{name} warmup_epochs must be >= 0, got {warmup_epochs}; the paper warms up for 10 epochs")
+        if not (warmup_epochs >= 0 and math.isfinite(warmup_epochs)):  # NaN fails both comparisons
+            raise UserError(
+                f"{name} warmup_epochs must be >= 0 and finite, got {warmup_epochs}; the paper warms up for 10 epochs"
+            )
         if not hasattr(encoder, "feature_dim"):
             raise UserError(
                 f"{name} encoder {type(encoder).__name__} has no feature_dim; use simclr.models.ResNetEncoder"
@@ -178,9 +180,18 @@ class ViewMethod(L.LightningModule):
     def build_optimizer(self) -> Optimizer:
         """The optimizer over this module's trainable parameter groups; a one-line UserError for options it rejects."""
         try:
-            return self.optimizer_factory(param_groups(self))
+            optimizer = self.optimizer_factory(param_groups(self))
         except (ValueError, TypeError) as e:  # torch's optimizers check their options when built
             raise UserError(f"the optimizer rejected its options ({e}); fix model.optimizer.init_args") from e
+        for group in optimizer.param_groups:
+            lr = float(group.get("lr", 1.0))
+            if not (lr > 0 and math.isfinite(lr)):  # torch accepts 0 and NaN: a run that never moves
+                effect = "the weights would never change" if lr == 0 else "training cannot work"
+                raise UserError(
+                    f"model.optimizer.init_args.lr is {lr}, so {effect}; set a finite learning rate > 0 "
+                    f"(SimCLR: LARS 0.3 x batch size / 256)"
+                )
+        return optimizer
 
     def total_steps(self) -> int:
         """Optimiser steps of the whole run (the schedules' K), at least 1."""

@@ -6,12 +6,40 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from simclr.errors import UserError
+from simclr.errors import UserError, short_reason
 from simclr.losses.byol import byol_loss
 from simclr.methods.base import OptimizerCallable, ViewMethod, encode_views, global_view_count
 from simclr.methods.momentum import check_momentum, cosine_momentum, ema_update_, momentum_copy
 from simclr.models.head import ProjectionHead
 from simclr.training.lightning_internals import attached_trainer
+
+
+def output_size(module: nn.Module, in_dim: int) -> int:
+    """Features `module` maps (B, in_dim) to: its `out_dim`, else one no-grad forward in eval mode."""
+    if isinstance(getattr(module, "out_dim", None), int):
+        return module.out_dim
+    training = module.training
+    try:
+        with torch.no_grad():
+            return int(module.eval()(torch.zeros(2, in_dim)).shape[-1])
+    finally:
+        module.train(training)
+
+
+def check_predictor(predictor: nn.Module, projector_dim: int) -> None:
+    """UserError unless q_theta maps the projector's out_dim back to it: p regresses the target's z'."""
+    try:
+        predicted = output_size(predictor, projector_dim)
+    except RuntimeError as e:
+        raise UserError(
+            f"BYOL predictor {type(predictor).__name__} cannot take the projector's {projector_dim} features ({short_reason(e)}); "
+            f"leave its in_dim to BYOL (filled from model.head.init_args.out_dim)"
+        ) from e
+    if predicted != projector_dim:
+        raise UserError(
+            f"BYOL predictor out_dim is {predicted} but the projector's (model.head) out_dim is {projector_dim}; the "
+            f"prediction regresses the target projection, so set model.predictor.init_args.out_dim: {projector_dim}"
+        )
 
 
 class BYOL(ViewMethod):
@@ -53,6 +81,7 @@ class BYOL(ViewMethod):
         if not hasattr(self.head, "out_dim"):
             raise UserError(f"BYOL head {type(self.head).__name__} has no out_dim; use simclr.models.ProjectionHead")
         self.predictor = (predictor or ProjectionHead)(self.head.out_dim)
+        check_predictor(self.predictor, self.head.out_dim)
         self.base_momentum = base_momentum
         self.target_encoder = momentum_copy(self.encoder)
         self.target_head = momentum_copy(self.head)

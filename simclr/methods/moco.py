@@ -10,6 +10,7 @@ from simclr.errors import UserError
 from simclr.losses.gather import all_gather_no_grad
 from simclr.losses.moco import info_nce_with_queue
 from simclr.losses.nt_xent import contrastive_stats
+from simclr.losses.temperature import MAX_TEMPERATURE, check_temperature
 from simclr.methods.base import OptimizerCallable, ViewMethod
 from simclr.methods.momentum import check_momentum, ema_update_, momentum_copy
 from simclr.methods.shuffle_bn import shuffle_across_ranks, unshuffle_across_ranks
@@ -57,8 +58,9 @@ class MoCo(ViewMethod):
         channels_last: bool = False,
     ):
         super().__init__(encoder, augment, optimizer, warmup_epochs, channels_last)
-        if temperature <= 0:
-            raise UserError(f"MoCo temperature must be > 0, got {temperature}; MoCo v2 uses 0.2")
+        check_temperature(
+            temperature, "MoCo", "set model.init_args.temperature to 0.2 as MoCo v2 does", MAX_TEMPERATURE
+        )
         check_momentum(momentum, "MoCo momentum", 0.999)
         self.head = (head or ProjectionHead)(encoder.feature_dim)
         if not hasattr(self.head, "out_dim"):

@@ -43,6 +43,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             tmp.unlink(missing_ok=True)  # only left over if torch.save or the write failed
 
     def load_checkpoint(self, path: str | Path, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if "://" not in str(path) and Path(path).is_dir():
+            raise UserError(
+                f"checkpoint {path} is a folder, not a checkpoint file; pass the .ckpt inside it, e.g. "
+                f"{Path(path) / 'last.ckpt'}"
+            )
         if "://" not in str(path) and not Path(path).is_file():
             raise FileNotFoundError(
                 f"checkpoint {path} does not exist; pass the path of a .ckpt written by `simclr fit`, or "

@@ -48,3 +48,20 @@ def check_fit_inputs(encoder: nn.Module, augment: nn.Module, data: object) -> No
                 f"data.init_args.{key} is {size}, but NT-Xent needs at least 2 images per batch "
                 f"(an image's negatives are the other images of its batch); set data.init_args.{key} >= 2 (SimCLR uses 256-4096)"
             )
+
+
+def check_run_length(max_steps: int, max_epochs: int | None, limit_train_batches: int | float | None) -> None:
+    """UserError for trainer limits that leave nothing to train: the run would end at once, writing nothing.
+
+    Args:
+        max_steps: `--trainer.max_steps` (-1: no limit).
+        max_epochs: `--trainer.max_epochs` (None or -1: no limit).
+        limit_train_batches: `--trainer.limit_train_batches` (None: all batches).
+    """
+    for key, value, fix in (
+        ("max_steps", max_steps, "set it >= 1, or -1 to stop at --trainer.max_epochs"),
+        ("max_epochs", max_epochs, "set it >= 1, or -1 to stop at --trainer.max_steps"),
+        ("limit_train_batches", limit_train_batches, "set it to a number of batches >= 1 or a fraction in (0, 1]"),
+    ):
+        if value == 0:
+            raise UserError(f"--trainer.{key} is {value}, so the run would train nothing and write nothing; {fix}")

@@ -20,7 +20,6 @@ changes one fails that test with the hook's name rather than somewhere deep in a
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
@@ -123,13 +122,24 @@ class SaveLastEveryNSteps(ModelCheckpoint):
         super().on_train_end(trainer, pl_module)
 
 
+LIGHTNING_CKPT_NAMES = ("last", "best", "hpc")  # `--ckpt_path` values Lightning resolves itself ("registry..." too)
+
+
+def names_a_file(ckpt_path: str) -> bool:
+    """Whether `--ckpt_path` names a local file (not one of Lightning's names, not a remote URL)."""
+    return ckpt_path not in LIGHTNING_CKPT_NAMES and not ckpt_path.startswith("registry") and "://" not in ckpt_path
+
+
 class CLIHooks(LightningCLI):
     """LightningCLI whose private steps call overridable methods:
 
     - `read_ckpt_path(path, weights_only)` loads `--ckpt_path`, whose saved model config replaces the command line's;
     - `check_resume_config(path, command_line, checkpoint)` sees both model configs, flattened;
+    - `check_resume_data(path, command_line, checkpoint)` sees both data configs, flattened (when the checkpoint
+      saved one);
     - `select_callbacks(trainer_config, callbacks)` returns the callbacks the trainer is built with;
-    - `trainer_config()` is the `trainer` section of the parsed config (instantiated).
+    - `trainer_config()` is the `trainer` section of the parsed config (instantiated);
+    - `resume_config(path)` runs the checks above on any checkpoint file (e.g. the one `--ckpt_path last` finds).
     """
 
     def read_ckpt_path(self, path: str, weights_only: bool) -> dict:
@@ -139,6 +149,9 @@ class CLIHooks(LightningCLI):
     def check_resume_config(self, path: str, command_line: dict, checkpoint: dict) -> None:
         """Called with the flattened model config of the command line and of `--ckpt_path` (which replaces it)."""
 
+    def check_resume_data(self, path: str, command_line: dict, checkpoint: dict) -> None:
+        """Called with the flattened data config of the command line and the one saved in `--ckpt_path`."""
+
     def select_callbacks(self, trainer_config: dict, callbacks: list) -> list:
         """The callbacks to build the trainer with (default: `callbacks` unchanged)."""
         return callbacks
@@ -147,25 +160,46 @@ class CLIHooks(LightningCLI):
         """The instantiated `trainer` section of the config ({} when there is none)."""
         return self._get(self.config_init, "trainer", default={})
 
+    def resume_config(self, ckpt_path: str, shown: str | None = None) -> Any:
+        """The parsed config with the model config saved in the checkpoint file `ckpt_path` in place of the
+        command line's, after `check_resume_config` and `check_resume_data` compared the two.
+
+        Args:
+            ckpt_path: the checkpoint file.
+            shown: how the messages name it (default: `ckpt_path`).
+        """
+        subcommand = self.config["subcommand"]
+        weights_only = self.config[subcommand].get("weights_only")
+        checkpoint = self.read_ckpt_path(ckpt_path, weights_only is not False)
+        shown = shown or ckpt_path
+        config = self.config
+        hparams = dict(checkpoint.get("hyper_parameters") or {})
+        hparams.pop(INSTANTIATOR_KEY, None)
+        command_line = flat_config(config[subcommand].get("model"))
+        if hparams:
+            if "_class_path" in hparams:
+                hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+            config = self.parser.parse_object({subcommand: {"model": hparams}}, config)
+            self.check_resume_config(shown, command_line, flat_config(config[subcommand].get("model")))
+        saved_data = checkpoint.get("datamodule_hyper_parameters")
+        data = config[subcommand].get("data")
+        if isinstance(saved_data, dict) and saved_data and data is not None:
+            saved = {k: v for k, v in saved_data.items() if not k.startswith("_")}  # _class_path, _instantiator
+            if "_class_path" in saved_data:
+                saved = {"class_path": saved_data["_class_path"], "init_args": saved}
+            self.check_resume_data(shown, flat_config(data), flat_config(saved))
+        return config
+
     def _parse_ckpt_path(self) -> None:
         # Lightning's own version always unpickles with weights_only=True, so `--weights_only false`
-        # could not reach a file that needs it; this one reads the file with `read_ckpt_path`.
+        # could not reach a file that needs it; this one reads the file with `read_ckpt_path`, and also
+        # reads a path that is no file (so `read_ckpt_path` reports a folder or a missing file).
         subcommand = self.config.get("subcommand")
         if not subcommand:
             return
         ckpt_path = self.config[subcommand].get("ckpt_path")
-        if not ckpt_path or not Path(ckpt_path).is_file():
-            return
-        weights_only = self.config[subcommand].get("weights_only")
-        hparams = dict(self.read_ckpt_path(ckpt_path, weights_only is not False).get("hyper_parameters") or {})
-        hparams.pop("_instantiator", None)
-        if not hparams:
-            return
-        if "_class_path" in hparams:
-            hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
-        command_line = flat_config(self.config[subcommand].get("model"))
-        self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
-        self.check_resume_config(ckpt_path, command_line, flat_config(self.config[subcommand].get("model")))
+        if ckpt_path and names_a_file(str(ckpt_path)):
+            self.config = self.resume_config(str(ckpt_path))
 
     def _instantiate_trainer(self, config: dict, callbacks: list) -> Trainer:
         return super()._instantiate_trainer(config, self.select_callbacks(config, callbacks))

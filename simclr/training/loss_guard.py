@@ -1,10 +1,11 @@
-"""NonFiniteLossGuard: stop a run whose loss or weights became NaN or inf, naming the step and the likely cause.
+"""NonFiniteLossGuard: stop a run whose loss or weights diverged, naming the step and the likely cause.
 
 The check must not sync the host every step: each step only updates device tensors (the first bad step
 and its loss, via `torch.where`); the host reads them every `check_every_n_steps` steps, before every
 checkpoint is written and at the end. Before a checkpoint is written the weights and buffers are checked
-too (BatchNorm statistics can overflow while the loss still looks finite): a diverged model never
-overwrites the last good checkpoint.
+too, for NaN, inf and magnitudes beyond 1e6 (`simclr.training.safe_loading.non_sane_entries`: BatchNorm
+statistics can overflow, and weights reach 1e29, while the loss still looks finite): a diverged model
+never overwrites the last good checkpoint, and the error names a checkpoint only if its weights are sane.
 Lightning's own guard (`EarlyStopping(check_finite=True)`) looks at validation metrics only.
 """
 
@@ -19,7 +20,19 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
 
 from simclr.errors import TrainingDiverged
-from simclr.training.safe_loading import non_finite_entries
+from simclr.training.safe_loading import SANE_MAGNITUDE, non_finite_entries, non_sane_entries
+
+
+def sane_file(path: str | Path) -> bool:
+    """Whether `path` is a readable checkpoint whose weights and buffers are all finite and within +-1e6."""
+    if not Path(path).is_file():
+        return False
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # unreadable: not a checkpoint to point a user to
+        return False
+    state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
+    return isinstance(state, dict) and not non_sane_entries(state, SANE_MAGNITUDE)
 
 
 class NonFiniteLossGuard(Callback):
@@ -57,10 +70,12 @@ class NonFiniteLossGuard(Callback):
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
         # raising here aborts the save: the file on disk stays the last good one
         self.check(trainer)
-        bad = non_finite_entries(checkpoint.get("state_dict") or {})
+        state = checkpoint.get("state_dict") or {}
+        bad = non_sane_entries(state)
         if trainer.strategy.reduce_boolean_decision(bool(bad), all=False):
             what = f"the model's {bad[0]}" if bad else "the model's weights on another rank"
-            raise TrainingDiverged(f"{what} became non-finite by step {trainer.global_step}; {self.advice(trainer)}")
+            how = "became non-finite" if not bad or non_finite_entries({bad[0]: state[bad[0]]}) else "grew beyond 1e6"
+            raise TrainingDiverged(f"{what} {how} by step {trainer.global_step}; {self.advice(trainer)}")
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.check(trainer)
@@ -82,7 +97,7 @@ class NonFiniteLossGuard(Callback):
         keep = (
             f"; the last good checkpoint is {last} (it keeps this run's settings: probe or export it, or start a new "
             f"run with the fix)"
-            if last and Path(last).is_file()
+            if last and sane_file(last)
             else ""
         )
         return (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 from pathlib import Path
 
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -112,3 +113,30 @@ def writable_folder(folder: str | Path, what: str) -> Path:
             f"{what} {folder} is not a writable folder ({e.strerror}); pass a folder you can write to"
         ) from e
     return folder
+
+
+LAST_NAME = re.compile(r"^last(-v?\d+)?\.ckpt$")  # last.ckpt, and the last-v1.ckpt Lightning writes beside one
+
+
+def last_checkpoint(folder: Path) -> Path | None:
+    """The newest last*.ckpt in `folder` (the one Lightning's `--ckpt_path last` resumes), or None."""
+    found = [p for p in folder.glob("last*.ckpt") if LAST_NAME.match(p.name) and p.is_file()] if folder.is_dir() else []
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def check_new_run(ckpt_dir: Path | None, log_dir: Path | None) -> None:
+    """UserError when a new fit would write where an earlier run did (its checkpoints or its config.yaml):
+    it would overwrite that run's files and mix their TensorBoard events.
+
+    Args:
+        ckpt_dir: where this fit writes checkpoints (None when checkpointing is off).
+        log_dir: where it writes config.yaml and its logs.
+    """
+    earlier = sorted(ckpt_dir.glob("*.ckpt")) if ckpt_dir is not None and ckpt_dir.is_dir() else []
+    if log_dir is not None and (log_dir / "config.yaml").is_file():
+        earlier.append(log_dir / "config.yaml")
+    if earlier:
+        raise UserError(
+            f"{earlier[0].parent} already holds an earlier run ({earlier[0].name}); resume it with --ckpt_path last, "
+            f"or give this run a new folder (--checkpoint.dirpath, --trainer.logger.init_args.save_dir or version)"
+        )
