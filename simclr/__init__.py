@@ -8,6 +8,8 @@ Subpackages: `models` (encoder, head), `losses`, `methods` (the LightningModules
 
 from simclr.data import CIFAR10, CIFAR100, STL10, FashionMNIST, ImageDataModule, ImageFolder
 from simclr.eval import OnlineLinearProbe, ProbeRecipe, fit_linear_probe, knn_top1
+from simclr.eval.probe import probe_encoder
+from simclr.loading import Pretrained, load
 from simclr.losses import NegativePruning, NTXentLoss, SigmoidLoss, SupConLoss
 from simclr.methods import BYOL, MoCo, SimCLR
 from simclr.methods.distill import Distiller
@@ -30,6 +32,7 @@ __all__ = [
     "NTXentLoss",
     "NegativePruning",
     "OnlineLinearProbe",
+    "Pretrained",
     "ProbeRecipe",
     "ProjectionHead",
     "ResNetEncoder",
@@ -39,4 +42,6 @@ __all__ = [
     "TorchvisionEncoder",
     "fit_linear_probe",
     "knn_top1",
+    "load",
+    "probe_encoder",
 ]
