@@ -82,3 +82,15 @@ def test_the_wheel_runs_outside_the_checkout(installed, tmp_path):
         "--knn_k", "3", "--device", "cpu", cwd=tmp_path, env=env)  # fmt: skip
     rows = {row["representation"]: row for row in json.loads((tmp_path / "probe" / "probe.json").read_text())}
     assert set(rows) >= {"h", "z", "random_h", "pixels"} and 0.0 <= rows["h"]["linear_top1"] <= 1.0
+
+
+def test_every_package_is_in_the_wheel():
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(REPO).parts)
+        for top in ("simclr", "augmentations")
+        for init in (REPO / top).rglob("__init__.py")
+    }
+    assert sorted(found - listed) == []
