@@ -23,10 +23,10 @@ from torch.utils.data import Subset
 
 from simclr.cli.distill import distill
 from simclr.cli.finetune import finetune
-from simclr.cli.pretrained import load_datamodule, load_pretrained
 from simclr.eval.features import extract_representations
 from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
 from simclr.eval.sgd_probe import SGDProbeRecipe, evaluate_with_sgd
+from simclr.loading.pretrained import load_datamodule, load_pretrained
 
 COLUMNS = ["scratch", "probe_h", "finetune_h", "finetune_head_1", "distill"]
 

@@ -8,8 +8,8 @@ import torch
 from helpers.cli import user_error
 from helpers.finetune import finetune_tiny
 
-from simclr.cli.finetuned import load_finetuned
 from simclr.errors import UserError
+from simclr.loading.finetuned import load_finetuned
 from simclr.losses.distill import distill_objective, distillation_loss, labelled_cross_entropy
 
 

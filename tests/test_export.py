@@ -37,12 +37,12 @@ def test_onnx_gives_the_encoders_h_for_any_batch_size(trained, tmp_path):
 
     out = tmp_path / "encoder.onnx"
     run_command(["export", "--ckpt", str(trained), "--out", str(out), "--format", "onnx"])
-    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    assert [i.name for i in session.get_inputs()] == ["images"] and [o.name for o in session.get_outputs()] == ["h"]
+    runtime = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in runtime.get_inputs()] == ["images"] and [o.name for o in runtime.get_outputs()] == ["h"]
     encoder = encoder_of(trained)
     for batch in (export_module.DUMMY_BATCH, 7):  # the traced batch size, and another (free batch axis)
         x = torch.randn(batch, 1, 28, 28)
-        (h,) = session.run(["h"], {"images": x.numpy()})
+        (h,) = runtime.run(["h"], {"images": x.numpy()})
         with torch.no_grad():
             expected = encoder(x)
         assert h.shape == (batch, encoder.feature_dim)
@@ -154,8 +154,8 @@ def test_a_checkpoint_of_the_cpu_demo_trainer_exports(demo_trained, tmp_path, fo
         graph = torch.jit.load(str(out))
     else:
         onnxruntime = pytest.importorskip("onnxruntime")
-        session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-        graph = lambda x: torch.from_numpy(session.run(["h"], {"images": x.numpy()})[0])  # noqa: E731
+        runtime = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+        graph = lambda x: torch.from_numpy(runtime.run(["h"], {"images": x.numpy()})[0])  # noqa: E731
     shapes = [(export_module.DUMMY_BATCH, 28), (5, 28)] + ([(3, 32)] if format == "torchscript" else [])
     for batch, side in shapes:  # onnx fixes the side; the torchscript graph takes another, no GEMM path baked in
         x = torch.randn(batch, 1, side, side)

@@ -10,13 +10,13 @@ import torch
 from helpers.cli import run_args, user_error
 from helpers.finetune import finetune_args, finetune_tiny
 
-from simclr.cli.finetuned import load_finetuned
 from simclr.cli.fit import run_cli
 from simclr.cli.main import run_command
-from simclr.cli.pretrained import load_datamodule, load_pretrained
 from simclr.eval.evaluate import evaluate_checkpoint
 from simclr.eval.finetune_report import RECORD_KEYS
 from simclr.eval.linear_probe import ProbeRecipe
+from simclr.loading.finetuned import load_finetuned
+from simclr.loading.pretrained import load_datamodule, load_pretrained
 
 pytestmark = pytest.mark.slow
 FROZEN_LR = "1e-12"  # a run whose weights stay at their initial values (to 1e-6): compares initialisations

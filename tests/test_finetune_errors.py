@@ -10,8 +10,8 @@ from helpers.cli import run_args, user_error
 from helpers.finetune import finetune_args, finetune_tiny
 
 from simclr.cli.fit import run_cli
-from simclr.cli.pretrained import load_datamodule
 from simclr.data.subsets import LabelSubset, dataset_labels, split_description
+from simclr.loading.pretrained import load_datamodule
 
 pytestmark = pytest.mark.slow
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

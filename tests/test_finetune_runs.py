@@ -14,8 +14,8 @@ from lightning.pytorch import Callback
 
 from simclr.cli import distill as distill_command
 from simclr.cli import finetune as finetune_command
-from simclr.cli.finetuned import load_finetuned
 from simclr.cli.interrupted import SIGINT_EXIT_STATUS
+from simclr.loading.finetuned import load_finetuned
 from simclr.training.interruption import SIGTERM_EXIT_STATUS
 
 pytestmark = pytest.mark.slow

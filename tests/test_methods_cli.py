@@ -10,8 +10,8 @@ from helpers import fakedata
 
 from simclr.cli.compare import compare
 from simclr.cli.fit import run_cli
-from simclr.cli.pretrained import load_pretrained
 from simclr.cli.probe import probe
+from simclr.loading.pretrained import load_pretrained
 from simclr.methods import BYOL, MoCo, SimCLR
 
 pytestmark = pytest.mark.slow  # runs the CLI

@@ -13,14 +13,14 @@ from helpers.finetune import finetune_tiny
 from augmentations import MultiView
 from augmentations.presets import simclr_fashion_mnist
 from simclr.cli import main as cli_main
-from simclr.cli.finetuned import load_finetuned
-from simclr.cli.pretrained import load_datamodule
 from simclr.data.datamodules import FashionMNIST
 from simclr.data.datasets import TensorImages
 from simclr.eval.evaluate import evaluate_checkpoint, random_encoder_like
 from simclr.eval.features import extract_representations, pixel_features
 from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
 from simclr.eval.report import ProbeRow, format_table, write_report
+from simclr.loading.finetuned import load_finetuned
+from simclr.loading.pretrained import load_datamodule
 from simclr.methods.simclr import SimCLR
 from simclr.models.encoder import ResNetEncoder
 from simclr.models.head import ProjectionHead

@@ -8,9 +8,9 @@ import torch
 from helpers.cli import user_error
 
 from simclr.cli.main import run_command
-from simclr.cli.pretrained import load_datamodule, load_pretrained
 from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
 from simclr.eval.sgd_probe import SGDProbeRecipe, evaluate_with_sgd, fit_streamed_probes, score_streamed_probes
+from simclr.loading.pretrained import load_datamodule, load_pretrained
 
 
 def blobs(n: int, classes: int, dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

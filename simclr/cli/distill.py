@@ -19,7 +19,6 @@ import lightning as L
 import yaml
 
 from simclr.cli.finetune import parser
-from simclr.cli.finetuned import RunRecord, finetuned_datamodule, read_finetuned
 from simclr.cli.interrupted import exit_status_of_sigint
 from simclr.cli.probe import resolve_device
 from simclr.cli.training_runs import (
@@ -36,6 +35,7 @@ from simclr.cli.training_runs import (
 from simclr.data.subsets import LabelsOnlyIn, LabelSubset
 from simclr.errors import UserError, short_reason, user_message
 from simclr.eval.finetune_report import append_record, make_record
+from simclr.loading.finetuned import RunRecord, finetuned_datamodule, read_finetuned
 from simclr.losses.distill import check_distill_options
 from simclr.methods.distill import Distiller
 from simclr.methods.finetune import FineTuner

@@ -8,9 +8,9 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from simclr.cli.finetuned import load_encoder_model
-from simclr.cli.pretrained import load_datamodule
 from simclr.errors import UserError, short_reason
+from simclr.loading.finetuned import load_encoder_model
+from simclr.loading.pretrained import load_datamodule
 from simclr.methods.simclr import SimCLR
 from simclr.models.small_map_conv_cpu import use_plain_convs
 from simclr.training.output_paths import check_output_file, record_outputs, same_file, written_atomically

@@ -21,9 +21,7 @@ import lightning as L
 import torch
 from torch.utils.data import Subset
 
-from simclr.cli.finetuned import RunRecord, is_finetuned, read_finetuned
 from simclr.cli.interrupted import exit_status_of_sigint
-from simclr.cli.pretrained import load_datamodule, load_pretrained
 from simclr.cli.probe import resolve_device
 from simclr.cli.training_runs import (
     check_budget,
@@ -41,6 +39,8 @@ from simclr.data.subsets import LabelSubset, check_fraction, dataset_labels, spl
 from simclr.errors import UserError
 from simclr.eval.features import projection_head, representation_names
 from simclr.eval.finetune_report import append_record, init_name, make_record
+from simclr.loading.finetuned import RunRecord, is_finetuned, read_finetuned
+from simclr.loading.pretrained import load_datamodule, load_pretrained
 from simclr.methods.finetune import FineTuner, layers_up_to
 from simclr.training.lightning_internals import build_with_config
 from simclr.training.run_folder import writable_folder

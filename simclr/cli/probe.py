@@ -7,8 +7,6 @@ from typing import Literal
 
 import torch
 
-from simclr.cli.finetuned import finetuned_datamodule, is_finetuned, load_finetuned
-from simclr.cli.pretrained import check_representations, load_datamodule, load_pretrained
 from simclr.data.datamodules import ImageDataModule
 from simclr.errors import UserError
 from simclr.eval.evaluate import evaluate_checkpoint
@@ -16,6 +14,8 @@ from simclr.eval.linear_probe import ProbeRecipe
 from simclr.eval.report import format_table, write_report
 from simclr.eval.sgd_probe import SGDProbeRecipe, evaluate_with_sgd
 from simclr.eval.tensorboard_views import log_probe_views
+from simclr.loading.finetuned import finetuned_datamodule, is_finetuned, load_finetuned
+from simclr.loading.pretrained import check_representations, load_datamodule, load_pretrained
 from simclr.training.run_folder import writable_folder
 from simclr.training.safe_loading import read_checkpoint_file
 

@@ -22,12 +22,12 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset
 
-from simclr.cli.finetuned import read_finetuned
 from simclr.cli.interrupted import StopOnSigint
 from simclr.data.base import ImageDataModule
 from simclr.data.datasets import collate_batch
 from simclr.data.resumable import EpochRandomSampler, ResumableDataLoader
 from simclr.errors import UserError
+from simclr.loading.finetuned import read_finetuned
 from simclr.training.checkpoints import AtomicCheckpointIO
 from simclr.training.interruption import SaveOnSigterm
 from simclr.training.lightning_internals import SaveLastEveryNSteps, without_instantiator

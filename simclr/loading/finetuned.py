@@ -87,7 +87,7 @@ def load_finetuned(ckpt: str | Path, map_location: str | torch.device = "cpu", w
 def load_encoder_model(ckpt: str | Path, weights_only: bool = True) -> L.LightningModule:
     """The model whose `encoder` and `augment` `simclr export` writes: a fine-tuned network (FineTuner) for a
     `simclr finetune` / `simclr distill` checkpoint, else the pretraining checkpoint's SimCLR module."""
-    from simclr.cli.pretrained import load_pretrained
+    from simclr.loading.pretrained import load_pretrained
 
     if is_finetuned(read_checkpoint_file(ckpt, weights_only)):
         return load_finetuned(ckpt, weights_only=weights_only)
