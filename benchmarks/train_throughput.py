@@ -29,12 +29,12 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from augmentations import MultiView, simclr_cifar, simclr_imagenet
 from simclr.data.datamodules import ImageDataModule
 from simclr.data.datasets import TensorImages
-from simclr.eval.online_probe import OnlineLinearProbe
 from simclr.losses.nt_xent import NTXentLoss
 from simclr.methods.simclr import SimCLR
 from simclr.models.encoder import ResNetEncoder
 from simclr.models.head import ProjectionHead
 from simclr.training.lars import LARS
+from simclr.training.online_probe import OnlineLinearProbe
 from simclr.training.optim import param_groups
 
 # name: (layers, bottleneck, cifar_stem, width, view size, source size, batch, dataset size)

@@ -7,15 +7,14 @@ Subpackages: `models` (encoder, head), `losses`, `methods` (the LightningModules
 """
 
 from simclr.data import CIFAR10, CIFAR100, STL10, FashionMNIST, ImageDataModule, ImageFolder
-from simclr.eval import OnlineLinearProbe, ProbeRecipe, fit_linear_probe, knn_top1
+from simclr.eval import ProbeRecipe, fit_linear_probe, knn_top1
 from simclr.eval.probe import probe_encoder
+from simclr.finetuning import Distiller, FineTuner
 from simclr.loading import Pretrained, load
 from simclr.losses import NegativePruning, NTXentLoss, SigmoidLoss, SupConLoss
 from simclr.methods import BYOL, MoCo, SimCLR
-from simclr.methods.distill import Distiller
-from simclr.methods.finetune import FineTuner
 from simclr.models import ProjectionHead, ResNetEncoder, TorchvisionEncoder
-from simclr.training import LARS
+from simclr.training import LARS, OnlineLinearProbe
 
 __all__ = [
     "BYOL",

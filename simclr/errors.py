@@ -35,7 +35,7 @@ class UserError(ValueError):
 
 
 class TrainingDiverged(UserError):
-    """The training loss became non-finite (see `simclr.training.loss_guard.NonFiniteLossGuard`)."""
+    """The training loss became non-finite (see `simclr.safety.loss_guard.NonFiniteLossGuard`)."""
 
 
 def short_reason(error: BaseException, limit: int = 100) -> str:

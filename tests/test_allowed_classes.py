@@ -11,7 +11,7 @@ import yaml
 from helpers.cli import user_error
 from helpers.finetune import finetune_tiny
 
-from simclr.training.allowed_classes import allowed_paths, named_paths, refused_path
+from simclr.safety.allowed_classes import allowed_paths, named_paths, refused_path
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = {"simclr", "augmentations", "torch", "torchvision", "kornia", "lightning"}
@@ -68,7 +68,7 @@ def test_every_class_saved_in_a_checkpoint_is_on_the_list(trained, tmp_path):
         {"encoder": {"class_path": "torch.utils.cpp_extension.load_inline", "init_args": {"name": "x"}}},  # a function
         {"encoder": {"class_path": "torch.hub.load"}},
         {"encoder": {"class_path": "torch.nn.Conv2d"}},  # a class, but not one on the list
-        {"head": "simclr.training.run_folder.os.system"},  # an attribute chain through a module of ours
+        {"head": "simclr.safety.run_folder.os.system"},  # an attribute chain through a module of ours
         {"head": "augmentations.presets.torch.hub.load"},
         {"augment": {"class_path": "kornia.augmentation.torch.load"}},  # a chain through kornia.augmentation
         {"augment": {"class_path": "kornia.augmentation.AugmentationSequential"}},  # not a transform
@@ -97,7 +97,7 @@ def test_on_the_list(trained):
 @pytest.mark.slow
 def test_a_checkpoint_naming_a_function_runs_no_code_in_any_command(monkeypatch, capsys, trained, tmp_path):
     marker = tmp_path / "pwned"
-    payload = {"class_path": "simclr.training.run_folder.os.system", "init_args": {"command": f"touch {marker}"}}
+    payload = {"class_path": "simclr.safety.run_folder.os.system", "init_args": {"command": f"touch {marker}"}}
     teacher = finetune_tiny(trained, tmp_path / "ft")
     crafted = {}
     for name, source, key in (("pretrained", trained, "encoder"), ("finetuned", teacher, "encoder")):
@@ -125,7 +125,7 @@ def test_a_checkpoint_naming_a_function_runs_no_code_in_any_command(monkeypatch,
 
 def hostile_experiment(tmp_path: Path, marker: Path) -> Path:
     """An experiment whose variant swaps the encoder for a shell command."""
-    payload = {"class_path": "simclr.training.run_folder.os.system", "init_args": {"command": f"touch {marker}"}}
+    payload = {"class_path": "simclr.safety.run_folder.os.system", "init_args": {"command": f"touch {marker}"}}
     path = tmp_path / "experiment.yaml"
     path.write_text(
         yaml.safe_dump(
@@ -149,7 +149,7 @@ def test_experiment_and_strategy_files_naming_code_are_refused(tmp_path):
     from simclr.ablation.strategies import load_strategies
     from simclr.errors import UserError
 
-    with pytest.raises(UserError, match=r"names simclr.training.run_folder.os.system, .*pass --trust_files true$"):
+    with pytest.raises(UserError, match=r"names simclr.safety.run_folder.os.system, .*pass --trust_files true$"):
         load_experiment(hostile_experiment(tmp_path, tmp_path / "pwned"))
     with pytest.raises(UserError, match=r"strategies.yaml names torch.hub.load, .*pass --trust_files true$"):
         load_strategies(hostile_strategies(tmp_path))

@@ -9,8 +9,8 @@ from helpers.cli import user_error
 from helpers.finetune import finetune_tiny
 
 from simclr.errors import UserError
+from simclr.finetuning.distill_loss import distill_objective, distillation_loss, labelled_cross_entropy
 from simclr.loading.finetuned import load_finetuned
-from simclr.losses.distill import distill_objective, distillation_loss, labelled_cross_entropy
 
 
 def test_distillation_loss_matches_a_hand_computed_value():

@@ -13,8 +13,8 @@ from helpers.finetune import finetune_args, finetune_tiny
 from simclr.cli.fit import run_cli
 from simclr.cli.main import run_command
 from simclr.eval.evaluate import evaluate_checkpoint
-from simclr.eval.finetune_report import RECORD_KEYS
 from simclr.eval.linear_probe import ProbeRecipe
+from simclr.finetuning.report import RECORD_KEYS
 from simclr.loading.finetuned import load_finetuned
 from simclr.loading.pretrained import load_datamodule, load_pretrained
 

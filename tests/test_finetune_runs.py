@@ -14,9 +14,9 @@ from lightning.pytorch import Callback
 
 from simclr.cli import distill as distill_command
 from simclr.cli import finetune as finetune_command
-from simclr.cli.interrupted import SIGINT_EXIT_STATUS
 from simclr.loading.finetuned import load_finetuned
-from simclr.training.interruption import SIGTERM_EXIT_STATUS
+from simclr.safety.sigint import SIGINT_EXIT_STATUS
+from simclr.safety.sigterm import SIGTERM_EXIT_STATUS
 
 pytestmark = pytest.mark.slow
 EXIT_STATUS = {"SIGTERM": SIGTERM_EXIT_STATUS, "SIGINT": SIGINT_EXIT_STATUS}

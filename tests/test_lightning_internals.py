@@ -1,4 +1,4 @@
-"""One test per use of Lightning's private names (simclr.training.lightning_internals): a Lightning release
+"""One test per use of Lightning's private names (simclr.safety.lightning_internals): a Lightning release
 that renames or changes one fails here, with the hook's name, before it breaks a run."""
 
 from pathlib import Path
@@ -7,7 +7,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from simclr.training.lightning_internals import (
+from simclr.safety.lightning_internals import (
     CLIHooks,
     SaveLastEveryNSteps,
     attached_trainer,

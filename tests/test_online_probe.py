@@ -8,10 +8,10 @@ from torch.utils.data import DataLoader
 from augmentations import MultiView
 from augmentations.presets import simclr_fashion_mnist
 from simclr.data.datasets import TensorImages, collate_batch
-from simclr.eval.online_probe import OnlineLinearProbe
 from simclr.methods.simclr import SimCLR
 from simclr.models.encoder import ResNetEncoder
 from simclr.models.head import ProjectionHead
+from simclr.training.online_probe import OnlineLinearProbe
 
 N_CLASSES = 4
 

@@ -1,4 +1,4 @@
-"""simclr.training.output_paths: an output never replaces an input (any route), never leaves its folder, and
+"""simclr.safety.output_paths: an output never replaces an input (any route), never leaves its folder, and
 replaces an existing file only when the command wrote it or the user says so."""
 
 import os
@@ -6,7 +6,7 @@ import os
 import pytest
 
 from simclr.errors import UserError
-from simclr.training.output_paths import (
+from simclr.safety.output_paths import (
     RECORD,
     blocking_file,
     check_folder_path,

@@ -16,8 +16,8 @@ from helpers.cli import run_args, user_error
 from augmentations import MultiView, presets
 from simclr.cli import fit as cli
 from simclr.data.resumable import EpochRandomSampler, ResumableDataLoader
-from simclr.training.checkpoints import AtomicCheckpointIO
-from simclr.training.rng import AugmentationRNG, stream_seed
+from simclr.safety.checkpoint_files import AtomicCheckpointIO
+from simclr.safety.rng import AugmentationRNG, stream_seed
 
 pytestmark = pytest.mark.slow  # runs the CLI, notebooks, benchmark scripts or several processes
 

@@ -11,8 +11,8 @@ import torch
 from helpers.cli import run_args, user_error
 
 from simclr.cli.fit import run_cli
-from simclr.training.interruption import SIGTERM_EXIT_STATUS
-from simclr.training.run_folder import lock_path
+from simclr.safety.run_folder import lock_path
+from simclr.safety.sigterm import SIGTERM_EXIT_STATUS
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]

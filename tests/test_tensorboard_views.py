@@ -11,7 +11,8 @@ from tensorboard.backend.event_processing.event_accumulator import IMAGES, Event
 from augmentations import MultiView, simclr_fashion_mnist
 from simclr.cli.fit import run_cli
 from simclr.cli.main import run_command
-from simclr.eval.tensorboard_views import ViewPairGrid, confusion_matrix, unnormalise, view_grid
+from simclr.eval.figures import confusion_matrix
+from simclr.training.view_grid import ViewPairGrid, unnormalise, view_grid
 
 PAD = 2  # make_grid's padding
 

@@ -10,8 +10,8 @@ from lightning.pytorch.callbacks import RichProgressBar
 from test_module import loader, tiny_model, trainer
 
 from augmentations import MultiView, presets
-from simclr.eval.online_probe import OnlineLinearProbe
 from simclr.training.lars import LARS
+from simclr.training.online_probe import OnlineLinearProbe
 
 
 class ForbidHostReads(L.Callback):

@@ -32,8 +32,8 @@ from simclr.ablation.names import check_names, file_names
 from simclr.ablation.runner import Budget
 from simclr.ablation.yaml_files import read_mapping
 from simclr.errors import UserError
-from simclr.training.allowed_classes import check_config_file
-from simclr.training.output_paths import inside
+from simclr.safety.allowed_classes import check_config_file
+from simclr.safety.output_paths import inside
 
 KEYS = {"configs", "seeds", "budget", "probe_z", "variants"}
 BUDGET_FIELDS = {f.name for f in dataclasses.fields(Budget)}
@@ -77,7 +77,7 @@ def parse_budget(values: Any, where: str, allowed: set[str], base: Budget) -> Bu
 def find_config(name: str, experiment: Path, trusted: bool = False) -> Path:
     """A config named in an experiment: relative to the working directory, else to a folder above the
     experiment file (so `configs/fashion_mnist.yaml` works from anywhere in the repository). Unless
-    `trusted`, it may name only classes on the list of `simclr.training.allowed_classes`."""
+    `trusted`, it may name only classes on the list of `simclr.safety.allowed_classes`."""
     found = [Path(name)] + [folder / name for folder in experiment.resolve().parents]
     for path in found:
         if path.is_file():
@@ -98,7 +98,7 @@ def read_spec(
 ) -> dict[str, Any]:
     """The mapping of an experiment YAML, checked: the file exists, has every `required` key (key -> what it
     holds, for the message), no key outside `keys`, and names only classes on the list of
-    `simclr.training.allowed_classes` (unless `trusted`); else a one-line UserError naming the fix."""
+    `simclr.safety.allowed_classes` (unless `trusted`); else a one-line UserError naming the fix."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"--experiment {path} is not a file; pass a YAML from configs/experiments/")

@@ -36,7 +36,7 @@ from torch import nn
 from simclr.ablation.names import check_names
 from simclr.ablation.yaml_files import read_mapping
 from simclr.errors import UserError
-from simclr.training.allowed_classes import check_config_file
+from simclr.safety.allowed_classes import check_config_file
 
 Blocks = Mapping[str, Sequence[nn.Module]]  # block name -> transforms (float [0, 1] images in and out)
 
@@ -168,7 +168,7 @@ WHAT = "a strategies file (`blocks:` and `singles:`, `pairs:`, `compositions:` o
 def load_strategies(path: str | Path, trusted: bool = False) -> list[Strategy]:
     """The strategies a YAML file defines (schema: `StrategySpec`), transforms instantiated, names checked
     (`simclr.ablation.names`); unless `trusted`, the file may name only classes on the list of
-    `simclr.training.allowed_classes`. A one-line UserError for a file that is not such a mapping, repeats
+    `simclr.safety.allowed_classes`. A one-line UserError for a file that is not such a mapping, repeats
     a key, names a block it lacks or defines no strategy."""
     path = Path(path)
     if not path.is_file():

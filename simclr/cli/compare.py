@@ -16,7 +16,7 @@ config; its `trainer` section is not used (the budget options set the run), so `
 images in the same order from the same seed, then h of the frozen encoder is probed (linear top-1, kNN
 top-1 on the test split) and the wall time per training step is measured. Writes methods.csv, methods.json,
 methods.md and methods.png into `--out_dir`, and logs the chart to TensorBoard there (`tensorboard/`).
-Before any work the output folder is checked (`simclr.training.output_paths`): none of its files may be
+Before any work the output folder is checked (`simclr.safety.output_paths`): none of its files may be
 an input, and an existing one is replaced only when simclr compare wrote it, or with `--overwrite true`.
 """
 
@@ -29,20 +29,20 @@ from pathlib import Path
 import jsonargparse
 
 from simclr.ablation.experiments import Experiment, load_experiment, variant_files, write_variant_configs
+from simclr.ablation.method_runs import compare_methods
 from simclr.ablation.method_table import (
     format_method_table,
     log_methods_to_tensorboard,
     method_bar_chart,
     write_method_rows,
 )
-from simclr.ablation.methods import compare_methods
 from simclr.ablation.names import check_names
 from simclr.ablation.runner import Budget
 from simclr.ablation.yaml_files import read_mapping
 from simclr.cli.compare_augs import build_from_fit_config, fit_inputs, split_fit_args
 from simclr.errors import UserError
-from simclr.training.output_paths import check_output_folder, record_outputs
-from simclr.training.run_folder import writable_folder
+from simclr.safety.output_paths import check_output_folder, record_outputs
+from simclr.safety.run_folder import writable_folder
 
 
 def parser() -> jsonargparse.ArgumentParser:

@@ -14,7 +14,7 @@ compare.json holds one row per strategy and seed; table.md, the plots and Tensor
 seeds (table.md also each seed and the standard deviation). With several seeds each seed's rows are also
 written to OUT/seed<N>/ as they finish. `--experiment` reads the configs, strategies, seeds and budget from a
 file (`simclr.ablation.augment_experiment`); `--data.*` / `--model.*` overrides still apply. Before any work
-the output folder is checked (`simclr.training.output_paths`): none of its files may be an input, and an
+the output folder is checked (`simclr.safety.output_paths`): none of its files may be an input, and an
 existing one is replaced only when simclr compare-augs wrote it, or with `--overwrite true`.
 """
 
@@ -35,9 +35,9 @@ from simclr.ablation.runner import Budget, compare, quiet_lightning
 from simclr.ablation.strategies import load_strategies, restrict
 from simclr.cli.fit import SimCLRCLI, run_cli
 from simclr.errors import UserError
-from simclr.eval.tensorboard_views import log_figures
-from simclr.training.output_paths import check_output_folder, record_outputs
-from simclr.training.run_folder import writable_folder
+from simclr.eval.figures import log_figures
+from simclr.safety.output_paths import check_output_folder, record_outputs
+from simclr.safety.run_folder import writable_folder
 
 FIT_PREFIXES = ("--model.", "--data.", "--trainer.", "--seed_everything")
 

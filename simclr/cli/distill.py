@@ -6,7 +6,7 @@
 The student is the teacher's architecture with fresh weights, or the encoder of --student_config (a YAML with
 its `class_path` and `init_args`, or a `simclr fit` config whose `model.encoder` is used). Its test top-1 is
 appended to finetune.json / finetune.md as init "distill". A run stopped by SIGTERM or Ctrl+C resumes with the
-same command and `--ckpt_path last` (simclr.cli.training_runs).
+same command and `--ckpt_path last` (simclr.finetuning.runs).
 """
 
 from __future__ import annotations
@@ -19,9 +19,14 @@ import lightning as L
 import yaml
 
 from simclr.cli.finetune import parser
-from simclr.cli.interrupted import exit_status_of_sigint
 from simclr.cli.probe import resolve_device
-from simclr.cli.training_runs import (
+from simclr.data.subsets import LabelsOnlyIn, LabelSubset
+from simclr.errors import UserError, short_reason, user_message
+from simclr.finetuning.distill_loss import check_distill_options
+from simclr.finetuning.distiller import Distiller
+from simclr.finetuning.finetuner import FineTuner
+from simclr.finetuning.report import append_record, make_record
+from simclr.finetuning.runs import (
     check_budget,
     check_same_run,
     check_seed,
@@ -32,15 +37,10 @@ from simclr.cli.training_runs import (
     test_top1,
     train_loader,
 )
-from simclr.data.subsets import LabelsOnlyIn, LabelSubset
-from simclr.errors import UserError, short_reason, user_message
-from simclr.eval.finetune_report import append_record, make_record
 from simclr.loading.finetuned import RunRecord, finetuned_datamodule, read_finetuned
-from simclr.losses.distill import check_distill_options
-from simclr.methods.distill import Distiller
-from simclr.methods.finetune import FineTuner
-from simclr.training.lightning_internals import build_with_config, without_instantiator
-from simclr.training.run_folder import writable_folder
+from simclr.safety.lightning_internals import build_with_config, without_instantiator
+from simclr.safety.run_folder import writable_folder
+from simclr.safety.sigint import exit_status_of_sigint
 
 FINETUNER = f"{FineTuner.__module__}.{FineTuner.__qualname__}"
 

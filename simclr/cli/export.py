@@ -13,8 +13,8 @@ from simclr.loading.finetuned import load_encoder_model
 from simclr.loading.pretrained import load_datamodule
 from simclr.methods.simclr import SimCLR
 from simclr.models.small_map_conv_cpu import use_plain_convs
-from simclr.training.output_paths import check_output_file, record_outputs, same_file, written_atomically
-from simclr.training.run_folder import writable_folder
+from simclr.safety.output_paths import check_output_file, record_outputs, same_file, written_atomically
+from simclr.safety.run_folder import writable_folder
 
 DUMMY_BATCH = 2  # images in the example batch that torchscript and onnx trace; the batch axis stays free
 ONNX_OPSET = 17  # opset of the legacy TorchScript-based ONNX exporter, run through onnxruntime in the tests
@@ -46,7 +46,7 @@ def export(
     The onnx format needs `pip install 'simclr-toolkit[export]'` (onnx, onnxruntime).
 
     An existing --out is replaced only when `simclr export` wrote it (its record in the folder,
-    `simclr.training.output_paths`) or with `overwrite`; never when it is the checkpoint by any route.
+    `simclr.safety.output_paths`) or with `overwrite`; never when it is the checkpoint by any route.
 
     Args:
         ckpt: checkpoint written by `simclr fit`, `simclr finetune` or `simclr distill`.

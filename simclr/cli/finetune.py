@@ -6,7 +6,7 @@
 
 Writes into --out_dir: the subset's index file, TensorBoard curves, checkpoints (exportable with `simclr
 export`), and a record appended to finetune.json / finetune.md. A run stopped by SIGTERM or Ctrl+C resumes
-with the same command and `--ckpt_path last` (simclr.cli.training_runs).
+with the same command and `--ckpt_path last` (simclr.finetuning.runs).
 """
 
 from __future__ import annotations
@@ -21,9 +21,14 @@ import lightning as L
 import torch
 from torch.utils.data import Subset
 
-from simclr.cli.interrupted import exit_status_of_sigint
 from simclr.cli.probe import resolve_device
-from simclr.cli.training_runs import (
+from simclr.data.base import ImageDataModule
+from simclr.data.subsets import LabelSubset, check_fraction, dataset_labels, split_description
+from simclr.errors import UserError
+from simclr.eval.features import projection_head, representation_names
+from simclr.finetuning.finetuner import FineTuner, layers_up_to
+from simclr.finetuning.report import append_record, init_name, make_record
+from simclr.finetuning.runs import (
     check_budget,
     check_same_run,
     check_seed,
@@ -34,17 +39,12 @@ from simclr.cli.training_runs import (
     test_top1,
     train_loader,
 )
-from simclr.data.base import ImageDataModule
-from simclr.data.subsets import LabelSubset, check_fraction, dataset_labels, split_description
-from simclr.errors import UserError
-from simclr.eval.features import projection_head, representation_names
-from simclr.eval.finetune_report import append_record, init_name, make_record
 from simclr.loading.finetuned import RunRecord, is_finetuned, read_finetuned
 from simclr.loading.pretrained import load_datamodule, load_pretrained
-from simclr.methods.finetune import FineTuner, layers_up_to
-from simclr.training.lightning_internals import build_with_config
-from simclr.training.run_folder import writable_folder
-from simclr.training.safe_loading import read_checkpoint
+from simclr.safety.lightning_internals import build_with_config
+from simclr.safety.run_folder import writable_folder
+from simclr.safety.safe_loading import read_checkpoint
+from simclr.safety.sigint import exit_status_of_sigint
 
 DEFAULT_FRACTION = 0.01  # 1% of the labels, SimCLR's smallest setting
 # Area range of the fine-tuning crops. (1, 1) = flip only: on 28 px Fashion-MNIST, crops of (0.2, 1) / (0.5, 1) /

@@ -29,20 +29,20 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 
 from augmentations.config_checks import check_augment_config
-from simclr.cli.stacked_configs import check_view_strategies
 from simclr.data.datamodules import ImageDataModule
 from simclr.errors import UserError
-from simclr.eval.tensorboard_views import ViewPairGrid
 from simclr.methods.base import ViewMethod
-from simclr.training.checkpoints import AtomicCheckpointIO
-from simclr.training.fit_checks import check_run_length
-from simclr.training.interruption import SaveOnSigterm
-from simclr.training.lightning_internals import CLIHooks, SaveLastEveryNSteps
-from simclr.training.loss_guard import NonFiniteLossGuard
-from simclr.training.resume import ResumeCallback
-from simclr.training.resume_checks import check_resumable, check_resume_data
-from simclr.training.run_folder import RunFolderLock, check_new_run, last_checkpoint
-from simclr.training.safe_loading import read_checkpoint_file
+from simclr.safety.checkpoint_files import AtomicCheckpointIO
+from simclr.safety.fit_checks import check_run_length
+from simclr.safety.lightning_internals import CLIHooks, SaveLastEveryNSteps
+from simclr.safety.loss_guard import NonFiniteLossGuard
+from simclr.safety.resume import ResumeCallback
+from simclr.safety.resume_checks import check_resumable, check_resume_data
+from simclr.safety.run_folder import RunFolderLock, check_new_run, last_checkpoint
+from simclr.safety.safe_loading import read_checkpoint_file
+from simclr.safety.sigterm import SaveOnSigterm
+from simclr.training.stacked_configs import check_view_strategies
+from simclr.training.view_grid import ViewPairGrid
 
 DEFAULT_METHOD = "simclr.methods.SimCLR"
 

@@ -28,8 +28,8 @@ from simclr.cli.finetune import run_finetune
 from simclr.cli.fit import quiet_known_warnings, run_cli
 from simclr.cli.probe import probe
 from simclr.errors import DEBUG_ENV, user_message
+from simclr.safety.sigterm import SIGTERM_EXIT_STATUS, sigterm_message
 from simclr.shipped_configs import configs_table, resolve_config_args
-from simclr.training.interruption import SIGTERM_EXIT_STATUS, sigterm_message
 
 CHECKPOINT_COMMANDS = (probe, export)  # options and help come from their signatures and docstrings
 

@@ -10,14 +10,14 @@ import torch
 from simclr.data.datamodules import ImageDataModule
 from simclr.errors import UserError
 from simclr.eval.evaluate import evaluate_checkpoint
+from simclr.eval.figures import log_probe_views
 from simclr.eval.linear_probe import ProbeRecipe
 from simclr.eval.report import format_table, write_report
 from simclr.eval.sgd_probe import SGDProbeRecipe, evaluate_with_sgd
-from simclr.eval.tensorboard_views import log_probe_views
 from simclr.loading.finetuned import finetuned_datamodule, is_finetuned, load_finetuned
 from simclr.loading.pretrained import check_representations, load_datamodule, load_pretrained
-from simclr.training.run_folder import writable_folder
-from simclr.training.safe_loading import read_checkpoint_file
+from simclr.safety.run_folder import writable_folder
+from simclr.safety.safe_loading import read_checkpoint_file
 
 # How the report of a fine-tuned checkpoint begins: what is probed, and where its own accuracy is.
 FINETUNED_NOTE = (
@@ -211,7 +211,7 @@ def log_to_tensorboard(
     """Probe accuracies, alignment / uniformity / RankMe and the singular value spectra as TensorBoard
     scalars (`tensorboard --logdir <run>` shows them next to the pretraining curves); with `test_outputs`
     (see `evaluate_checkpoint`) and `num_classes`, also the spectrum plot, the h probe's confusion matrix and
-    h of the first test images in the embedding projector (`simclr.eval.tensorboard_views.log_probe_views`)."""
+    h of the first test images in the embedding projector (`simclr.eval.figures.log_probe_views`)."""
     from torch.utils.tensorboard import SummaryWriter
 
     with SummaryWriter(str(log_dir)) as writer:

@@ -5,7 +5,7 @@ The loader's state is the sampler's (seed, epoch) and the batches yielded in the
 permutation is a function of (seed, epoch) alone, so the resumed epoch continues where the killed one
 stopped. Skipping happens on batch indices, so no skipped image is loaded or decoded.
 
-`simclr.training.resume.ResumeCallback` saves and restores that state itself. Lightning 2.6 has the same hook (its fit loop
+`simclr.safety.resume.ResumeCallback` saves and restores that state itself. Lightning 2.6 has the same hook (its fit loop
 saves `state_dict()` of stateful train loaders) but never loads it back when `configure_optimizers`
 reads `trainer.estimated_stepping_batches` (ours does, for the LR schedule): that builds the train
 loader before the checkpoint is restored, and the fit loop then skips the step that loads the state.

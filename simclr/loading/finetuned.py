@@ -19,10 +19,10 @@ from lightning.pytorch import Callback
 from simclr.data.base import ImageDataModule
 from simclr.data.subsets import LabelSubset
 from simclr.errors import UserError
-from simclr.methods.distill import Distiller
-from simclr.methods.finetune import FineTuner
-from simclr.training.lightning_internals import instantiate_saved
-from simclr.training.safe_loading import check_finite, read_checkpoint_file
+from simclr.finetuning.distiller import Distiller
+from simclr.finetuning.finetuner import FineTuner
+from simclr.safety.lightning_internals import instantiate_saved
+from simclr.safety.safe_loading import check_finite, read_checkpoint_file
 
 
 def is_finetuned(checkpoint: dict[str, Any]) -> bool:

@@ -23,7 +23,7 @@ from simclr.data.base import ImageDataModule
 from simclr.errors import UserError
 from simclr.eval.features import projection_head, representation_names
 from simclr.loading.checkpoints import is_finetuned, load_datamodule, load_finetuned, load_pretrained
-from simclr.training.safe_loading import read_checkpoint_file
+from simclr.safety.safe_loading import read_checkpoint_file
 
 
 @dataclass

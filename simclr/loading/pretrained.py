@@ -10,8 +10,8 @@ from simclr.errors import UserError
 from simclr.eval.features import projection_head, representation_names
 from simclr.methods.base import ViewMethod
 from simclr.methods.simclr import SimCLR
-from simclr.training.lightning_internals import instantiate_saved
-from simclr.training.safe_loading import check_finite, read_checkpoint
+from simclr.safety.lightning_internals import instantiate_saved
+from simclr.safety.safe_loading import check_finite, read_checkpoint
 
 
 def load_pretrained(ckpt: str, map_location: str | torch.device = "cpu", weights_only: bool = True) -> ViewMethod:

@@ -16,12 +16,12 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from simclr.errors import UserError
-from simclr.training.checkpoints import check_compatible
-from simclr.training.fit_checks import check_fit_inputs
+from simclr.safety.checkpoint_files import check_compatible
+from simclr.safety.fit_checks import check_fit_inputs
+from simclr.safety.lightning_internals import attached_trainer, given_hyperparameters
+from simclr.safety.rng import AugmentationRNG
 from simclr.training.lars import LARS
-from simclr.training.lightning_internals import attached_trainer, given_hyperparameters
 from simclr.training.optim import param_groups, warmup_cosine
-from simclr.training.rng import AugmentationRNG
 
 OptimizerCallable = Callable[[Iterable], Optimizer]
 PARTS = ("encoder", "augment", "head", "predictor", "loss", "optimizer")  # objects, not kept as plain-Python hparams

@@ -11,7 +11,7 @@ from simclr.losses.byol import byol_loss
 from simclr.methods.base import OptimizerCallable, ViewMethod, encode_views, global_view_count
 from simclr.methods.momentum import check_momentum, cosine_momentum, ema_update_, momentum_copy
 from simclr.models.head import ProjectionHead
-from simclr.training.lightning_internals import attached_trainer
+from simclr.safety.lightning_internals import attached_trainer
 
 
 def output_size(module: nn.Module, in_dim: int) -> int:

@@ -16,7 +16,7 @@ from simclr.methods.momentum import check_momentum, ema_update_, momentum_copy
 from simclr.methods.shuffle_bn import shuffle_across_ranks, unshuffle_across_ranks
 from simclr.models.head import ProjectionHead
 from simclr.models.key_queue import KeyQueue
-from simclr.training.lightning_internals import attached_trainer
+from simclr.safety.lightning_internals import attached_trainer
 
 
 class MoCo(ViewMethod):

@@ -1,6 +1,8 @@
-"""What a LightningModule needs around it: optimiser and schedule, checkpoint files, RNG streams, fit
-checks, the non-finite loss guard, exact resume, and every use of Lightning internals (one module)."""
+"""What a LightningModule needs around it while it trains: the optimiser and schedule (LARS, parameter groups,
+warmup-cosine), the pair budget, the training-time callbacks (online linear probe, augmented-view grid), the
+Trainer the commands build (`make_trainer`) and `simclr fit`'s LightningCLI (`fit_cli`)."""
 
 from simclr.training.lars import LARS
+from simclr.training.online_probe import OnlineLinearProbe
 
-__all__ = ["LARS"]
+__all__ = ["LARS", "OnlineLinearProbe"]

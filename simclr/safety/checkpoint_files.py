@@ -18,7 +18,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import nn
 
 from simclr.errors import UserError
-from simclr.training.safe_loading import UNREADABLE_ERRORS, unreadable_checkpoint
+from simclr.safety.safe_loading import UNREADABLE_ERRORS, unreadable_checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -36,8 +36,8 @@ PROJECT_CLASSES: tuple[str, ...] = (
     "simclr.methods.SimCLR",
     "simclr.methods.MoCo",
     "simclr.methods.BYOL",
-    "simclr.methods.finetune.FineTuner",
-    "simclr.methods.distill.Distiller",
+    "simclr.finetuning.finetuner.FineTuner",
+    "simclr.finetuning.distiller.Distiller",
     # networks
     "simclr.models.ResNetEncoder",
     "simclr.models.TorchvisionEncoder",
@@ -56,7 +56,7 @@ PROJECT_CLASSES: tuple[str, ...] = (
     # training parts
     "simclr.training.lars.LARS",
     "simclr.training.pair_budget.ConstantPairsBudget",
-    "simclr.eval.online_probe.OnlineLinearProbe",
+    "simclr.training.online_probe.OnlineLinearProbe",
     # augmentation transforms
     "augmentations.transforms.RandomResizedCrop",
     "augmentations.transforms.Resize",

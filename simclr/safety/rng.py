@@ -7,7 +7,7 @@
   state is just (seed, step), the same on every rank, while only rank 0 writes checkpoints, and (3) DDP
   ranks get different augmentation parameters for their shards. The global RNG is left untouched.
 - `collect_rng_states` / `set_rng_states`: torch (CPU and CUDA), numpy and Python global states, which
-  `simclr.training.resume.ResumeCallback` keeps in every checkpoint.
+  `simclr.safety.resume.ResumeCallback` keeps in every checkpoint.
 The data order is the third stream: `simclr.data.resumable` (seeded per epoch, batches skipped on resume).
 """
 

@@ -3,7 +3,7 @@
 The check must not sync the host every step: each step only updates device tensors (the first bad step
 and its loss, via `torch.where`); the host reads them every `check_every_n_steps` steps, before every
 checkpoint is written and at the end. Before a checkpoint is written the weights and buffers are checked
-too, for NaN, inf and magnitudes beyond 1e6 (`simclr.training.safe_loading.non_sane_entries`: BatchNorm
+too, for NaN, inf and magnitudes beyond 1e6 (`simclr.safety.safe_loading.non_sane_entries`: BatchNorm
 statistics can overflow, and weights reach 1e29, while the loss still looks finite): a diverged model
 never overwrites the last good checkpoint, and the error names a checkpoint only if its weights are sane.
 Lightning's own guard (`EarlyStopping(check_finite=True)`) looks at validation metrics only.
@@ -20,7 +20,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
 
 from simclr.errors import TrainingDiverged
-from simclr.training.safe_loading import SANE_MAGNITUDE, non_finite_entries, non_sane_entries
+from simclr.safety.safe_loading import SANE_MAGNITUDE, non_finite_entries, non_sane_entries
 
 
 def sane_file(path: str | Path) -> bool:

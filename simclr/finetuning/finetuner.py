@@ -19,9 +19,9 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from simclr.errors import UserError
 from simclr.models.head import ProjectionHead
-from simclr.training.lightning_internals import attached_trainer, given_hyperparameters
+from simclr.safety.lightning_internals import attached_trainer, given_hyperparameters
+from simclr.safety.rng import AugmentationRNG
 from simclr.training.optim import param_groups, warmup_cosine
-from simclr.training.rng import AugmentationRNG
 
 OptimizerCallable = Callable[[Iterable], Optimizer]
 
@@ -45,7 +45,7 @@ class FineTuner(L.LightningModule):
 
     Batches arrive as (uint8 images (B, C, H, W), labels (B,)); in training they are augmented on the
     device (`augment`, e.g. crop + flip) in `on_after_batch_transfer`, drawing from the checkpointed stream
-    `augment_rng` (simclr.training.rng), otherwise only normalised.
+    `augment_rng` (simclr.safety.rng), otherwise only normalised.
 
     Args:
         encoder: f(.), images -> h; must expose `feature_dim`.

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from simclr.training.lightning_internals import callback_state_key
+from simclr.safety.lightning_internals import callback_state_key
 
 
 class OnlineLinearProbe(L.Callback):

@@ -2,7 +2,7 @@
 
 "We use the fine-tuned network as a teacher to impute labels for training a student network": the
 student sees an augmented view of every training image, the fixed teacher labels the same view, and the
-student matches the teacher's temperature-softened predictions (`simclr.losses.distill`), optionally
+student matches the teacher's temperature-softened predictions (`simclr.finetuning.distill_loss`), optionally
 plus the cross-entropy on the labelled subset.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 import lightning as L
 from torch import Tensor
 
-from simclr.losses.distill import check_distill_options, distill_objective
-from simclr.methods.finetune import FineTuner, with_cosine_schedule
-from simclr.training.lightning_internals import given_hyperparameters
+from simclr.finetuning.distill_loss import check_distill_options, distill_objective
+from simclr.finetuning.finetuner import FineTuner, with_cosine_schedule
+from simclr.safety.lightning_internals import given_hyperparameters
 
 
 class Distiller(L.LightningModule):

@@ -2,13 +2,13 @@
 resuming and finishing a run.
 
 A run keeps `last.ckpt` in its checkpoint folder (`out_dir/checkpoints`), written every
-`every_n_train_steps` steps and when SIGTERM or SIGINT stops it (`simclr.training.interruption`,
-`simclr.cli.interrupted`); the command then exits 143 / 130 with one line saying how to resume.
+`every_n_train_steps` steps and when SIGTERM or SIGINT stops it (`simclr.safety.sigterm`,
+`simclr.safety.sigint`); the command then exits 143 / 130 with one line saying how to resume.
 `--ckpt_path last` resumes exactly: weights, optimizer, schedule and step, the RNG states and the position in
-the shuffled data (`simclr.training.resume`). When training ends, the final weights are written as
+the shuffled data (`simclr.safety.resume`). When training ends, the final weights are written as
 `<run name>.ckpt` and `last.ckpt` is removed, so a `last.ckpt` in the folder is always an unfinished run,
 and no other run starts over it. A loss or weights that become NaN or inf stop the run with a one-line
-error and no checkpoint of the diverged weights (`simclr.training.loss_guard`).
+error and no checkpoint of the diverged weights (`simclr.safety.loss_guard`).
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset
 
-from simclr.cli.interrupted import StopOnSigint
 from simclr.data.base import ImageDataModule
 from simclr.data.datasets import collate_batch
 from simclr.data.resumable import EpochRandomSampler, ResumableDataLoader
 from simclr.errors import UserError
 from simclr.loading.finetuned import read_finetuned
-from simclr.training.checkpoints import AtomicCheckpointIO
-from simclr.training.interruption import SaveOnSigterm
-from simclr.training.lightning_internals import SaveLastEveryNSteps, without_instantiator
-from simclr.training.loss_guard import NonFiniteLossGuard
-from simclr.training.resume import ResumeCallback
+from simclr.safety.checkpoint_files import AtomicCheckpointIO
+from simclr.safety.lightning_internals import SaveLastEveryNSteps, without_instantiator
+from simclr.safety.loss_guard import NonFiniteLossGuard
+from simclr.safety.resume import ResumeCallback
+from simclr.safety.sigint import StopOnSigint
+from simclr.safety.sigterm import SaveOnSigterm
 
 DEFAULT_EPOCHS = 30  # SimCLR fine-tunes 60 epochs on 1% of ImageNet, 30 on 10%
 MAX_SEED = 2**32 - 1  # numpy, seeded by Lightning's seed_everything, accepts 0..2**32 - 1

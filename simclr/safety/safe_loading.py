@@ -2,9 +2,9 @@
 
 - `torch.load(weights_only=True)`: the unpickler builds tensors and plain Python types only; a crafted
   pickle that would call a function is refused. Our checkpoints hold nothing else (RNG states are stored
-  as tensors and lists, see `simclr.training.rng`).
+  as tensors and lists, see `simclr.safety.rng`).
 - The model and data config saved in a checkpoint (`class_path`s that LightningCLI instantiates) may only
-  name the classes on the exact list of `simclr.training.allowed_classes`; a config naming, say,
+  name the classes on the exact list of `simclr.safety.allowed_classes`; a config naming, say,
   `os.system` or a torch function that compiles source is refused before anything is instantiated.
 - `weights_only=False` (the CLI's `--weights_only false`) lifts both checks, for a file the user trusts.
 - A checkpoint whose weights or buffers are not finite, or absurdly large (a diverged run), is refused for
@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from simclr.errors import UserError, short_reason
-from simclr.training.allowed_classes import check_classes
+from simclr.safety.allowed_classes import check_classes
 
 TRUST_SWITCH = "--weights_only false"  # the one option that lifts both checks, for a checkpoint the user trusts
 SANE_MAGNITUDE = 1e6  # no weight or buffer of a trained network comes near this; a diverging run's do
@@ -104,7 +104,7 @@ def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, An
 
 
 def check_import_paths(checkpoint: dict[str, Any], path: str | Path) -> None:
-    """UserError when the config saved in `checkpoint` names a class outside `simclr.training.allowed_classes`.
+    """UserError when the config saved in `checkpoint` names a class outside `simclr.safety.allowed_classes`.
 
     The model config holds no file names, so every string that reads as an import path is checked; the
     data config holds paths (`root` may contain dots), so only its `class_path`s are.

@@ -4,7 +4,7 @@ current training step, with a resumable `last.ckpt`, and a non-zero exit status 
 Python turns SIGINT into `KeyboardInterrupt` wherever the program is, even halfway through an optimizer
 step, and Lightning then exits with status 1 and saves nothing. `StopOnSigint` only notes the signal; the
 step finishes, and it raises `SigintStop`, a `SIGTERMException`, so that
-`simclr.training.interruption.SaveOnSigterm` writes `last.ckpt` as it does for SIGTERM. A second Ctrl+C
+`simclr.safety.sigterm.SaveOnSigterm` writes `last.ckpt` as it does for SIGTERM. A second Ctrl+C
 interrupts at once.
 """
 
@@ -69,7 +69,7 @@ class StopOnSigint(Callback):
 
 
 def sigint_message(stop: SigintStop) -> str:
-    """The one-line report of a run stopped by SIGINT (as `simclr.training.interruption.sigterm_message`)."""
+    """The one-line report of a run stopped by SIGINT (as `simclr.safety.sigterm.sigterm_message`)."""
     path = getattr(stop, "checkpoint_path", None)
     if path is None:
         return "stopped by SIGINT before training finished; no checkpoint was written"

@@ -1,6 +1,6 @@
 """ResumeCallback: what an exact resume needs beyond Lightning's own checkpoint state.
 
-The global RNG states (`simclr.training.rng`) and the position of each resumable train loader
+The global RNG states (`simclr.safety.rng`) and the position of each resumable train loader
 (`simclr.data.resumable`), saved in every checkpoint and put back before the first resumed batch.
 """
 
@@ -12,7 +12,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import CombinedLoader
 
 from simclr.data.resumable import ResumableDataLoader
-from simclr.training.rng import collect_rng_states, set_rng_states
+from simclr.safety.rng import collect_rng_states, set_rng_states
 
 
 def _train_loaders(trainer: Trainer) -> list[Any]:
