@@ -27,10 +27,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import Subset
 
-from simclr.cli.fit import run_cli
 from simclr.eval.evaluate import random_encoder_like
 from simclr.eval.features import extract_representations
 from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
+from simclr.pretraining import run_fit
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 BASE = CONFIGS / "fashion_mnist.yaml"  # the data module (Fashion-MNIST, uint8 in memory); the model is pinned below
@@ -125,7 +125,7 @@ def pretrain_and_probe(name: str, settings: dict[str, str], batch: int, args) ->
         "--trainer.logger.init_args.name",
         "",
     ]
-    cli = run_cli(fit_args)
+    cli = run_fit(fit_args)
     train_s = time.perf_counter() - start
     top1 = probe_h(cli.model.encoder, cli.model.augment.normalise, cli.datamodule, args.probe_train)
     row = {
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="runs/loss_comparison")
     args = parser.parse_args(argv)
     if argv is None:
-        sys.argv = sys.argv[:1]  # run_cli gets its own args; LightningCLI warns when sys.argv has others
+        sys.argv = sys.argv[:1]  # run_fit gets its own args; LightningCLI warns when sys.argv has others
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     start = time.perf_counter()
     print(f"every run: simclr fit --config {BASE.relative_to(CONFIGS.parent)} with")

@@ -7,7 +7,7 @@ import pytest
 import torch
 from helpers.cli import run_args, write_tiny_config
 
-from simclr.cli.fit import run_cli
+from simclr.pretraining import run_fit
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -27,5 +27,5 @@ def tiny(tmp_path_factory) -> Path:
 def trained(tiny, tmp_path_factory) -> Path:
     """last.ckpt of a 2-step run of the tiny model."""
     run = tmp_path_factory.mktemp("trained")
-    run_cli(run_args(tiny, run, "--trainer.max_steps", "2"))
+    run_fit(run_args(tiny, run, "--trainer.max_steps", "2"))
     return run / "ckpt" / "last.ckpt"

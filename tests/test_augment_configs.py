@@ -7,7 +7,7 @@ import pytest
 import torch
 from helpers import fakedata
 
-from simclr.cli.fit import run_cli
+from simclr.pretraining import run_fit
 
 pytestmark = pytest.mark.slow  # runs the CLI
 
@@ -27,7 +27,7 @@ def fit(tmp: Path, dataset: str, *extra: str):
     args = ["fit", "--config", str(CONFIGS / f"{dataset}.yaml"), *extra, "--data.init_args.root", str(root)]
     args += ["--data.init_args.batch_size", "4", "--trainer.accelerator", "cpu", "--trainer.devices", "1"]
     args += ["--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(tmp / "runs")]
-    return run_cli([*args, "--trainer.fast_dev_run", "2"])
+    return run_fit([*args, "--trainer.fast_dev_run", "2"])
 
 
 def check_views(cli, channels: int) -> None:

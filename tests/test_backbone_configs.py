@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from test_configs import fake_root, tiny
 
-from simclr.cli.fit import run_cli
 from simclr.cli.main import run_command
 from simclr.models import TorchvisionEncoder
+from simclr.pretraining import run_fit
 
 pytestmark = pytest.mark.slow  # trains and probes through the CLI
 
@@ -20,7 +20,7 @@ def test_backbone_config_fits_and_probes(config, dim, tmp_path):
     ckpt_dir = tmp_path / "ckpt"
     args = ["fit", "--config", str(CONFIGS / config), *fake_root(config, tmp_path), *tiny(tmp_path)]
     args += ["--trainer.max_steps", "2", "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false"]
-    cli = run_cli([*args, "--checkpoint.dirpath", str(ckpt_dir)])
+    cli = run_fit([*args, "--checkpoint.dirpath", str(ckpt_dir)])
     assert isinstance(cli.model.encoder, TorchvisionEncoder) and cli.model.encoder.feature_dim == dim
     out = tmp_path / "probe"
     run_command(["probe", "--ckpt", str(ckpt_dir / "last.ckpt"), "--max_iter", "2", "--knn_k", "3",

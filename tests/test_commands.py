@@ -10,9 +10,9 @@ import torch
 import torchvision
 from helpers import fakedata
 
-from simclr.cli.fit import run_cli
 from simclr.cli.main import run_command
 from simclr.methods.simclr import SimCLR
+from simclr.pretraining import run_fit
 
 pytestmark = pytest.mark.slow  # runs the CLI, notebooks, benchmark scripts or several processes
 
@@ -31,7 +31,7 @@ def pretrain(tmp: Path, config: str, data_root: Path, *extra: str) -> Path:
     """One short `simclr fit`; returns its last.ckpt."""
     logger = ["--trainer.logger.init_args.save_dir", str(tmp), "--trainer.logger.init_args.name", "",
               "--trainer.logger.init_args.version", ""]  # fmt: skip
-    run_cli(short_fit(config, data_root, tmp, *logger, *extra))
+    run_fit(short_fit(config, data_root, tmp, *logger, *extra))
     return tmp / "checkpoints" / "last.ckpt"  # name "" and version "": the run lives directly in tmp
 
 
@@ -101,7 +101,7 @@ def test_fit_runs_without_a_logger_or_checkpoints(tmp_path):
     the default checkpoint callback, instead of Lightning rejecting the combination."""
     data_root = fakedata.write_fashion_mnist(tmp_path / "fmnist", n_train=32, n_test=16)
     off = ["--trainer.logger", "false", "--trainer.enable_checkpointing", "false"]
-    cli = run_cli(short_fit("fashion_mnist.yaml", data_root, tmp_path / "run", *off))
+    cli = run_fit(short_fit("fashion_mnist.yaml", data_root, tmp_path / "run", *off))
     assert cli.trainer.global_step == 2 and cli.trainer.logger is None
     assert cli.trainer.checkpoint_callback is None
     assert not list(tmp_path.rglob("*.ckpt"))

@@ -8,8 +8,8 @@ import pytest
 import torch
 from helpers import fakedata
 
-from simclr.cli.fit import run_cli
 from simclr.methods.simclr import SimCLR
+from simclr.pretraining import run_fit
 
 pytestmark = pytest.mark.slow  # runs the CLI, notebooks, benchmark scripts or several processes
 
@@ -62,7 +62,7 @@ def test_model_config_fast_dev_run(config, tmp_path):
     overrides = fake_root(config, tmp_path)
     if config == "imagenet.yaml":  # crop 224 px views from 36 px images: same code path, CPU-sized
         overrides += ["--model.augment.init_args.pipeline.init_args.size", "32"]
-    cli = run_cli(
+    cli = run_fit(
         ["fit", "--config", str(CONFIGS / config), *overrides, *tiny(tmp_path), "--trainer.fast_dev_run", "1"]
     )
     assert cli.trainer.state.finished
@@ -79,7 +79,7 @@ def test_trainer_config_fast_dev_run(trainer_config, tmp_path):
         "--config",
         str(CONFIGS / "trainer" / trainer_config),
     ]
-    cli = run_cli([*args, *fake_root("fashion_mnist.yaml", tmp_path), *tiny(tmp_path), "--trainer.fast_dev_run", "1"])
+    cli = run_fit([*args, *fake_root("fashion_mnist.yaml", tmp_path), *tiny(tmp_path), "--trainer.fast_dev_run", "1"])
     assert cli.trainer.state.finished
     assert torch.isfinite(cli.trainer.callback_metrics["train/loss"])
 
@@ -100,7 +100,7 @@ def test_fit_writes_last_and_best_checkpoints_and_tensorboard_logs_then_resumes(
         "--trainer.enable_progress_bar",
         "false",
     ]
-    cli = run_cli([*base, *short, "--trainer.max_epochs", "2"])
+    cli = run_fit([*base, *short, "--trainer.max_epochs", "2"])
     run_dir = Path(cli.trainer.log_dir)
     ckpts = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     assert "last.ckpt" in ckpts and any(name.startswith("best-") for name in ckpts), ckpts
@@ -114,7 +114,7 @@ def test_fit_writes_last_and_best_checkpoints_and_tensorboard_logs_then_resumes(
         assert torch.equal(a, b), name
 
     last = str(run_dir / "checkpoints" / "last.ckpt")
-    resumed = run_cli([*base, *short, "--trainer.max_epochs", "3", "--ckpt_path", last])
+    resumed = run_fit([*base, *short, "--trainer.max_epochs", "3", "--ckpt_path", last])
     assert resumed.trainer.global_step == 9  # continued from step 6, not restarted
     assert resumed.trainer.current_epoch == 3
 
@@ -184,6 +184,6 @@ def test_width_with_stage_widths_is_a_one_line_error():
     ],
 )
 def test_an_honoured_width_override_changes_the_dim_of_h(config, overrides, dim):
-    cli = run_cli(["--config", str(CONFIGS / config), *overrides], run=False)
+    cli = run_fit(["--config", str(CONFIGS / config), *overrides], run=False)
     assert cli.model.encoder.feature_dim == dim
     assert cli.model.encoder(torch.zeros(2, cli.model.encoder.in_channels, 32, 32)).shape == (2, dim)

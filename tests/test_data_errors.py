@@ -13,12 +13,12 @@ import torch
 from helpers import fakedata
 from helpers.cli import run_args, user_error
 
-from simclr.cli.fit import run_cli
 from simclr.data import datamodules as data
 from simclr.data.decode import decode_rgb
 from simclr.data.holdout import held_out_count, stratified_holdout
 from simclr.data.readers import read_cifar, read_fashion_mnist, read_stl10
 from simclr.errors import UserError
+from simclr.pretraining import run_fit
 
 
 def folder_args(tiny: Path, run: Path, root: Path, *extra: str) -> list[str]:
@@ -126,7 +126,7 @@ def test_fit_on_held_out_split_of_mixed_formats(tiny, tmp_path):
         fakedata.write_pil_image(root / name, pixels[i])
     fakedata.write_pil_image(root / "a" / "deep.png", (np.arange(400).reshape(20, 20) * 150).astype(np.uint16))
     extra = ["--data.init_args.val_fraction", "0.25", "--trainer.max_steps", "2"]
-    run_cli(folder_args(tiny, tmp_path / "run", root, *extra))
+    run_fit(folder_args(tiny, tmp_path / "run", root, *extra))
     assert (tmp_path / "run" / "ckpt" / "last.ckpt").is_file()
 
 

@@ -105,11 +105,11 @@ def test_the_crop_size_is_the_fallback_image_side(trained):
 def test_a_vit_checkpoint_exports_to_onnx(tmp_path, monkeypatch, capsys):
     from helpers import fakedata
 
-    from simclr.cli.fit import run_cli
+    from simclr.pretraining import run_fit
 
     root = fakedata.write_fashion_mnist(tmp_path / "fm", n_train=32, n_test=16)
     config = Path(__file__).resolve().parents[1] / "configs" / "vit_fashion_mnist.yaml"
-    run_cli(["fit", "--config", str(config), "--data.init_args.root", str(root), "--data.init_args.batch_size", "8",
+    run_fit(["fit", "--config", str(config), "--data.init_args.root", str(root), "--data.init_args.batch_size", "8",
              "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
              "--trainer.default_root_dir", str(tmp_path), "--checkpoint.dirpath", str(tmp_path / "ckpt"),
              "--trainer.logger", "false"])  # fmt: skip
@@ -133,11 +133,11 @@ def demo_trained(tiny, tmp_path_factory) -> Path:
     """last.ckpt of a 1-step run of the tiny model with configs/trainer/cpu_demo.yaml stacked on (small_map_gemm on)."""
     from helpers.cli import run_args
 
-    from simclr.cli.fit import run_cli
+    from simclr.pretraining import run_fit
 
     run = tmp_path_factory.mktemp("demo_trained")
     demo = Path(__file__).resolve().parents[1] / "configs" / "trainer" / "cpu_demo.yaml"
-    run_cli(run_args(tiny, run, "--config", str(demo), "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1"))
+    run_fit(run_args(tiny, run, "--config", str(demo), "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1"))
     return run / "ckpt" / "last.ckpt"
 
 

@@ -10,13 +10,13 @@ import torch
 from helpers.cli import run_args, user_error
 from helpers.finetune import finetune_args, finetune_tiny
 
-from simclr.cli.fit import run_cli
 from simclr.cli.main import run_command
 from simclr.eval.evaluate import evaluate_checkpoint
 from simclr.eval.linear_probe import ProbeRecipe
 from simclr.finetuning.report import RECORD_KEYS
 from simclr.loading.finetuned import load_finetuned
 from simclr.loading.pretrained import load_datamodule, load_pretrained
+from simclr.pretraining import run_fit
 
 pytestmark = pytest.mark.slow
 FROZEN_LR = "1e-12"  # a run whose weights stay at their initial values (to 1e-6): compares initialisations
@@ -27,7 +27,7 @@ def trained_v2(tiny, tmp_path_factory) -> Path:
     """last.ckpt of a 1-step run of the tiny model with SimCLR v2's 3-layer head (configs/heads/simclr_v2_head.yaml)."""
     run = tmp_path_factory.mktemp("trained_v2")
     config = Path(__file__).parents[1] / "configs" / "heads" / "simclr_v2_head.yaml"
-    run_cli(run_args(tiny, run, "--config", str(config), "--trainer.max_steps", "1"))
+    run_fit(run_args(tiny, run, "--config", str(config), "--trainer.max_steps", "1"))
     return run / "ckpt" / "last.ckpt"
 
 

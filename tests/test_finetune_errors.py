@@ -9,9 +9,9 @@ import torch
 from helpers.cli import run_args, user_error
 from helpers.finetune import finetune_args, finetune_tiny
 
-from simclr.cli.fit import run_cli
 from simclr.data.subsets import LabelSubset, dataset_labels, split_description
 from simclr.loading.pretrained import load_datamodule
+from simclr.pretraining import run_fit
 
 pytestmark = pytest.mark.slow
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -89,7 +89,7 @@ def test_weights_of_absurd_magnitude_are_refused(monkeypatch, capsys, trained, t
 
 def test_the_record_names_the_method_that_pretrained_the_weights(tiny, trained, tmp_path):
     moco = tmp_path / "moco"
-    run_cli(run_args(tiny, moco, "--config", str(CONFIGS / "methods" / "moco_v2.yaml"), "--trainer.max_steps", "1"))
+    run_fit(run_args(tiny, moco, "--config", str(CONFIGS / "methods" / "moco_v2.yaml"), "--trainer.max_steps", "1"))
     out = tmp_path / "ft"
     tuned = finetune_tiny(moco / "ckpt" / "last.ckpt", out)
     finetune_tiny(moco / "ckpt" / "last.ckpt", out, "--init", "scratch")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from helpers.cli import run_args
 
-from simclr.cli.fit import run_cli
+from simclr.pretraining import run_fit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import finetune_table  # noqa: E402
@@ -17,7 +17,7 @@ import finetune_table  # noqa: E402
 def test_finetune_table_writes_every_column(tiny, trained, tmp_path):
     v2 = tmp_path / "v2"
     head = Path(__file__).parents[1] / "configs" / "heads" / "simclr_v2_head.yaml"
-    run_cli(run_args(tiny, v2, "--config", str(head), "--trainer.max_steps", "1"))
+    run_fit(run_args(tiny, v2, "--config", str(head), "--trainer.max_steps", "1"))
     out = tmp_path / "table.json"
     finetune_table.main(["--ckpt", str(trained), "--ckpt_v2", str(v2 / "ckpt" / "last.ckpt"), "--fractions", "0.5",
                          "1.0", "--steps", "1", "--batch_size", "8", "--probe_epochs", "1", "--out_dir",

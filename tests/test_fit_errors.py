@@ -11,7 +11,7 @@ import yaml
 from helpers.cli import run_args, user_error
 from helpers.finetune import finetune_tiny
 
-from simclr.cli.fit import run_cli
+from simclr.pretraining import run_fit
 
 pytestmark = pytest.mark.slow
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -78,7 +78,7 @@ def test_augmentation_options_of_kornia_and_our_transforms(monkeypatch, capsys, 
 
 def test_shipped_kornia_pipelines_still_build(tiny, tmp_path):
     config = CONFIGS / "augment" / "kornia_transforms_fashion_mnist.yaml"
-    cli = run_cli([*run_args(tiny, tmp_path, "--config", str(config)), "--trainer.fast_dev_run", "1"])
+    cli = run_fit([*run_args(tiny, tmp_path, "--config", str(config)), "--trainer.fast_dev_run", "1"])
     assert len(cli.model.augment.pipeline.transforms) == 5
 
 
@@ -160,14 +160,14 @@ def test_a_resume_compares_the_data_options_but_lets_the_root_move(monkeypatch, 
     assert f"--ckpt_path {shown} was trained with data.class_path='simclr.data.FashionMNIST'" in line
     moved = tmp_path / "moved"
     shutil.copytree(Path(yaml.safe_load(tiny.read_text())["data"]["init_args"]["root"]), moved)
-    resumed = run_cli(run_args(tiny, tmp_path / "run", "--ckpt_path", ckpt, "--data.init_args.root", str(moved),
+    resumed = run_fit(run_args(tiny, tmp_path / "run", "--ckpt_path", ckpt, "--data.init_args.root", str(moved),
                                "--data.init_args.num_workers", "1", "--trainer.max_steps", "3"))  # fmt: skip
     assert resumed.trainer.global_step == 3
 
 
 def test_a_new_fit_in_an_earlier_runs_folder_is_refused(monkeypatch, capsys, tiny, tmp_path):
     logged = ["--trainer.logger.init_args.version", "fixed"]
-    run_cli(run_args(tiny, tmp_path, "--trainer.max_steps", "1", *logged))
+    run_fit(run_args(tiny, tmp_path, "--trainer.max_steps", "1", *logged))
     config = tmp_path / "simclr" / "fixed" / "config.yaml"
     before = config.read_text(), (tmp_path / "ckpt" / "last.ckpt").read_bytes()
     line = user_error(monkeypatch, capsys, *run_args(tiny, tmp_path, "--trainer.max_steps", "2", *logged))
@@ -180,5 +180,5 @@ def test_a_new_fit_in_an_earlier_runs_folder_is_refused(monkeypatch, capsys, tin
     assert f"{config.parent} already holds an earlier run (config.yaml)" in line
     assert (config.read_text(), (tmp_path / "ckpt" / "last.ckpt").read_bytes()) == before
     assert not list(tmp_path.rglob("*.simclr-fit.lock"))
-    resumed = run_cli(run_args(tiny, tmp_path, "--trainer.max_steps", "2", *logged, "--ckpt_path", "last"))
+    resumed = run_fit(run_args(tiny, tmp_path, "--trainer.max_steps", "2", *logged, "--ckpt_path", "last"))
     assert resumed.trainer.global_step == 2  # resuming into the same folder is what it is for

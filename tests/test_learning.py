@@ -17,10 +17,10 @@ import pytest
 import torch
 from torch.utils.data import Subset
 
-from simclr.cli.fit import run_cli
 from simclr.data.readers import read_fashion_mnist
 from simclr.eval.features import extract_representations
 from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
+from simclr.pretraining import run_fit
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 STEPS = 300  # optimiser steps of batch 128 (0.64 of an epoch)
@@ -70,7 +70,7 @@ def probe_h(encoder, datamodule, normalise) -> float:
 def test_pretraining_beats_a_random_encoder(tmp_path):
     root = fashion_mnist_root()
     start = time.perf_counter()
-    cli = run_cli(
+    cli = run_fit(
         [
             "fit",
             "--config",

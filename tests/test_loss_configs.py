@@ -6,10 +6,10 @@ import pytest
 import torch
 from helpers import fakedata
 
-from simclr.cli.fit import run_cli
 from simclr.losses.nt_xent import NTXentLoss
 from simclr.losses.sigmoid import SigmoidLoss
 from simclr.losses.supcon import SupConLoss
+from simclr.pretraining import run_fit
 from simclr.training.optim import param_groups
 from simclr.training.pair_budget import ConstantPairsBudget
 
@@ -22,7 +22,7 @@ EXPECTED = {"sigmoid.yaml": SigmoidLoss, "supcon.yaml": SupConLoss}
 
 def fit(tmp: Path, *extra: str):
     root = fakedata.write_fashion_mnist(tmp / "fmnist")
-    return run_cli(
+    return run_fit(
         [
             "fit",
             "--config",

@@ -9,10 +9,10 @@ import torch
 from helpers import fakedata
 
 from simclr.cli.compare import compare
-from simclr.cli.fit import run_cli
 from simclr.cli.probe import probe
 from simclr.loading.pretrained import load_pretrained
 from simclr.methods import BYOL, MoCo, SimCLR
+from simclr.pretraining import run_fit
 
 pytestmark = pytest.mark.slow  # runs the CLI
 
@@ -35,7 +35,7 @@ def fit_args(method: str, tmp: Path, *extra: str) -> list[str]:
 
 @pytest.mark.parametrize("method", METHODS)
 def test_method_config_trains(method, tmp_path):
-    cli = run_cli(fit_args(method, tmp_path))
+    cli = run_fit(fit_args(method, tmp_path))
     assert cli.trainer.global_step == 3
     assert isinstance(cli.model, CLASSES.get(method, SimCLR))
     assert torch.isfinite(cli.trainer.callback_metrics["train/loss"])
@@ -44,19 +44,19 @@ def test_method_config_trains(method, tmp_path):
 
 def test_byol_trains_on_multicrop_views(tmp_path):
     args = fit_args("byol.yaml", tmp_path, "--config", str(CONFIGS / "methods" / "multicrop.yaml"))
-    cli = run_cli(args)
+    cli = run_fit(args)
     assert isinstance(cli.model, BYOL) and cli.model.augment.n_views == 6
     assert cli.trainer.global_step == 3 and torch.isfinite(cli.trainer.callback_metrics["train/loss"])
 
 
 def test_the_dataset_config_alone_still_means_simclr(tmp_path):
-    cli = run_cli(["--config", str(CONFIGS / "fashion_mnist.yaml"), "--trainer.logger", "false"], run=False)
+    cli = run_fit(["--config", str(CONFIGS / "fashion_mnist.yaml"), "--trainer.logger", "false"], run=False)
     assert type(cli.model) is SimCLR
 
 
 @pytest.mark.parametrize("method", ["moco_v2.yaml", "byol.yaml"])
 def test_probe_loads_moco_and_byol_checkpoints(method, tmp_path):
-    cli = run_cli(fit_args(method, tmp_path))
+    cli = run_fit(fit_args(method, tmp_path))
     last = tmp_path / "ckpt" / "last.ckpt"
     loaded = load_pretrained(str(last))
     assert type(loaded) is type(cli.model)
@@ -70,10 +70,10 @@ def test_probe_loads_moco_and_byol_checkpoints(method, tmp_path):
 
 
 def test_moco_resume_continues_with_the_saved_queue(tmp_path):
-    run_cli(fit_args("moco_v2.yaml", tmp_path))
+    run_fit(fit_args("moco_v2.yaml", tmp_path))
     last = str(tmp_path / "ckpt" / "last.ckpt")
     saved = load_pretrained(last).queue
-    resumed = run_cli(fit_args("moco_v2.yaml", tmp_path, "--trainer.max_steps", "4", "--ckpt_path", last))
+    resumed = run_fit(fit_args("moco_v2.yaml", tmp_path, "--trainer.max_steps", "4", "--ckpt_path", last))
     assert resumed.trainer.global_step == 4
     assert int(resumed.model.queue.ptr) == 4 * 8
     assert torch.equal(resumed.model.queue.keys[: 3 * 8], saved.keys[: 3 * 8])  # older keys kept, new ones appended

@@ -14,7 +14,7 @@ from helpers import fakedata
 from helpers.cli import run_args, user_error
 
 from augmentations import MultiView, presets
-from simclr.cli import fit as cli
+from simclr import pretraining as cli
 from simclr.data.resumable import EpochRandomSampler, ResumableDataLoader
 from simclr.safety.checkpoint_files import AtomicCheckpointIO
 from simclr.safety.rng import AugmentationRNG, stream_seed
@@ -148,7 +148,7 @@ def test_checkpoint_of_another_architecture(monkeypatch, capsys, tiny, trained, 
 
 
 def test_probe_asking_for_z_of_a_checkpoint_without_head(monkeypatch, capsys, tiny, tmp_path):
-    cli.run_cli(run_args(tiny, tmp_path, "--trainer.max_steps", "1", "--model.head", "torch.nn.Identity"))
+    cli.run_fit(run_args(tiny, tmp_path, "--trainer.max_steps", "1", "--model.head", "torch.nn.Identity"))
     ckpt = tmp_path / "ckpt" / "last.ckpt"
     line = user_error(monkeypatch, capsys, "probe", "--ckpt", str(ckpt), "--representations", "[h, z]")
     assert (
@@ -214,10 +214,10 @@ def test_sigkilled_run_resumed_from_last_ends_with_the_uninterrupted_weights(tin
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same kernels as the OMP_NUM_THREADS=1 subprocess
     try:
-        cli.run_cli(run_args(tiny, tmp_path / "uninterrupted", *every))  # meanwhile, in this process
+        cli.run_fit(run_args(tiny, tmp_path / "uninterrupted", *every))  # meanwhile, in this process
         assert killed.wait(timeout=300) == -signal.SIGKILL, killed.stderr.read()[-2000:]
         assert torch.load(tmp_path / "resumed" / "ckpt" / "last.ckpt", weights_only=False)["global_step"] == 9
-        cli.run_cli(run_args(tiny, tmp_path / "resumed", *every, "--ckpt_path", "last"))
+        cli.run_fit(run_args(tiny, tmp_path / "resumed", *every, "--ckpt_path", "last"))
     finally:
         torch.set_num_threads(threads)
     expected, resumed = final_weights(tmp_path / "uninterrupted"), final_weights(tmp_path / "resumed")
@@ -233,7 +233,7 @@ def loss_curve(run: Path) -> list[tuple[int, float]]:
 
 def test_same_seed_and_config_give_identical_loss_curves(tiny, tmp_path):
     for name in ("a", "b"):
-        cli.run_cli(
+        cli.run_fit(
             run_args(
                 tiny,
                 tmp_path / name,

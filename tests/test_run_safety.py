@@ -10,7 +10,7 @@ import pytest
 import torch
 from helpers.cli import run_args, user_error
 
-from simclr.cli.fit import run_cli
+from simclr.pretraining import run_fit
 from simclr.safety.run_folder import lock_path
 from simclr.safety.sigterm import SIGTERM_EXIT_STATUS
 
@@ -24,10 +24,10 @@ def test_a_fast_dev_run_writes_no_checkpoint_anywhere(monkeypatch, tiny, trained
     ckpt = tmp_path / "real" / "ckpt"
     ckpt.mkdir(parents=True)
     (ckpt / "last.ckpt").write_bytes(trained.read_bytes())  # a real run's progress
-    run_cli(["fit", "--config", str(tiny), "--checkpoint.dirpath", str(ckpt), "--trainer.fast_dev_run", "2"])
+    run_fit(["fit", "--config", str(tiny), "--checkpoint.dirpath", str(ckpt), "--trainer.fast_dev_run", "2"])
     assert sorted(p.name for p in ckpt.iterdir()) == ["last.ckpt"]
     assert (ckpt / "last.ckpt").read_bytes() == trained.read_bytes()
-    run_cli(["fit", "--config", str(tiny), "--trainer.fast_dev_run", "1"])
+    run_fit(["fit", "--config", str(tiny), "--trainer.fast_dev_run", "1"])
     assert not (tmp_path / "runs").exists() and not (tmp_path / "checkpoints").exists()
 
 
@@ -44,7 +44,7 @@ def test_a_resume_with_changed_model_options_is_refused_naming_them(monkeypatch,
         f"--ckpt_path {trained} was trained with model.optimizer.init_args.lr=0.1, but this command sets 0.01" in line
     )
     assert "drop --ckpt_path to start a new run" in line
-    resumed = run_cli(run_args(tiny, tmp_path / "same", "--ckpt_path", str(trained), "--trainer.max_steps", "3"))
+    resumed = run_fit(run_args(tiny, tmp_path / "same", "--ckpt_path", str(trained), "--trainer.max_steps", "3"))
     assert resumed.trainer.global_step == 3  # the same options resume
 
 
@@ -61,8 +61,8 @@ def test_sigterm_saves_a_resumable_checkpoint_and_fails(tiny, tmp_path):
         f"simclr: error: stopped by SIGTERM before training finished; resume with --ckpt_path {last}"
     )
     assert torch.load(last, weights_only=True)["global_step"] == 5
-    resumed = run_cli(run_args(tiny, run, "--trainer.max_steps", "12", "--ckpt_path", "last"))
-    straight = run_cli(run_args(tiny, tmp_path / "straight", "--trainer.max_steps", "12"))
+    resumed = run_fit(run_args(tiny, run, "--trainer.max_steps", "12", "--ckpt_path", "last"))
+    straight = run_fit(run_args(tiny, tmp_path / "straight", "--trainer.max_steps", "12"))
     assert resumed.trainer.global_step == straight.trainer.global_step == 12
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6), name
@@ -80,7 +80,7 @@ def test_a_folder_held_by_a_live_run_is_refused_and_a_stale_lock_is_taken_over(m
     finally:
         other.kill()
         other.wait()
-    fit = run_cli(run_args(tiny, run, "--trainer.max_steps", "1"))  # the lock's process is gone: taken over
+    fit = run_fit(run_args(tiny, run, "--trainer.max_steps", "1"))  # the lock's process is gone: taken over
     assert fit.trainer.global_step == 1 and (run / "ckpt" / "last.ckpt").is_file()
     assert not lock_path(run / "ckpt").exists()  # released when the fit ended
     assert sorted(p.name for p in (run / "ckpt").iterdir()) == ["last.ckpt"]  # only the run's own files

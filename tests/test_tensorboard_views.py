@@ -9,9 +9,9 @@ from helpers.cli import run_args
 from tensorboard.backend.event_processing.event_accumulator import IMAGES, EventAccumulator
 
 from augmentations import MultiView, simclr_fashion_mnist
-from simclr.cli.fit import run_cli
 from simclr.cli.main import run_command
 from simclr.eval.figures import confusion_matrix
+from simclr.pretraining import run_fit
 from simclr.training.view_grid import ViewPairGrid, unnormalise, view_grid
 
 PAD = 2  # make_grid's padding
@@ -132,7 +132,7 @@ def test_view_grid_resizes_smaller_views_for_display():
 
 @pytest.mark.slow
 def test_fit_adds_the_grid_only_with_a_logger(tiny, tmp_path):
-    cli = run_cli(run_args(tiny, tmp_path, "--trainer.max_steps", "1", "--trainer.logger", "false"))
+    cli = run_fit(run_args(tiny, tmp_path, "--trainer.max_steps", "1", "--trainer.logger", "false"))
     assert not any(isinstance(c, ViewPairGrid) for c in cli.trainer.callbacks)
 
 

@@ -112,10 +112,10 @@ def test_adapted_first_conv_answers_a_grey_image_as_the_rgb_conv_does(in_channel
 def test_vit_config_fast_dev_run_on_fake_data(tmp_path):
     from test_configs import fake_root, tiny
 
-    from simclr.cli.fit import run_cli
+    from simclr.pretraining import run_fit
 
     config = "vit_fashion_mnist.yaml"
-    cli = run_cli(
+    cli = run_fit(
         ["fit", "--config", str(CONFIGS / config), *fake_root(config, tmp_path), *tiny(tmp_path)]
         + ["--trainer.fast_dev_run", "1"]
     )

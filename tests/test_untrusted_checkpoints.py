@@ -9,8 +9,8 @@ import pytest
 import torch
 from helpers.cli import run_args, user_error
 
-from simclr.cli.fit import run_cli
 from simclr.cli.main import run_command
+from simclr.pretraining import run_fit
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +82,7 @@ def test_weights_only_false_loads_a_trusted_file(monkeypatch, capsys, tiny, trai
     assert (run / "backbone.pt").is_file()
     run_command([*commands(tiny, run, trusted)["probe"], "--weights_only", "false", "--max_iter", "2", "--knn_k", "3"])
     assert (run / "probe" / "probe.json").is_file()
-    resumed = run_cli([*commands(tiny, run, trusted)["fit"], "--weights_only", "false"])
+    resumed = run_fit([*commands(tiny, run, trusted)["fit"], "--weights_only", "false"])
     assert resumed.trainer.global_step == 3  # continued from the checkpoint's step 2
 
 

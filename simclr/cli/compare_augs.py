@@ -33,9 +33,9 @@ from simclr.ablation.plots import bar_chart, format_pair_table, pair_heatmap, pa
 from simclr.ablation.results import UNTRAINED, CompareRow, format_rows, format_seed_table, mean_over_seeds, write_rows
 from simclr.ablation.runner import Budget, compare, quiet_lightning
 from simclr.ablation.strategies import load_strategies, restrict
-from simclr.cli.fit import SimCLRCLI, run_cli
 from simclr.errors import UserError
 from simclr.eval.figures import log_figures
+from simclr.pretraining.lightning_cli import SimCLRCLI, run_fit
 from simclr.safety.output_paths import check_output_folder, record_outputs
 from simclr.safety.run_folder import writable_folder
 
@@ -70,7 +70,7 @@ def build_from_fit_config(fit_args: list[str]):
     def make_cli() -> SimCLRCLI:
         with quiet_lightning(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
-            return run_cli([*fit_args, "--trainer.logger", "false"], run=False, save_config_callback=None)
+            return run_fit([*fit_args, "--trainer.logger", "false"], run=False, save_config_callback=None)
 
     return (lambda: make_cli().model), make_cli().datamodule
 

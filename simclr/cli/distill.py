@@ -19,8 +19,8 @@ import lightning as L
 import yaml
 
 from simclr.cli.finetune import parser
-from simclr.cli.probe import resolve_device
 from simclr.data.subsets import LabelsOnlyIn, LabelSubset
+from simclr.devices import resolve_device
 from simclr.errors import UserError, short_reason, user_message
 from simclr.finetuning.distill_loss import check_distill_options
 from simclr.finetuning.distiller import Distiller

@@ -21,9 +21,9 @@ import lightning as L
 import torch
 from torch.utils.data import Subset
 
-from simclr.cli.probe import resolve_device
 from simclr.data.base import ImageDataModule
 from simclr.data.subsets import LabelSubset, check_fraction, dataset_labels, split_description
+from simclr.devices import resolve_device
 from simclr.errors import UserError
 from simclr.eval.features import projection_head, representation_names
 from simclr.finetuning.finetuner import FineTuner, layers_up_to

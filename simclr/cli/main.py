@@ -25,11 +25,12 @@ from simclr.cli.compare_augs import compare_augs
 from simclr.cli.distill import run_distill
 from simclr.cli.export import export
 from simclr.cli.finetune import run_finetune
-from simclr.cli.fit import quiet_known_warnings, run_cli
 from simclr.cli.probe import probe
 from simclr.errors import DEBUG_ENV, user_message
+from simclr.pretraining import run_fit
 from simclr.safety.sigterm import SIGTERM_EXIT_STATUS, sigterm_message
 from simclr.shipped_configs import configs_table, resolve_config_args
+from simclr.warning_filters import quiet_known_warnings
 
 CHECKPOINT_COMMANDS = (probe, export)  # options and help come from their signatures and docstrings
 
@@ -61,7 +62,7 @@ def main() -> None:
         else:
             if args != sys.argv[1:]:  # a config given by name: LightningCLI parses the resolved list
                 warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended to run")
-            run_cli(None if args == sys.argv[1:] else args)
+            run_fit(None if args == sys.argv[1:] else args)
     except SIGTERMException as stop:  # a SystemExit with status 0: report it and fail
         print(f"simclr: error: {sigterm_message(stop)}", file=sys.stderr)
         sys.exit(SIGTERM_EXIT_STATUS)

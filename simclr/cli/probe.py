@@ -8,6 +8,7 @@ from typing import Literal
 import torch
 
 from simclr.data.datamodules import ImageDataModule
+from simclr.devices import resolve_device
 from simclr.errors import UserError
 from simclr.eval.evaluate import evaluate_checkpoint
 from simclr.eval.figures import log_probe_views
@@ -190,19 +191,6 @@ def check_classes(data: ImageDataModule) -> None:
             f"the data at {Path(data.root).absolute()} has {data.num_classes} class{which}; a probe needs 2 or more: "
             f"pass --root (or --data.init_args.root) with one sub-folder of images per class"
         )
-
-
-def resolve_device(device: str) -> torch.device:
-    """ "auto" -> CUDA when available, else the CPU; "cuda" without a GPU is a one-line UserError."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as e:
-        raise UserError(f"--device {device} is not a device torch knows; pass --device cpu, cuda or auto") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {device} but torch sees no CUDA GPU here; pass --device cpu (or auto)")
-    return dev
 
 
 def log_to_tensorboard(

@@ -5,7 +5,7 @@ strategy files name code by import path (`class_path: simclr.models.ResNetEncode
 instantiation imports and calls what they name. Whole packages cannot be trusted by prefix: torch,
 lightning and kornia hold callables that compile source or start processes when given chosen arguments.
 So a path is accepted only when it names, exactly (no module attribute chain such as
-`simclr.cli.fit.os.system`), one of:
+`simclr.pretraining.lightning_cli.os.system`), one of:
 
 - the project's own classes and view-pipeline factories in `PROJECT_CLASSES`, by their defining module or
   any package of ours above it that exports them (`simclr.ProjectionHead`, `simclr.models.ProjectionHead`);

@@ -1,4 +1,4 @@
-"""`simclr fit`: LightningCLI over the self-supervised methods and the image data modules.
+"""`simclr fit` from Python (`run_fit(args)`): LightningCLI over the self-supervised methods and the image data modules.
 
     simclr fit --config configs/fashion_mnist.yaml --config configs/trainer/cpu_demo.yaml
     simclr fit --config configs/cifar10.yaml --print_config
@@ -32,6 +32,7 @@ from augmentations.config_checks import check_augment_config
 from simclr.data.datamodules import ImageDataModule
 from simclr.errors import UserError
 from simclr.methods.base import ViewMethod
+from simclr.pretraining.stacked_configs import check_view_strategies
 from simclr.safety.checkpoint_files import AtomicCheckpointIO
 from simclr.safety.fit_checks import check_run_length
 from simclr.safety.lightning_internals import CLIHooks, SaveLastEveryNSteps
@@ -41,8 +42,8 @@ from simclr.safety.resume_checks import check_resumable, check_resume_data
 from simclr.safety.run_folder import RunFolderLock, check_new_run, last_checkpoint
 from simclr.safety.safe_loading import read_checkpoint_file
 from simclr.safety.sigterm import SaveOnSigterm
-from simclr.training.stacked_configs import check_view_strategies
 from simclr.training.view_grid import ViewPairGrid
+from simclr.warning_filters import quiet_known_warnings
 
 DEFAULT_METHOD = "simclr.methods.SimCLR"
 
@@ -164,13 +165,6 @@ class SimCLRCLI(CLIHooks):
         return callbacks
 
 
-def quiet_known_warnings() -> None:
-    """Hide two warnings that say nothing to our users: the module augments in `on_after_batch_transfer`
-    on purpose, and Lightning 2.6's pytree helper warns about an API torch deprecated."""
-    warnings.filterwarnings("ignore", message="You have overridden `on_after_batch_transfer`")
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-
-
 NULLS = ("null", "Null", "NULL", "~")  # YAML's spellings of None
 
 
@@ -199,7 +193,7 @@ def model_nulls_as_json(args: list[str]) -> list[str]:
     return out
 
 
-def run_cli(args: list[str] | None = None, **kwargs) -> SimCLRCLI:
+def run_fit(args: list[str] | None = None, **kwargs) -> SimCLRCLI:
     """Parse `args` (default: sys.argv), build model, data and trainer, run the subcommand (kwargs: SimCLRCLI's)."""
     quiet_known_warnings()
     given = sys.argv[1:] if args is None else args
