@@ -21,11 +21,11 @@ import torch
 from common import REPO, pick_device, print_table, write_json
 from torch.utils.data import Subset
 
-from simclr.cli.distill import distill
-from simclr.cli.finetune import finetune
 from simclr.eval.features import extract_representations
 from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
 from simclr.eval.sgd_probe import SGDProbeRecipe, evaluate_with_sgd
+from simclr.finetuning.distill import distill
+from simclr.finetuning.finetune import finetune
 from simclr.loading.pretrained import load_datamodule, load_pretrained
 
 COLUMNS = ["scratch", "probe_h", "finetune_h", "finetune_head_1", "distill"]

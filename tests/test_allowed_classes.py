@@ -114,7 +114,7 @@ def test_a_checkpoint_naming_a_function_runs_no_code_in_any_command(monkeypatch,
         ["export", "--ckpt", str(crafted["pretrained"]), "--out", str(out / "b.pt")],
         ["finetune", "--ckpt", str(crafted["pretrained"]), "--out_dir", str(out), "--max_steps", "1"],
         ["export", "--ckpt", str(crafted["finetuned"]), "--out", str(out / "f.pt")],
-        ["distill", "--teacher", str(crafted["finetuned"]), "--out_dir", str(out), "--max_steps", "1"],
+        ["distill", "--ckpt", str(crafted["finetuned"]), "--out_dir", str(out), "--max_steps", "1"],
     ):
         line = user_error(monkeypatch, capsys, *args)
         assert "which is not on the list of classes built from files" in line, args
@@ -172,7 +172,7 @@ def test_compare_commands_refuse_files_naming_code_unless_trusted(monkeypatch, c
     fm = str(REPO / "configs" / "fashion_mnist.yaml")
     for args in (
         ["compare", "--experiment", str(experiment), "--out_dir", str(tmp_path / "a")],
-        ["compare-augs", "--config", fm, "--strategies", str(strategies), "--out", str(tmp_path / "b")],
+        ["compare-augs", "--config", fm, "--strategies", str(strategies), "--out_dir", str(tmp_path / "b")],
     ):
         line = user_error(monkeypatch, capsys, *args)
         assert "which is not on the list of classes built from files" in line and line.endswith("--trust_files true")

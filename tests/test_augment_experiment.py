@@ -12,7 +12,7 @@ from helpers.cli import user_error
 from simclr.ablation.augment_experiment import load_augment_experiment
 from simclr.ablation.results import UNTRAINED, CompareRow, format_seed_table, mean_over_seeds, read_rows
 from simclr.ablation.strategies import load_strategies
-from simclr.cli.compare_augs import compare_augs
+from simclr.cli.main import run_command
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 GRIDS = sorted(p.name for p in (CONFIGS / "experiments" / "augment").glob("*.yaml"))
@@ -52,8 +52,8 @@ def test_augment_experiment_runs_with_two_seeds_at_a_tiny_size(name, tmp_path):
     tiny.write_text(yaml.safe_dump(spec))
     root = fakedata.write_fashion_mnist(tmp_path / "fm", n_train=64, n_test=32)
     out = tmp_path / "out"
-    rows = read_rows(compare_augs(["--experiment", str(tiny), "--data.init_args.root", str(root),
-                                   "--out", str(out), "--accelerator", "cpu"]))  # fmt: skip
+    rows = read_rows(run_command(["compare-augs", "--experiment", str(tiny), "--data.init_args.root", str(root),
+                                   "--out_dir", str(out), "--accelerator", "cpu"]))  # fmt: skip
     seeds = experiment.seeds
     assert [r.seed for r in rows] == [s for s in seeds for _ in range(5)]  # untrained + 4 strategies per seed
     assert len({r.strategy for r in rows}) == 5 and all(0 <= r.h_top1 <= 1 for r in rows)
@@ -91,8 +91,8 @@ def test_options_the_experiment_sets_and_repeated_seeds_are_refused(monkeypatch,
     grid = str(CONFIGS / "experiments" / "augment" / "augmentation_grid.yaml")
     line = user_error(monkeypatch, capsys, "compare-augs", "--experiment", grid, "--seeds", "3")
     assert "--seeds has no effect with --experiment" in line
-    line = user_error(monkeypatch, capsys, "compare-augs", "--experiment", grid, "--budget.epochs", "3")
-    assert "--budget.epochs has no effect with --experiment" in line
+    line = user_error(monkeypatch, capsys, "compare-augs", "--experiment", grid, "--epochs", "3")
+    assert "--epochs has no effect with --experiment" in line
     line = user_error(monkeypatch, capsys, "compare-augs", "--config", str(CONFIGS / "fashion_mnist.yaml"),
                       "--strategies", str(CONFIGS / "strategies" / "pairs_fashion_mnist.yaml"), "--seeds", "0", "0")  # fmt: skip
     assert "--seeds [0, 0] repeat a seed" in line
@@ -133,7 +133,7 @@ def test_malformed_strategy_files_are_one_line(text, message, tmp_path, monkeypa
     path.write_text(text)
     out = tmp_path / "out"
     line = user_error(monkeypatch, capsys, "compare-augs", "--config", str(CONFIGS / "fashion_mnist.yaml"),
-                      "--strategies", str(path), "--out", str(out))  # fmt: skip
+                      "--strategies", str(path), "--out_dir", str(out))  # fmt: skip
     assert line == "simclr: error: " + message.replace("{path}", str(path))
     assert not out.exists()  # refused before any work
 
@@ -141,13 +141,13 @@ def test_malformed_strategy_files_are_one_line(text, message, tmp_path, monkeypa
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--budget.probe_images", "-2"],
-         "--budget.probe_images -2 is not a count of 1 or more; pass a positive number (null: all)"),
-        (["--budget.train_images", "0"],
-         "--budget.train_images 0 is not a count of 1 or more; pass a positive number (null: all)"),
-        (["--budget.test_images", "-1"],
-         "--budget.test_images -1 is not a count of 1 or more; pass a positive number (null: the whole test split)"),
-        (["--budget.val_images", "0"], "--budget.val_images 0 is not a count of 1 or more; pass a positive number"),
+        (["--probe_images", "-2"],
+         "--probe_images -2 is not a count of 1 or more; pass a positive number (null: all)"),
+        (["--train_images", "0"],
+         "--train_images 0 is not a count of 1 or more; pass a positive number (null: all)"),
+        (["--test_images", "-1"],
+         "--test_images -1 is not a count of 1 or more; pass a positive number (null: the whole test split)"),
+        (["--val_images", "0"], "--val_images 0 is not a count of 1 or more; pass a positive number"),
         (["--only", "[crop, hue]"],
          f"--only names block 'hue', which {PAIRS} does not define; name blocks among crop, cutout, color, blur, "
          f"noise, rotate, sobel"),
@@ -156,7 +156,7 @@ def test_malformed_strategy_files_are_one_line(text, message, tmp_path, monkeypa
 def test_compare_augs_budget_and_only_options_are_one_line(options, message, tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     line = user_error(monkeypatch, capsys, "compare-augs", "--config", str(CONFIGS / "fashion_mnist.yaml"),
-                      "--strategies", PAIRS, "--out", str(out), *options)  # fmt: skip
+                      "--strategies", PAIRS, "--out_dir", str(out), *options)  # fmt: skip
     assert line == f"simclr: error: {message}"
     assert not out.exists()
 
@@ -182,14 +182,17 @@ def test_augment_experiment_budget_and_repeated_keys_are_one_line(tmp_path, monk
 
 
 def test_compare_augs_out_is_checked_before_any_work(tmp_path, monkeypatch, capsys):
-    base = ["compare-augs", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--strategies", PAIRS, "--out"]
+    base = ["compare-augs", "--config", str(CONFIGS / "fashion_mnist.yaml"), "--strategies", PAIRS, "--out_dir"]
     blocker = tmp_path / "file"
     blocker.write_text("a file")
     line = user_error(monkeypatch, capsys, *base, str(blocker))
-    assert line == f"simclr: error: --out {blocker} is a file, not a folder; pass a folder path, e.g. --out runs/out"
+    assert (
+        line
+        == f"simclr: error: --out_dir {blocker} is a file, not a folder; pass a folder path, e.g. --out_dir runs/out"
+    )
     line = user_error(monkeypatch, capsys, *base, str(blocker / "grid"))
     assert line == (
-        f"simclr: error: --out {blocker / 'grid'} is under the file {blocker}, so it cannot be a folder; pass another "
+        f"simclr: error: --out_dir {blocker / 'grid'} is under the file {blocker}, so it cannot be a folder; pass another "
         f"folder"
     )
     out = tmp_path / "out"
@@ -197,14 +200,14 @@ def test_compare_augs_out_is_checked_before_any_work(tmp_path, monkeypatch, caps
     (out / "seed1" / "compare.json").write_text("[]")
     line = user_error(monkeypatch, capsys, *base, str(out), "--seeds", "0", "1")
     assert line == (
-        f"simclr: error: --out would replace {out / 'seed1' / 'compare.json'}, which simclr compare-augs did not "
-        f"write; pass another --out, or --overwrite true to replace it"
+        f"simclr: error: --out_dir would replace {out / 'seed1' / 'compare.json'}, which simclr compare-augs did not "
+        f"write; pass another --out_dir, or --overwrite true to replace it"
     )
     (out / "table.md").symlink_to(PAIRS)  # the strategies file, by a symbolic link
     line = user_error(monkeypatch, capsys, *base, str(out), "--overwrite", "true")
     assert line == (
-        f"simclr: error: --out would write {out / 'table.md'}, which is --strategies {PAIRS} (the same file); pass "
-        f"another --out"
+        f"simclr: error: --out_dir would write {out / 'table.md'}, which is --strategies {PAIRS} (the same file); pass "
+        f"another --out_dir"
     )
     assert (out / "seed1" / "compare.json").read_text() == "[]" and sorted(p.name for p in out.iterdir()) == [
         "seed1",

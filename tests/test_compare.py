@@ -20,8 +20,9 @@ from augmentations import (
     RandomRot90,
     presets,
 )
+from simclr.ablation.fit_configs import split_fit_args
 from simclr.ablation.results import UNTRAINED, CompareRow, format_rows, read_rows, summary, write_rows
-from simclr.ablation.runner import Budget, compare
+from simclr.ablation.runner import Budget, compare_strategies
 from simclr.ablation.strategies import (
     Strategy,
     compositions,
@@ -31,7 +32,6 @@ from simclr.ablation.strategies import (
     singles,
     strength_sweep,
 )
-from simclr.cli.compare_augs import split_fit_args
 from simclr.data.datamodules import FashionMNIST
 from simclr.methods.simclr import SimCLR
 from simclr.models.encoder import ResNetEncoder
@@ -152,7 +152,7 @@ def test_compare_runs_every_strategy_type(tmp_path):
         + [Strategy("preset", list(presets.simclr_fashion_mnist(28).transforms))]
     )
     budget = Budget(max_steps=2, probe_images=48, val_images=24, probe_max_iter=3)
-    rows = compare(strategies, tiny_model, data, budget, accelerator="cpu", out_dir=tmp_path / "out")
+    rows = compare_strategies(strategies, tiny_model, data, budget, accelerator="cpu", out_dir=tmp_path / "out")
     assert [r.strategy for r in rows] == [UNTRAINED, "crop", "noise+rotate", "crop twice", "color 0.5", "preset"]
     assert rows[2].parts == ["noise", "rotate"] and rows[0].parts == [] and rows[0].final_loss is None
     for r in rows[1:]:
@@ -163,7 +163,7 @@ def test_compare_runs_every_strategy_type(tmp_path):
         table = list(csv.DictReader(fh))
     assert [t["strategy"] for t in table] == [r.strategy for r in rows] and table[2]["parts"] == "noise > rotate"
     # everything but the strategy is fixed: the same strategy twice gives the same numbers
-    again = compare(strategies[1:2], tiny_model, data, budget, accelerator="cpu", untrained=False)
+    again = compare_strategies(strategies[1:2], tiny_model, data, budget, accelerator="cpu", untrained=False)
     assert again[0].h_top1 == rows[2].h_top1 and again[0].final_loss == pytest.approx(rows[2].final_loss)
 
 
@@ -198,12 +198,12 @@ def test_split_fit_args():
         "--data.init_args.root",
         "/d",
         "--model.x=1",
-        "--budget.epochs",
+        "--epochs",
         "2",
     ]
     assert split_fit_args(args) == (
         ["--config", "a.yaml", "--data.init_args.root", "/d", "--model.x=1"],
-        ["--strategies", "s.yaml", "--budget.epochs", "2"],
+        ["--strategies", "s.yaml", "--epochs", "2"],
     )
 
 
@@ -233,15 +233,15 @@ def test_cli_compare_augs(tmp_path, monkeypatch):
             "[8, 8, 8, 8]",
             "--strategies",
             str(spec),
-            "--out",
+            "--out_dir",
             str(out),
-            "--budget.max_steps",
+            "--max_steps",
             "1",
-            "--budget.probe_images",
+            "--probe_images",
             "32",
-            "--budget.val_images",
+            "--val_images",
             "16",
-            "--budget.probe_max_iter",
+            "--probe_max_iter",
             "2",
             "--accelerator",
             "cpu",

@@ -65,10 +65,10 @@ def finetuned(trained, tmp_path_factory):
 
 @pytest.mark.slow
 def test_distill_trains_a_student_and_records_it(finetuned, tmp_path, capsys):
-    from simclr.cli.distill import run_distill
+    from simclr.cli.main import run_command
 
     out = tmp_path / "out"
-    ckpt = run_distill(["--teacher", str(finetuned), "--out_dir", str(out), "--max_steps", "2", "--batch_size", "8",
+    ckpt = run_command(["distill", "--ckpt", str(finetuned), "--out_dir", str(out), "--max_steps", "2", "--batch_size", "8",
                         "--device", "cpu", "--alpha", "0.5", "--temperature", "2"])  # fmt: skip
     records = json.loads((out / "finetune.json").read_text())
     assert [r["init"] for r in records] == ["distill"] and records[0]["labelled_images"] == 30
@@ -79,5 +79,5 @@ def test_distill_trains_a_student_and_records_it(finetuned, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_distill_refuses_a_pretraining_checkpoint_as_teacher(trained, monkeypatch, capsys):
-    line = user_error(monkeypatch, capsys, "distill", "--teacher", str(trained))
+    line = user_error(monkeypatch, capsys, "distill", "--ckpt", str(trained))
     assert "is not a fine-tuned model" in line and "simclr finetune" in line

@@ -10,7 +10,7 @@ from helpers.cli import user_error
 
 from simclr.ablation.experiments import load_experiment
 from simclr.ablation.method_table import read_method_rows
-from simclr.cli.compare import compare
+from simclr.cli.main import run_command
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 EXPERIMENTS = sorted(p.name for p in (CONFIGS / "experiments").glob("*.yaml"))
@@ -40,7 +40,7 @@ def test_experiment_runs_every_variant_at_a_tiny_size(name, tmp_path):
     out = tmp_path / "out"
     args = ["--experiment", str(tiny_copy(name, tmp_path)), "--data.init_args.root", str(root), "--out_dir", str(out),
             "--knn_k", "3", "--accelerator", "cpu", "--baselines", "false"]  # fmt: skip
-    rows = read_method_rows(compare(args))
+    rows = read_method_rows(run_command(["compare", *args]))
     assert [r.method for r in rows] == [v.name for v in experiment.variants]
     assert all(0 <= r.linear_top1 <= 1 and r.steps == 1 for r in rows)
     assert all((r.z_linear_top1 is not None) == experiment.probe_z for r in rows)
@@ -249,9 +249,11 @@ def test_variant_names_with_slashes_and_spaces_get_their_own_files_inside_the_ou
     out = tmp_path / "out"
     args = ["--experiment", str(experiment), "--data.init_args.root", str(root), "--out_dir", str(out), "--knn_k", "3",
             "--accelerator", "cpu", "--baselines", "false", "--model.encoder.init_args.stage_widths", "[8, 8, 8, 8]"]  # fmt: skip
-    rows = read_method_rows(compare(args))
+    rows = read_method_rows(run_command(["compare", *args]))
     assert [r.method for r in rows] == ["crop + color 1/8", "a/b"]
     assert sorted(p.name for p in (out / "variants").iterdir()) == ["00_crop_+_color_1_8.yaml", "01_a_b.yaml"]
     assert yaml.safe_load((out / "variants" / "01_a_b.yaml").read_text()) == spec["variants"]["a/b"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fm", "names.yaml", "out"]
-    assert read_method_rows(compare(args))[0].method == "crop + color 1/8"  # its own files: a second run replaces them
+    assert (
+        read_method_rows(run_command(["compare", *args]))[0].method == "crop + color 1/8"
+    )  # its own files: a second run replaces them

@@ -6,8 +6,8 @@ import pytest
 import torch
 from helpers.cli import user_error
 
-from simclr.cli import export as export_module
 from simclr.cli.main import run_command
+from simclr.loading import export as export_module
 from simclr.methods.simclr import SimCLR
 
 

@@ -83,9 +83,8 @@ def test_a_reused_subset_file_gives_the_same_images(trained, tmp_path):
     subset = tmp_path / "a" / "subset_0.5_seed1.json"
     run_args_b = finetune_args(trained, tmp_path / "b", "--subset", str(subset))
     run_args_b.remove("--label_fraction"), run_args_b.remove("0.5")
-    from simclr.cli.finetune import run_finetune
 
-    run_finetune(run_args_b)
+    run_command(["finetune", *run_args_b])
     copied = json.loads((tmp_path / "b" / "subset_0.5_seed1.json").read_text())
     assert copied == json.loads(subset.read_text())
 
@@ -155,7 +154,7 @@ def test_a_crafted_checkpoint_runs_no_code(trained, monkeypatch, capsys, tmp_pat
     checkpoint["extra"] = Payload(marker)
     crafted = tmp_path / "crafted.ckpt"
     torch.save(checkpoint, crafted)
-    for command in (["finetune", "--ckpt"], ["distill", "--teacher"]):
+    for command in (["finetune", "--ckpt"], ["distill", "--ckpt"]):
         line = user_error(monkeypatch, capsys, *command, str(crafted), "--out_dir", str(tmp_path / "out"))
         assert "safe loading (torch.load weights_only=True) refuses" in line and "--weights_only false" in line
         assert not marker.exists()

@@ -118,18 +118,18 @@ def test_a_student_config_without_a_usable_encoder_is_one_line(
 ):
     config = tmp_path / "student.yaml"
     config.write_text(yaml_text)
-    line = user_error(monkeypatch, capsys, "distill", "--teacher", str(teacher), "--student_config", str(config),
+    line = user_error(monkeypatch, capsys, "distill", "--ckpt", str(teacher), "--student_config", str(config),
                       "--out_dir", str(tmp_path / "out"), "--device", "cpu")  # fmt: skip
     assert f"--student_config {config} " in line and expected in line
 
 
 def test_distill_refuses_a_bad_seed_and_a_teacher_with_a_broken_subset(monkeypatch, capsys, teacher, tmp_path):
-    line = user_error(monkeypatch, capsys, "distill", "--teacher", str(teacher), "--seed", "-1")
+    line = user_error(monkeypatch, capsys, "distill", "--ckpt", str(teacher), "--seed", "-1")
     assert "--seed is -1; pass a whole number from 0 to 4294967295" in line
     checkpoint = torch.load(teacher, weights_only=True)
     checkpoint["label_subset"]["indices"][1] = checkpoint["label_subset"]["indices"][0]
     broken = tmp_path / "broken.ckpt"
     torch.save(checkpoint, broken)
-    line = user_error(monkeypatch, capsys, "distill", "--teacher", str(broken), "--out_dir", str(tmp_path / "out"))
+    line = user_error(monkeypatch, capsys, "distill", "--ckpt", str(broken), "--out_dir", str(tmp_path / "out"))
     assert f"checkpoint {broken} holds the index {checkpoint['label_subset']['indices'][0]} more than once" in line
-    assert line.endswith("pass an intact checkpoint written by `simclr finetune` as --teacher")
+    assert line.endswith("pass an intact checkpoint written by `simclr finetune` as --ckpt")

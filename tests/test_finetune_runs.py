@@ -12,8 +12,9 @@ from helpers.cli import user_error
 from helpers.finetune import finetune_args, finetune_tiny, stop_at_step, stopped
 from lightning.pytorch import Callback
 
-from simclr.cli import distill as distill_command
-from simclr.cli import finetune as finetune_command
+from simclr.cli.main import run_command
+from simclr.finetuning import distill as distill_command
+from simclr.finetuning import finetune as finetune_command
 from simclr.loading.finetuned import load_finetuned
 from simclr.safety.sigint import SIGINT_EXIT_STATUS
 from simclr.safety.sigterm import SIGTERM_EXIT_STATUS
@@ -29,7 +30,7 @@ def teacher(trained, tmp_path_factory) -> Path:
 
 
 def distill_args(teacher: Path, out: Path, *extra: str) -> list[str]:
-    return ["--teacher", str(teacher), "--out_dir", str(out), "--batch_size", "8", "--device", "cpu", "--alpha",
+    return ["--ckpt", str(teacher), "--out_dir", str(out), "--batch_size", "8", "--device", "cpu", "--alpha",
             "0.5", *extra]  # fmt: skip
 
 
@@ -71,7 +72,7 @@ def test_a_stopped_finetune_keeps_last_ckpt_and_resumes_exactly(monkeypatch, cap
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["last.ckpt"]  # nothing under the final name
     assert not (out / "finetune.json").exists()
 
-    resumed = finetune_command.run_finetune(finetune_args(trained, out, *STEPS, "--ckpt_path", "last"))
+    resumed = run_command(["finetune", *finetune_args(trained, out, *STEPS, "--ckpt_path", "last")])
     straight = finetune_tiny(trained, tmp_path / "straight", *STEPS)
     assert resumed.name == straight.name == "simclr-from_h-0.5-seed0.ckpt"
     assert torch.load(resumed, weights_only=True)["global_step"] == 6
@@ -93,8 +94,8 @@ def test_a_stopped_distill_keeps_last_ckpt_and_resumes_exactly(monkeypatch, caps
     assert torch.load(last, weights_only=True)["global_step"] == 2
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["last.ckpt"]
 
-    resumed = distill_command.run_distill(distill_args(teacher, out, "--max_steps", "5", "--ckpt_path", str(last)))
-    straight = distill_command.run_distill(distill_args(teacher, tmp_path / "straight", "--max_steps", "5"))
+    resumed = run_command(["distill", *distill_args(teacher, out, "--max_steps", "5", "--ckpt_path", str(last))])
+    straight = run_command(["distill", *distill_args(teacher, tmp_path / "straight", "--max_steps", "5")])
     assert resumed.name == straight.name == "distill-from_h-0.5-seed0.ckpt"
     assert_same_weights(load_finetuned(straight), load_finetuned(resumed))
     assert not last.exists()
@@ -124,7 +125,7 @@ def test_resuming_checks_the_run_and_no_run_starts_over_another_unfinished_one(m
     assert last.read_bytes() == before  # refused before any work
     line = user_error(monkeypatch, capsys, "finetune", *finetune_args(trained, tmp_path / "new", "--ckpt_path", "last"))
     assert f"--ckpt_path last found no last.ckpt in {tmp_path / 'new' / 'checkpoints'}" in line
-    line = user_error(monkeypatch, capsys, "distill", "--teacher", str(trained), "--ckpt_path", "last",
+    line = user_error(monkeypatch, capsys, "distill", "--ckpt", str(trained), "--ckpt_path", "last",
                       "--out_dir", str(tmp_path / "d"))  # fmt: skip
     assert "is not a fine-tuned model" in line
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from helpers import fakedata
 
-from simclr.cli.compare import compare
-from simclr.cli.probe import probe
+from simclr.cli.main import run_command
+from simclr.eval.probe_checkpoint import probe
 from simclr.loading.pretrained import load_pretrained
 from simclr.methods import BYOL, MoCo, SimCLR
 from simclr.pretraining import run_fit
@@ -88,7 +88,7 @@ def test_compare_writes_table_chart_and_tensorboard_with_the_baselines(tmp_path)
         "--max_steps", "2", "--batch_size", "8", "--train_images", "32", "--probe_images", "32",
         "--test_images", "16", "--probe_max_iter", "3", "--knn_k", "5", "--accelerator", "cpu", "--out_dir", str(out),
     ]  # fmt: skip
-    rows = json.loads(compare(args).read_text())
+    rows = json.loads(run_command(["compare", *args]).read_text())
     assert [(r["method"], r["model"], r["steps"]) for r in rows] == [
         ("simclr", "SimCLR", 2), ("byol", "BYOL", 2), ("random_h", "SimCLR", 0), ("pixels", "-", 0)
     ]  # fmt: skip

@@ -8,7 +8,7 @@
     budget: {train_images: 12288, probe_images: 10000}   # simclr.ablation.runner.Budget fields
     one_sided: true              # optional (default true): the Figure 5 protocol, identity | strategy
 
-    simclr compare-augs --experiment configs/experiments/augment/augmentation_grid.yaml --out runs/grid
+    simclr compare-augs --experiment configs/experiments/augment/augmentation_grid.yaml --out_dir runs/grid
 
 Paths are relative to the working directory or to a folder above the file (`find_config`).
 """

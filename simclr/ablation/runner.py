@@ -9,12 +9,13 @@ size (Fashion-MNIST 28 x 28, CIFAR 32 x 32, ImageFolder centre crops), so that s
 and "crop" is a transformation like the others. `one_sided=False` augments both views instead (SimCLR
 training proper). Every run starts from the same initial weights and sees the same batches (seeded).
 
-    rows = compare(load_strategies("configs/strategies/pairs_fashion_mnist.yaml"), build_model, datamodule,
+    rows = compare_strategies(load_strategies("configs/strategies/pairs_fashion_mnist.yaml"), build_model, datamodule,
                    Budget(epochs=1, train_images=8192, probe_images=10000))
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import warnings
@@ -241,7 +242,7 @@ def run_strategy(
     return row
 
 
-def compare(
+def compare_strategies(
     strategies: Sequence[Strategy],
     build_model: Callable[[], SimCLR],
     datamodule: ImageDataModule,
@@ -291,3 +292,10 @@ def compare(
         if out_dir is not None:
             write_rows(rows, out_dir)
     return rows
+
+
+def given_budget_option(budget: Budget) -> str:
+    """The option of the first field of `budget` off its default, e.g. "--epochs" ("the budget options" if none)."""
+    default = Budget()
+    changed = [f.name for f in dataclasses.fields(Budget) if getattr(budget, f.name) != getattr(default, f.name)]
+    return f"--{changed[0]}" if changed else "the budget options"

@@ -1,11 +1,11 @@
-"""The `simclr` command: `fit` (LightningCLI), `probe`, `export` and `compare-augs`.
+"""The `simclr` command: `fit` (LightningCLI) and the library functions behind the other commands.
 
     simclr fit --config configs/fashion_mnist.yaml --config configs/trainer/cpu_demo.yaml
     simclr probe --ckpt runs/demo/checkpoints/last.ckpt
     simclr export --ckpt runs/demo/checkpoints/last.ckpt --out backbone.pt
     simclr finetune --ckpt runs/demo/checkpoints/last.ckpt --label_fraction 0.01 --from h --out_dir runs/ft
-    simclr distill --teacher runs/ft/checkpoints/simclr-from_h-0.01-seed0.ckpt --out_dir runs/ft
-    simclr compare-augs --config configs/fashion_mnist.yaml --strategies configs/strategies/pairs_fashion_mnist.yaml
+    simclr distill --ckpt runs/ft/checkpoints/simclr-from_h-0.01-seed0.ckpt --out_dir runs/ft
+    simclr compare-augs --config fashion_mnist --strategies configs/strategies/pairs_fashion_mnist.yaml
     simclr compare --config configs/fashion_mnist.yaml --methods configs/methods/simclr.yaml configs/methods/byol.yaml
     simclr configs                      # the shipped configs, each usable by name: --config fashion_mnist
 
@@ -13,31 +13,56 @@ User mistakes end with one line on stderr, `simclr: error: <what was wrong>; <th
 (simclr.errors); SIMCLR_DEBUG=1 shows their traceback. Bugs keep their traceback.
 """
 
+import inspect
 import os
 import sys
 import warnings
+from collections.abc import Callable
+from pathlib import Path
 
-import jsonargparse
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from simclr.cli.compare import compare
-from simclr.cli.compare_augs import compare_augs
-from simclr.cli.distill import run_distill
-from simclr.cli.export import export
-from simclr.cli.finetune import run_finetune
-from simclr.cli.probe import probe
+from simclr.ablation import compare as compare_module
+from simclr.ablation import compare_augs as compare_augs_module
+from simclr.ablation.compare import compare
+from simclr.ablation.compare_augs import compare_augs
+from simclr.ablation.fit_configs import split_fit_args
+from simclr.cli.parsing import FIT_ARGS, parse_command
 from simclr.errors import DEBUG_ENV, user_message
+from simclr.eval.probe_checkpoint import probe
+from simclr.finetuning.distill import distill
+from simclr.finetuning.finetune import finetune
+from simclr.loading.export import export
 from simclr.pretraining import run_fit
+from simclr.safety.sigint import exit_status_of_sigint
 from simclr.safety.sigterm import SIGTERM_EXIT_STATUS, sigterm_message
 from simclr.shipped_configs import configs_table, resolve_config_args
 from simclr.warning_filters import quiet_known_warnings
 
-CHECKPOINT_COMMANDS = (probe, export)  # options and help come from their signatures and docstrings
+# Every command but `fit`: the library function it runs (options and help from its signature and docstring),
+# and the module docstring that holds its usage examples, if any.
+COMMANDS: dict[str, tuple[Callable[..., Path], str | None]] = {
+    "probe": (probe, None),
+    "export": (export, None),
+    "finetune": (finetune, None),
+    "distill": (distill, None),
+    "compare": (compare, compare_module.__doc__),
+    "compare-augs": (compare_augs, compare_augs_module.__doc__),
+}
 
 
-def run_command(args: list[str]) -> object:
-    """`probe` / `export` through jsonargparse."""
-    return jsonargparse.CLI(list(CHECKPOINT_COMMANDS), args=args, as_positional=False, exit_on_error=False)
+def run_command(args: list[str]) -> Path:
+    """`simclr COMMAND ARGS` for a command of COMMANDS; Ctrl+C stops a training run with a resumable last.ckpt
+    and exit status 130."""
+    name, rest = args[0], list(args[1:])
+    function, module_doc = COMMANDS[name]
+    takes_fit_args = FIT_ARGS in inspect.signature(function).parameters
+    fit_args, rest = split_fit_args(rest) if takes_fit_args else ([], rest)
+    kwargs = parse_command(function, f"simclr {name}", rest, module_doc)
+    if takes_fit_args:
+        kwargs[FIT_ARGS] = fit_args
+    with exit_status_of_sigint():
+        return function(**kwargs)
 
 
 def main() -> None:
@@ -51,14 +76,8 @@ def main() -> None:
     try:
         if args and args[0] == "configs":
             print(configs_table())
-        elif args and args[0] in {f.__name__ for f in CHECKPOINT_COMMANDS}:
+        elif args and args[0] in COMMANDS:
             run_command(args)
-        elif args and args[0] in ("finetune", "distill"):  # own parsers: `finetune --from` is a Python keyword
-            (run_finetune if args[0] == "finetune" else run_distill)(args[1:])
-        elif args and args[0] == "compare-augs":
-            compare_augs(args[1:])
-        elif args and args[0] == "compare":
-            compare(args[1:])
         else:
             if args != sys.argv[1:]:  # a config given by name: LightningCLI parses the resolved list
                 warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended to run")

@@ -137,7 +137,7 @@ def check_same_run(
         path: its path, for the message.
         run: this command's run record: {"command", "name", "options": {option: value}}.
         subset: this run's labelled subset (as a dict); config: its model config (init arguments).
-        model_option: the option that chose the model (--ckpt, --teacher), for the message.
+        model_option: the option that chose the model (--ckpt), for the message.
     """
     saved = checkpoint.get("run")
     if not isinstance(saved, dict) or saved.get("command") != run["command"]:

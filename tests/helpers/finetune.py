@@ -9,7 +9,6 @@ import pytest
 from helpers.killer import KillAfterStep
 
 from simclr.cli import main as cli_main
-from simclr.cli.finetune import run_finetune
 
 
 def finetune_args(ckpt: Path, out: Path, *extra: str) -> list[str]:
@@ -20,11 +19,11 @@ def finetune_args(ckpt: Path, out: Path, *extra: str) -> list[str]:
 
 def finetune_tiny(ckpt: Path, out: Path, *extra: str) -> Path:
     """The checkpoint of a 2-step fine-tuning run of `ckpt` written into `out`."""
-    return run_finetune(finetune_args(ckpt, out, *extra))
+    return cli_main.run_command(["finetune", *finetune_args(ckpt, out, *extra)])
 
 
 def stop_at_step(monkeypatch, command: ModuleType, step: int, signal_name: str, callbacks: list | None = None) -> None:
-    """Makes the trainer of `command` (simclr.cli.finetune or simclr.cli.distill) send `signal_name` to this
+    """Makes the trainer of `command` (simclr.finetuning.finetune or simclr.finetuning.distill) send `signal_name` to this
     process after training step `step`; `callbacks` run before that signal in every step."""
     make_trainer = command.make_trainer
 

@@ -11,12 +11,10 @@ with the same command and `--ckpt_path last` (simclr.finetuning.runs).
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
-import jsonargparse
 import lightning as L
 import torch
 from torch.utils.data import Subset
@@ -44,7 +42,6 @@ from simclr.loading.pretrained import load_datamodule, load_pretrained
 from simclr.safety.lightning_internals import build_with_config
 from simclr.safety.run_folder import writable_folder
 from simclr.safety.safe_loading import read_checkpoint
-from simclr.safety.sigint import exit_status_of_sigint
 
 DEFAULT_FRACTION = 0.01  # 1% of the labels, SimCLR's smallest setting
 # Area range of the fine-tuning crops. (1, 1) = flip only: on 28 px Fashion-MNIST, crops of (0.2, 1) / (0.5, 1) /
@@ -162,7 +159,7 @@ def finetune(
     if is_finetuned(checkpoint):
         raise UserError(
             f"checkpoint {ckpt} is a fine-tuned model, not a pretraining run; pass the .ckpt written by `simclr fit` "
-            f"(or distil this one: simclr distill --teacher {ckpt})"
+            f"(or distil this one: simclr distill --ckpt {ckpt})"
         )
     pretrained = load_pretrained(ckpt, weights_only=weights_only)
     layers = layers_up_to(from_layer, representation_names(projection_head(pretrained.head)))
@@ -210,24 +207,3 @@ def finetune(
     )
     print(f"wrote {md}, {js} and {final}")
     return final
-
-
-def parser(function, prog: str) -> jsonargparse.ArgumentParser:
-    """The options of `function` (from its signature and docstring), with `from_layer` spelled `--from`."""
-    p = jsonargparse.ArgumentParser(
-        prog=prog, description=(function.__doc__ or "").split("\n\n")[0], exit_on_error=False
-    )
-    takes_layer = "from_layer" in inspect.signature(function).parameters
-    p.add_function_arguments(function, as_positional=False, skip={"from_layer"} if takes_layer else None)
-    if takes_layer:
-        p.add_argument(
-            "--from", dest="from_layer", default="h", help="h, head_1, ..., z: the layer the classifier reads."
-        )
-    return p
-
-
-def run_finetune(args: list[str]) -> Path:
-    """`simclr finetune ARGS`; Ctrl+C ends it with a resumable last.ckpt and exit status 130."""
-    config = parser(finetune, "simclr finetune").parse_args(args)
-    with exit_status_of_sigint():
-        return finetune(**config.as_dict())

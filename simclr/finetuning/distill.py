@@ -1,7 +1,7 @@
 """`simclr distill`: SimCLR v2 self-distillation of a fine-tuned teacher into a student, on all training images.
 
-    simclr distill --teacher runs/ft/checkpoints/simclr-from_head_1-0.01-seed0.ckpt --out_dir runs/ft
-    simclr distill --teacher T.ckpt --student_config configs/student.yaml --temperature 1.0 --alpha 0.5
+    simclr distill --ckpt runs/ft/checkpoints/simclr-from_head_1-0.01-seed0.ckpt --out_dir runs/ft
+    simclr distill --ckpt T.ckpt --student_config configs/student.yaml --temperature 1.0 --alpha 0.5
 
 The student is the teacher's architecture with fresh weights, or the encoder of --student_config (a YAML with
 its `class_path` and `init_args`, or a `simclr fit` config whose `model.encoder` is used). Its test top-1 is
@@ -18,7 +18,6 @@ from typing import Any
 import lightning as L
 import yaml
 
-from simclr.cli.finetune import parser
 from simclr.data.subsets import LabelsOnlyIn, LabelSubset
 from simclr.devices import resolve_device
 from simclr.errors import UserError, short_reason, user_message
@@ -40,7 +39,6 @@ from simclr.finetuning.runs import (
 from simclr.loading.finetuned import RunRecord, finetuned_datamodule, read_finetuned
 from simclr.safety.lightning_internals import build_with_config, without_instantiator
 from simclr.safety.run_folder import writable_folder
-from simclr.safety.sigint import exit_status_of_sigint
 
 FINETUNER = f"{FineTuner.__module__}.{FineTuner.__qualname__}"
 
@@ -81,7 +79,7 @@ def build_distiller(config: dict[str, Any], student_config: str | None) -> Disti
 
 
 def distill(
-    teacher: str,
+    ckpt: str,
     student_config: str | None = None,
     temperature: float = 1.0,
     alpha: float = 0.0,
@@ -101,7 +99,7 @@ def distill(
     (SimCLR v2 self-distillation), optionally plus the labelled loss on the teacher's labelled subset.
 
     Args:
-        teacher: checkpoint written by `simclr finetune`.
+        ckpt: the teacher: a checkpoint written by `simclr finetune`.
         student_config: YAML of the student's encoder (same or smaller, with a `feature_dim`); default: the
             teacher's architecture.
         temperature: tau of the softened predictions (SimCLR v2: 1.0).
@@ -124,12 +122,12 @@ def distill(
     check_budget(epochs, max_steps, lr, batch_size, every_n_train_steps)
     check_seed(seed)
     dev = resolve_device(device)
-    out = writable_folder(out_dir if out_dir else Path(teacher).parent.parent, "--out_dir")
-    checkpoint = read_finetuned(teacher, weights_only)
-    data = finetuned_datamodule(checkpoint, teacher, root)
+    out = writable_folder(out_dir if out_dir else Path(ckpt).parent.parent, "--out_dir")
+    checkpoint = read_finetuned(ckpt, weights_only)
+    data = finetuned_datamodule(checkpoint, ckpt, root)
     train_set = data.labelled_dataset("train")
-    fix = "pass an intact checkpoint written by `simclr finetune` as --teacher"
-    labelled = LabelSubset.from_dict(checkpoint["label_subset"], f"checkpoint {teacher}", data.num_classes, fix)
+    fix = "pass an intact checkpoint written by `simclr finetune` as --ckpt"
+    labelled = LabelSubset.from_dict(checkpoint["label_subset"], f"checkpoint {ckpt}", data.num_classes, fix)
     if labelled.train_images != len(train_set):
         raise UserError(
             f"the data at {data.root} has {len(train_set)} training images, but the teacher's subset indexes {labelled.train_images}; pass --root with the teacher's data"
@@ -157,7 +155,7 @@ def distill(
     run = {"command": "distill", "name": run_name, "options": options}
     resume = resume_path(ckpt_path, out / "checkpoints", run, weights_only)
     if resume is not None:
-        where = "--teacher (and --student_config)"
+        where = "--ckpt (and --student_config)"
         check_same_run(read_finetuned(resume, weights_only), resume, run, asdict(labelled), config, where)
     teacher_state = {
         k.removeprefix("student."): v for k, v in checkpoint["state_dict"].items() if not k.startswith("teacher.")
@@ -173,13 +171,6 @@ def distill(
         "distill", model.student.from_layer, labelled.label_fraction, len(labelled.indices), top1, trained_epochs
     )
     md, js = append_record(out, record, header=f"# Fine-tuning\n\nTest set: {data.test_set_description()}.")
-    print(f"distilled student: test top-1 {100 * top1:.2f}% (teacher {teacher})")
+    print(f"distilled student: test top-1 {100 * top1:.2f}% (teacher {ckpt})")
     print(f"wrote {md}, {js} and {final}")
     return final
-
-
-def run_distill(args: list[str]) -> Path:
-    """`simclr distill ARGS`; Ctrl+C ends it with a resumable last.ckpt and exit status 130."""
-    config = parser(distill, "simclr distill").parse_args(args)
-    with exit_status_of_sigint():
-        return distill(**config.as_dict())
