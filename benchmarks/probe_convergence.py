@@ -17,9 +17,10 @@ import torch
 from common import REPO, pick_device, print_table, write_json
 from torch.utils.data import Subset
 
-from simclr.eval.features import extract_representations, projection_head
+from simclr.eval.features import extract_representations
 from simclr.eval.linear_probe import ProbeRecipe, prepared_features, train_probe
 from simclr.loading.pretrained import load_datamodule, load_pretrained
+from simclr.models.representations import projection_head
 
 
 def features(ckpt: str, root: str | None, representation: str, limit: int | None, device: torch.device):

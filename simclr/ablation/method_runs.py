@@ -20,10 +20,11 @@ from torch.utils.data import Dataset, Subset
 from simclr.ablation.method_table import MethodRow, write_method_rows
 from simclr.ablation.runner import Budget, fixed_subset, quiet_lightning
 from simclr.data.datamodules import ImageDataModule
-from simclr.eval.features import extract_representations, pixel_features, projection_head
+from simclr.eval.features import extract_representations, pixel_features
 from simclr.eval.knn import knn_top1
 from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
 from simclr.methods.base import ViewMethod
+from simclr.models.representations import projection_head
 
 log = logging.getLogger(__name__)
 

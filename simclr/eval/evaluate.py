@@ -16,7 +16,7 @@ from torch.utils.data import Dataset, Subset
 
 from simclr.data.datamodules import ImageDataModule
 from simclr.eval.diagnostics import representation_diagnostics
-from simclr.eval.features import extract_representations, pixel_features, projection_head
+from simclr.eval.features import extract_representations, pixel_features
 from simclr.eval.linear_probe import ProbeRecipe
 from simclr.eval.probe import (
     KNN_K,
@@ -29,6 +29,7 @@ from simclr.eval.probe import (
 )
 from simclr.eval.report import ProbeRow
 from simclr.methods.simclr import SimCLR
+from simclr.models.representations import projection_head
 
 log = logging.getLogger(__name__)
 DIAGNOSTIC_IMAGES = 2048  # test images whose two augmented views feed alignment / uniformity

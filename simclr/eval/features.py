@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from simclr.data.datasets import collate_batch
+from simclr.models.representations import representation_names
 
 Normalise = Callable[[Tensor], Tensor]  # uint8 (B, C, H, W) on the device -> float (B, C, H, W)
 
@@ -21,20 +22,6 @@ Normalise = Callable[[Tensor], Tensor]  # uint8 (B, C, H, W) on the device -> fl
 def _loader(dataset: Dataset, batch_size: int) -> DataLoader:
     """In-order uint8 batches (images (B, C, H, W), labels (B,)), gathered by `__getitems__` when present."""
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=False, collate_fn=collate_batch)
-
-
-def projection_head(head: nn.Module | None) -> nn.Module | None:
-    """`head` if it is a projection MLP with readable layers (`forward_all`, `layers`), else None (e.g. a model
-    trained with `head: torch.nn.Identity` has no z of its own)."""
-    return head if hasattr(head, "forward_all") and hasattr(head, "layers") else None
-
-
-def representation_names(head: nn.Module | None) -> list[str]:
-    """Keys of `extract_representations`' dict: "h", "head_1" ... "head_{L-1}", "z" ("h" only without a head)."""
-    if head is None:
-        return ["h"]
-    hidden = len(head.layers) - 1
-    return ["h"] + [f"head_{i}" for i in range(1, hidden + 1)] + ["z"]
 
 
 def extract_representations(

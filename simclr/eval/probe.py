@@ -19,10 +19,11 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from simclr.eval.features import Normalise, extract_representations, projection_head
+from simclr.eval.features import Normalise, extract_representations
 from simclr.eval.knn import knn_top1
 from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe_predictions
 from simclr.eval.report import ProbeRow
+from simclr.models.representations import projection_head
 
 log = logging.getLogger(__name__)
 KNN_K = 200  # neighbours of the kNN probe (Wu et al. 2018's 200-NN)

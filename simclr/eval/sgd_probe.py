@@ -22,8 +22,8 @@ from torchmetrics.classification import MulticlassAccuracy
 from augmentations import RandomHorizontalFlip, RandomResizedCrop, ViewPipeline
 from simclr.data.datasets import collate_batch
 from simclr.errors import UserError
-from simclr.eval.features import projection_head, representation_names
 from simclr.eval.report import ProbeRow
+from simclr.models.representations import projection_head, representation_names
 from simclr.training.optim import warmup_cosine
 
 FeatureStream = Callable[[], Iterable[tuple[dict[str, Tensor], Tensor]]]  # () -> batches of ({name: (B, D)}, (B,))

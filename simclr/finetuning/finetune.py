@@ -23,7 +23,6 @@ from simclr.data.base import ImageDataModule
 from simclr.data.subsets import LabelSubset, check_fraction, dataset_labels, split_description
 from simclr.devices import resolve_device
 from simclr.errors import UserError
-from simclr.eval.features import projection_head, representation_names
 from simclr.finetuning.finetuner import FineTuner, layers_up_to
 from simclr.finetuning.report import append_record, init_name, make_record
 from simclr.finetuning.runs import (
@@ -39,6 +38,7 @@ from simclr.finetuning.runs import (
 )
 from simclr.loading.finetuned import RunRecord, is_finetuned, read_finetuned
 from simclr.loading.pretrained import load_datamodule, load_pretrained
+from simclr.models.representations import projection_head, representation_names
 from simclr.safety.lightning_internals import build_with_config
 from simclr.safety.run_folder import writable_folder
 from simclr.safety.safe_loading import read_checkpoint

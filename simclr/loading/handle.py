@@ -21,8 +21,8 @@ from torch import Tensor, nn
 
 from simclr.data.base import ImageDataModule
 from simclr.errors import UserError
-from simclr.eval.features import projection_head, representation_names
 from simclr.loading.checkpoints import is_finetuned, load_datamodule, load_finetuned, load_pretrained
+from simclr.models.representations import projection_head, representation_names
 from simclr.safety.safe_loading import read_checkpoint_file
 
 

@@ -7,9 +7,9 @@ import torch
 
 from simclr.data.datamodules import ImageDataModule
 from simclr.errors import UserError
-from simclr.eval.features import projection_head, representation_names
 from simclr.methods.base import ViewMethod
 from simclr.methods.simclr import SimCLR
+from simclr.models.representations import projection_head, representation_names
 from simclr.safety.lightning_internals import instantiate_saved
 from simclr.safety.safe_loading import check_finite, read_checkpoint
 
