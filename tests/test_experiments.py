@@ -92,7 +92,7 @@ def test_compare_refuses_trainer_options_and_method_files_with_other_sections(tm
 
 
 def test_max_steps_sets_the_run_length_whatever_the_epochs_and_both_is_an_error():
-    from simclr.ablation.runner import Budget
+    from simclr.ablation.budget import Budget
     from simclr.errors import UserError
 
     assert Budget(max_steps=300).trainer_limits() == {"max_epochs": -1, "max_steps": 300}  # B=512: > 1 epoch

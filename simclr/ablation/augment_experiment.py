@@ -5,7 +5,7 @@
     strategies: configs/strategies/pairs_fashion_mnist.yaml
     only: [crop, color]          # optional: keep the strategies made of these blocks only
     seeds: [0, 1]
-    budget: {train_images: 12288, probe_images: 10000}   # simclr.ablation.runner.Budget fields
+    budget: {train_images: 12288, probe_images: 10000}   # simclr.ablation.budget.Budget fields
     one_sided: true              # optional (default true): the Figure 5 protocol, identity | strategy
 
     simclr compare-augs --experiment configs/experiments/augment/augmentation_grid.yaml --out_dir runs/grid
@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from simclr.ablation.budget import Budget
 from simclr.ablation.experiments import BUDGET_FIELDS, config_list, find_config, parse_budget, read_spec, seed_list
-from simclr.ablation.runner import Budget
 from simclr.errors import UserError
 
 KEYS = {"configs", "strategies", "only", "seeds", "budget", "one_sided"}

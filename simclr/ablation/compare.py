@@ -26,6 +26,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from simclr.ablation.budget import Budget, given_budget_option
 from simclr.ablation.experiments import Experiment, load_experiment, variant_files, write_variant_configs
 from simclr.ablation.fit_configs import build_from_fit_config, fit_inputs
 from simclr.ablation.method_runs import compare_methods
@@ -36,7 +37,6 @@ from simclr.ablation.method_table import (
     write_method_rows,
 )
 from simclr.ablation.names import check_names
-from simclr.ablation.runner import Budget, given_budget_option
 from simclr.ablation.yaml_files import read_mapping
 from simclr.errors import UserError
 from simclr.safety.output_paths import check_output_folder, record_outputs

@@ -25,11 +25,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from simclr.ablation.augment_experiment import load_augment_experiment
+from simclr.ablation.budget import Budget, given_budget_option
 from simclr.ablation.fit_configs import build_from_fit_config, fit_inputs
 from simclr.ablation.names import check_names
 from simclr.ablation.plots import bar_chart, format_pair_table, pair_heatmap, pair_matrix
 from simclr.ablation.results import UNTRAINED, CompareRow, format_rows, format_seed_table, mean_over_seeds, write_rows
-from simclr.ablation.runner import Budget, compare_strategies, given_budget_option
+from simclr.ablation.runner import compare_strategies
 from simclr.ablation.strategies import load_strategies, restrict
 from simclr.errors import UserError
 from simclr.eval.figures import log_figures

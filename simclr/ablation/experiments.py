@@ -4,7 +4,7 @@ A YAML under configs/experiments/ describes it (and regenerates a docs/results p
 
     configs: [configs/fashion_mnist.yaml]        # the fit configs every variant stacks on, in order
     seeds: [0, 1]
-    budget: {max_steps: 300, train_images: 20000}  # simclr.ablation.runner.Budget fields
+    budget: {max_steps: 300, train_images: 20000}  # simclr.ablation.budget.Budget fields
     probe_z: true                                  # also probe z (the head's output), not only h
     variants:                                      # name -> a fit-config fragment stacked last
       nonlinear: {}
@@ -28,8 +28,8 @@ from typing import Any
 
 import yaml
 
+from simclr.ablation.budget import Budget
 from simclr.ablation.names import check_names, file_names
-from simclr.ablation.runner import Budget
 from simclr.ablation.yaml_files import read_mapping
 from simclr.errors import UserError
 from simclr.safety.allowed_classes import check_config_file

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -17,8 +16,9 @@ import lightning as L
 import torch
 from torch.utils.data import Dataset, Subset
 
+from simclr.ablation.budget import Budget
 from simclr.ablation.method_table import MethodRow, write_method_rows
-from simclr.ablation.runner import Budget, fixed_subset, quiet_lightning
+from simclr.ablation.runner import comparison_trainer, fixed_subset, quiet_lightning
 from simclr.data.datamodules import ImageDataModule
 from simclr.eval.features import extract_representations, pixel_features
 from simclr.eval.knn import knn_top1
@@ -134,14 +134,8 @@ def run_method(
     L.seed_everything(seed, verbose=False)  # the same batch order and augmentation stream for every method
     loader = datamodule.loader(pretrain, budget.batch_size or datamodule.batch_size, shuffle=True, drop_last=True)
     timer = StepTimer()
-    with quiet_lightning(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-        warnings.filterwarnings("ignore", message="You have overridden `on_after_batch_transfer`")
-        trainer = L.Trainer(
-            accelerator=accelerator, devices=1, **budget.trainer_limits(),
-            precision=precision, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-            enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1, callbacks=[timer],
-        )  # fmt: skip
+    with quiet_lightning():
+        trainer = comparison_trainer(budget, accelerator, precision, [timer])
         trainer.fit(model, train_dataloaders=loader)
     recipe = ProbeRecipe(max_iter=budget.probe_max_iter, seed=seed)
     device = trainer.strategy.root_device

@@ -15,13 +15,11 @@ training proper). Every run starts from the same initial weights and sees the sa
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
@@ -30,69 +28,17 @@ from torch.utils.data import Dataset, Subset
 
 from augmentations.pipeline import ViewPipeline
 from augmentations.views import MultiView, OneSidedViews
+from simclr.ablation.budget import Budget
 from simclr.ablation.names import check_names
 from simclr.ablation.results import UNTRAINED, CompareRow, write_rows
 from simclr.ablation.strategies import Strategy
 from simclr.data.datamodules import ImageDataModule
-from simclr.errors import UserError
 from simclr.eval.features import extract_representations
 from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
 from simclr.methods.simclr import SimCLR
+from simclr.warning_filters import quiet_known_warnings
 
 log = logging.getLogger(__name__)
-
-
-COUNTS = ("epochs", "train_images", "batch_size", "probe_images", "val_images", "test_images", "probe_max_iter")
-OPTIONAL_COUNTS = {"train_images": "null: all", "batch_size": "null: the data module's", "probe_images": "null: all",
-                   "test_images": "null: the whole test split"}  # fmt: skip
-
-
-@dataclass
-class Budget:
-    """How long each strategy trains and how it is probed (the same for every strategy).
-
-    Attributes:
-        epochs: passes over the pretraining images (the run length unless max_steps is given).
-        max_steps: if > 0, the run length in optimiser steps, however many epochs that takes (then `epochs`
-            must stay at its default: giving both is an error).
-        train_images: pretrain on a fixed random subset of this many images; None: all.
-        batch_size: pretraining batch; None: the data module's.
-        probe_images: labelled train images (a fixed random subset) the probes learn from; None: all.
-        val_images: first test images on which the final contrastive loss and top-1 are measured.
-        test_images: first test images the probes are tested on; None: the whole official test split.
-        probe_max_iter: L-BFGS iterations of each linear probe (simclr.eval.linear_probe.ProbeRecipe).
-
-    Every count but max_steps is 1 or more (None where it means "all"); anything else is a one-line UserError.
-    """
-
-    epochs: int = 1
-    max_steps: int = -1
-    train_images: int | None = None
-    batch_size: int | None = None
-    probe_images: int | None = 10000
-    val_images: int = 2048
-    test_images: int | None = None
-    probe_max_iter: int = ProbeRecipe.max_iter
-
-    def __post_init__(self) -> None:
-        for name in COUNTS:
-            value = getattr(self, name)
-            if value is None and name in OPTIONAL_COUNTS:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                meaning = f" ({OPTIONAL_COUNTS[name]})" if name in OPTIONAL_COUNTS else ""
-                raise UserError(f"{name} {value} is not a count of 1 or more; pass a positive number{meaning}")
-        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int):
-            raise UserError(f"max_steps {self.max_steps} is not a whole number; pass e.g. 300, or -1 to use epochs")
-        if self.max_steps > 0 and self.epochs != 1:
-            raise UserError(
-                f"the budget gives both epochs {self.epochs} and max_steps {self.max_steps}; give one (max_steps "
-                f"sets the run length in steps, epochs in passes over the images)"
-            )
-
-    def trainer_limits(self) -> dict[str, int]:
-        """Lightning Trainer's max_epochs / max_steps for this budget: steps when given, else epochs."""
-        return {"max_epochs": -1, "max_steps": self.max_steps} if self.max_steps > 0 else {"max_epochs": self.epochs}
 
 
 def fixed_subset(dataset: Dataset, n: int | None, seed: int) -> Dataset:
@@ -111,13 +57,15 @@ def views_for(strategy: Strategy, base: ViewPipeline, one_sided: bool) -> torch.
 
 @contextmanager
 def quiet_lightning():
-    """Silences Lightning's per-Trainer info lines and the few-workers warning inside the block."""
+    """Silences Lightning's per-Trainer info lines, the few-workers warning and `quiet_known_warnings` inside
+    the block."""
     loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
     levels = [lg.level for lg in loggers]
     try:
         for lg in loggers:
             lg.setLevel(logging.WARNING)
         with warnings.catch_warnings():
+            quiet_known_warnings()
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
             warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
             yield
@@ -126,7 +74,11 @@ def quiet_lightning():
             lg.setLevel(level)
 
 
-def _trainer(budget: Budget, accelerator: str, precision: str | None) -> L.Trainer:
+def comparison_trainer(
+    budget: Budget, accelerator: str, precision: str | None, callbacks: list[L.Callback] | None = None
+) -> L.Trainer:
+    """The Trainer of every comparison run (simclr compare, simclr compare-augs): one device, the budget's length,
+    no logger, checkpoints, progress bar or sanity check; call it inside `quiet_lightning()`."""
     return L.Trainer(
         accelerator=accelerator,
         devices=1,
@@ -138,6 +90,7 @@ def _trainer(budget: Budget, accelerator: str, precision: str | None) -> L.Train
         enable_model_summary=False,
         num_sanity_val_steps=0,
         log_every_n_steps=1,
+        callbacks=callbacks,
     )
 
 
@@ -203,15 +156,9 @@ def run_strategy(
     batch_size = budget.batch_size or datamodule.batch_size
     train_loader = datamodule.loader(pretrain, batch_size, shuffle=True, drop_last=True)
     val_loader = datamodule.loader(val, datamodule.val_batch_size, shuffle=False, drop_last=False)
-    with quiet_lightning(), warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r".*isinstance\(treespec, LeafSpec\)"
-        )  # Lightning 2.6 vs torch, harmless
-        warnings.filterwarnings(
-            "ignore", message="You have overridden `on_after_batch_transfer`"
-        )  # SimCLR augments there on purpose
+    with quiet_lightning():
         warnings.filterwarnings("ignore", message=".*have no `val_dataloader`")  # validated below, after fit
-        trainer = _trainer(budget, accelerator, precision)
+        trainer = comparison_trainer(budget, accelerator, precision)
         trainer.fit(model, train_dataloaders=train_loader)
         train_loss = float(trainer.callback_metrics["train/loss"])
         metrics = trainer.validate(model, dataloaders=val_loader, verbose=False)[0]
@@ -292,10 +239,3 @@ def compare_strategies(
         if out_dir is not None:
             write_rows(rows, out_dir)
     return rows
-
-
-def given_budget_option(budget: Budget) -> str:
-    """The option of the first field of `budget` off its default, e.g. "--epochs" ("the budget options" if none)."""
-    default = Budget()
-    changed = [f.name for f in dataclasses.fields(Budget) if getattr(budget, f.name) != getattr(default, f.name)]
-    return f"--{changed[0]}" if changed else "the budget options"

@@ -3,7 +3,7 @@ their help from the library function's signature and docstring.
 
 Shared spellings: `--config FILE` reads the command's options from a YAML file (in `compare` and
 `compare-augs` it is the `simclr fit` config; `--experiment` is their options file); the budget of a
-comparison is the flat option set of `simclr.ablation.runner.Budget` (`--epochs`, `--max_steps`, ...);
+comparison is the flat option set of `simclr.ablation.budget.Budget` (`--epochs`, `--max_steps`, ...);
 a list option takes its values as separate words (`--seeds 0 1 2`) or in YAML (`--seeds [0,1,2]`);
 `from_layer` is spelled `--from`.
 """
@@ -20,7 +20,7 @@ from typing import Any
 import docstring_parser
 import jsonargparse
 
-from simclr.ablation.runner import Budget
+from simclr.ablation.budget import Budget
 from simclr.errors import UserError
 
 FIT_ARGS = "fit_args"  # a comparison's `simclr fit` arguments, split off before parsing
@@ -93,8 +93,10 @@ def lists_as_yaml(args: list[str], options: set[str]) -> list[str]:
 
 def parse_command(function: Callable, prog: str, args: list[str], module_doc: str | None = None) -> dict[str, Any]:
     """The keyword arguments of `function` from the command line `args` (--help prints the options and exits)."""
-    parsed = command_parser(function, prog, module_doc).parse_args(lists_as_yaml(args, list_options(function)))
-    kwargs = parsed.as_dict()
+    parser = command_parser(function, prog, module_doc)
+    parsed = parser.instantiate_classes(parser.parse_args(lists_as_yaml(args, list_options(function))))
+    kwargs = {key: value.as_dict() if isinstance(value, jsonargparse.Namespace) else value
+              for key, value in vars(parsed).items()}  # fmt: skip
     kwargs.pop("config", None)
     kwargs.pop("__path__", None)
     if "budget" in inspect.signature(function).parameters:

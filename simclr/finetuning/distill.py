@@ -26,12 +26,13 @@ from simclr.finetuning.distiller import Distiller
 from simclr.finetuning.finetuner import FineTuner
 from simclr.finetuning.report import append_record, make_record
 from simclr.finetuning.runs import (
+    DivergenceGuard,
     check_budget,
     check_same_run,
     check_seed,
     fit_and_finish,
-    make_trainer,
     resume_path,
+    run_epochs,
     test_loader,
     test_top1,
     train_loader,
@@ -39,6 +40,7 @@ from simclr.finetuning.runs import (
 from simclr.loading.finetuned import RunRecord, finetuned_datamodule, read_finetuned
 from simclr.safety.lightning_internals import build_with_config, without_instantiator
 from simclr.safety.run_folder import writable_folder
+from simclr.training.trainer import make_trainer
 
 FINETUNER = f"{FineTuner.__module__}.{FineTuner.__qualname__}"
 
@@ -162,7 +164,8 @@ def distill(
     }
     model.teacher.load_state_dict(teacher_state)
     record_cb = RunRecord(checkpoint["datamodule_hyper_parameters"], labelled, run)
-    trainer = make_trainer(out, run_name, dev, epochs, max_steps, every_n_train_steps, lr, [record_cb])
+    trainer = make_trainer(out, run_name, dev, run_epochs(epochs, max_steps), max_steps, every_n_train_steps,
+                           [record_cb], DivergenceGuard(lr))  # fmt: skip
     train = train_loader(LabelsOnlyIn(train_set, labelled.indices), batch_size, seed)
     final = out / "checkpoints" / f"{run_name}.ckpt"
     trained_epochs = fit_and_finish(trainer, model, train, resume, final, weights_only)

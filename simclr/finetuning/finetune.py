@@ -26,12 +26,13 @@ from simclr.errors import UserError
 from simclr.finetuning.finetuner import FineTuner, layers_up_to
 from simclr.finetuning.report import append_record, init_name, make_record
 from simclr.finetuning.runs import (
+    DivergenceGuard,
     check_budget,
     check_same_run,
     check_seed,
     fit_and_finish,
-    make_trainer,
     resume_path,
+    run_epochs,
     test_loader,
     test_top1,
     train_loader,
@@ -42,6 +43,7 @@ from simclr.models.representations import projection_head, representation_names
 from simclr.safety.lightning_internals import build_with_config
 from simclr.safety.run_folder import writable_folder
 from simclr.safety.safe_loading import read_checkpoint
+from simclr.training.trainer import make_trainer
 
 DEFAULT_FRACTION = 0.01  # 1% of the labels, SimCLR's smallest setting
 # Area range of the fine-tuning crops. (1, 1) = flip only: on 28 px Fashion-MNIST, crops of (0.2, 1) / (0.5, 1) /
@@ -194,7 +196,8 @@ def finetune(
     if init == "simclr":
         model.load_pretrained_parts(pretrained.encoder, list(pretrained.head.layers)[:layers] if layers else [])
     record_cb = RunRecord(checkpoint.get("datamodule_hyper_parameters") or {}, labelled, run)
-    trainer = make_trainer(out, run_name, dev, epochs, max_steps, every_n_train_steps, lr, [record_cb])
+    trainer = make_trainer(out, run_name, dev, run_epochs(epochs, max_steps), max_steps, every_n_train_steps,
+                           [record_cb], DivergenceGuard(lr))  # fmt: skip
     train = train_loader(Subset(data.labelled_dataset("train"), labelled.indices), batch_size, seed)
     final = out / "checkpoints" / f"{run_name}.ckpt"
     trained_epochs = fit_and_finish(trainer, model, train, resume, final, weights_only)

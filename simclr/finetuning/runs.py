@@ -17,9 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor
-from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset
 
 from simclr.data.base import ImageDataModule
@@ -27,12 +24,8 @@ from simclr.data.datasets import collate_batch
 from simclr.data.resumable import EpochRandomSampler, ResumableDataLoader
 from simclr.errors import UserError
 from simclr.loading.finetuned import read_finetuned
-from simclr.safety.checkpoint_files import AtomicCheckpointIO
-from simclr.safety.lightning_internals import SaveLastEveryNSteps, without_instantiator
+from simclr.safety.lightning_internals import without_instantiator
 from simclr.safety.loss_guard import NonFiniteLossGuard
-from simclr.safety.resume import ResumeCallback
-from simclr.safety.sigint import StopOnSigint
-from simclr.safety.sigterm import SaveOnSigterm
 
 DEFAULT_EPOCHS = 30  # SimCLR fine-tunes 60 epochs on 1% of ImageNet, 30 on 10%
 MAX_SEED = 2**32 - 1  # numpy, seeded by Lightning's seed_everything, accepts 0..2**32 - 1
@@ -87,44 +80,9 @@ class DivergenceGuard(NonFiniteLossGuard):
         )
 
 
-def make_trainer(
-    out: Path,
-    run_name: str,
-    device: torch.device,
-    epochs: int | None,
-    max_steps: int | None,
-    every_n_train_steps: int,
-    lr: float,
-    callbacks: list[Callback],
-) -> L.Trainer:
-    """A trainer that logs to TensorBoard under out/<run_name>, keeps out/checkpoints/last.ckpt current every
-    `every_n_train_steps` steps and on SIGTERM / SIGINT, and stops when the loss or the weights diverge."""
-    return L.Trainer(
-        accelerator="gpu" if device.type == "cuda" else "cpu",
-        devices=[device.index or 0] if device.type == "cuda" else 1,
-        max_epochs=epochs if epochs is not None else (None if max_steps else DEFAULT_EPOCHS),
-        max_steps=max_steps if max_steps is not None else -1,
-        logger=TensorBoardLogger(str(out), name=run_name),
-        callbacks=[
-            SaveLastEveryNSteps(
-                dirpath=out / "checkpoints",
-                save_top_k=0,
-                save_last=True,
-                every_n_train_steps=every_n_train_steps,
-                enable_version_counter=False,  # a resumed run writes last.ckpt again, never last-v1.ckpt
-            ),
-            LearningRateMonitor(logging_interval="step"),
-            ResumeCallback(),
-            DivergenceGuard(lr),
-            SaveOnSigterm(),
-            StopOnSigint(),
-            *callbacks,
-        ],
-        plugins=[AtomicCheckpointIO()],
-        log_every_n_steps=1,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+def run_epochs(epochs: int | None, max_steps: int | None) -> int | None:
+    """The epoch limit of a run: --epochs, else DEFAULT_EPOCHS unless --max_steps alone sets the length."""
+    return epochs if epochs is not None else (None if max_steps else DEFAULT_EPOCHS)
 
 
 def check_same_run(
