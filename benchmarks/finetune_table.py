@@ -21,8 +21,7 @@ import torch
 from common import REPO, pick_device, print_table, write_json
 from torch.utils.data import Subset
 
-from simclr.eval.features import extract_representations
-from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
+from simclr.eval.probe import probe_encoder
 from simclr.eval.sgd_probe import SGDProbeRecipe, evaluate_with_sgd
 from simclr.finetuning.distill import distill
 from simclr.finetuning.finetune import finetune
@@ -36,18 +35,15 @@ def last_top1(out: Path) -> float:
     return json.loads((out / "finetune.json").read_text())[-1]["top1"]
 
 
-def h_features(ckpt: str, root: str | None, device: torch.device, indices: list[int] | None = None):
-    """(train h, train labels, test h, test labels, classes) of a checkpoint; train restricted to `indices`."""
+def frozen_h_top1(ckpt: str, root: str | None, device: torch.device, indices: list[int] | None = None) -> float:
+    """Linear-probe test top-1 of a checkpoint's frozen h (`simclr.probe_encoder`); train restricted to `indices`."""
     model, data = load_pretrained(ckpt, map_location=device), load_datamodule(ckpt, root)
     layout = torch.channels_last if getattr(model, "channels_last", False) else torch.contiguous_format
     train = data.labelled_dataset("train")
-    out = []
-    for dataset in (Subset(train, indices) if indices is not None else train, data.labelled_dataset("test")):
-        feats, labels = extract_representations(
-            model.encoder, None, dataset, model.augment.normalise, 1024, device, layout
-        )
-        out += [feats["h"], labels]
-    return (*out, data.num_classes)
+    rows = probe_encoder(model.encoder, Subset(train, indices) if indices is not None else train,
+                         data.labelled_dataset("test"), model.augment.normalise, data.num_classes,
+                         representations=["h"], knn_on=(), device=device, memory_format=layout)  # fmt: skip
+    return rows[0].linear_top1
 
 
 def one_fraction(args, fraction: float, seed: int, device: torch.device) -> dict:
@@ -61,8 +57,7 @@ def one_fraction(args, fraction: float, seed: int, device: torch.device) -> dict
     tuned_h = finetune(args.ckpt, init="simclr", from_layer="h", **common)
     row["finetune_h"] = last_top1(out)
     subset = json.loads(next(out.glob(f"subset_{fraction:g}_seed{seed}.json")).read_text())
-    train_x, train_y, test_x, test_y, classes = h_features(args.ckpt, args.root, device, subset["indices"])
-    row["probe_h"] = fit_linear_probe(train_x.cpu(), train_y, test_x.cpu(), test_y, classes, ProbeRecipe())
+    row["probe_h"] = frozen_h_top1(args.ckpt, args.root, device, subset["indices"])
     row["finetune_head_1"] = row["distill"] = None  # without a 3-layer-head run
     if args.ckpt_v2:
         teacher = finetune(args.ckpt_v2, init="simclr", from_layer="head_1", **common)
@@ -78,8 +73,7 @@ def one_fraction(args, fraction: float, seed: int, device: torch.device) -> dict
 def probe_solvers(args, device: torch.device) -> list[dict]:
     """L-BFGS (features in memory) against the streamed SGD probe on h over the whole train split."""
     start = time.perf_counter()
-    train_x, train_y, test_x, test_y, classes = h_features(args.ckpt, args.root, device)
-    lbfgs = fit_linear_probe(train_x.cpu(), train_y, test_x.cpu(), test_y, classes, ProbeRecipe())
+    lbfgs = frozen_h_top1(args.ckpt, args.root, device)
     lbfgs_seconds = time.perf_counter() - start
     start = time.perf_counter()
     model, data = load_pretrained(args.ckpt, map_location=device), load_datamodule(args.ckpt, args.root)

@@ -28,8 +28,7 @@ import torch
 from torch.utils.data import Subset
 
 from simclr.eval.evaluate import random_encoder_like
-from simclr.eval.features import extract_representations
-from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
+from simclr.eval.probe import probe_encoder
 from simclr.pretraining import run_fit
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -88,11 +87,9 @@ def cpu_name() -> str:
 def probe_h(encoder, normalise, datamodule, probe_train: int) -> float:
     """Linear top-1 of frozen h: train on the first `probe_train` train images, test on the test split."""
     train = Subset(datamodule.labelled_dataset("train"), range(probe_train))
-    (tr, ytr), (te, yte) = (
-        extract_representations(encoder, None, ds, normalise, 1024)
-        for ds in (train, datamodule.labelled_dataset("test"))
-    )
-    return fit_linear_probe(tr["h"], ytr, te["h"], yte, datamodule.num_classes, ProbeRecipe())
+    test = datamodule.labelled_dataset("test")
+    rows = probe_encoder(encoder, train, test, normalise, datamodule.num_classes, representations=["h"], knn_on=())
+    return rows[0].linear_top1
 
 
 def pretrain_and_probe(name: str, settings: dict[str, str], batch: int, args) -> tuple[dict, object]:

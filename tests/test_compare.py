@@ -20,9 +20,9 @@ from augmentations import (
     RandomRot90,
     presets,
 )
+from simclr.ablation.budget import Budget
 from simclr.ablation.fit_configs import split_fit_args
 from simclr.ablation.results import UNTRAINED, CompareRow, format_rows, read_rows, summary, write_rows
-from simclr.ablation.budget import Budget
 from simclr.ablation.runner import compare_strategies
 from simclr.ablation.strategies import (
     Strategy,

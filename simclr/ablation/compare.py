@@ -39,6 +39,7 @@ from simclr.ablation.method_table import (
 from simclr.ablation.names import check_names
 from simclr.ablation.yaml_files import read_mapping
 from simclr.errors import UserError
+from simclr.eval.probe import KNN_K
 from simclr.safety.output_paths import check_output_folder, record_outputs
 from simclr.safety.run_folder import writable_folder
 
@@ -53,7 +54,7 @@ def compare(
     out_dir: str = "runs/methods",
     seeds: list[int] | None = None,
     budget: Budget | None = None,
-    knn_k: int = 200,
+    knn_k: int = KNN_K,
     baselines: bool = True,
     accelerator: str = "auto",
     precision: str | None = None,

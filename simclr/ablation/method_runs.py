@@ -20,11 +20,10 @@ from simclr.ablation.budget import Budget
 from simclr.ablation.method_table import MethodRow, write_method_rows
 from simclr.ablation.runner import comparison_trainer, fixed_subset, quiet_lightning
 from simclr.data.datamodules import ImageDataModule
-from simclr.eval.features import extract_representations, pixel_features
-from simclr.eval.knn import knn_top1
-from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
+from simclr.eval.features import pixel_features
+from simclr.eval.linear_probe import ProbeRecipe
+from simclr.eval.probe import KNN_K, probe_encoder, probe_features
 from simclr.methods.base import ViewMethod
-from simclr.models.representations import projection_head
 
 log = logging.getLogger(__name__)
 
@@ -64,21 +63,15 @@ def probe_h(
     probe_z: bool = False,
 ) -> tuple[float, float, float | None]:
     """(linear top-1, kNN top-1) of the frozen encoder's h, the same recipe for every method, and with
-    `probe_z` the linear top-1 of z (the head's output; h itself for a model without a projection head)."""
+    `probe_z` the linear top-1 of z (the head's output; h itself for a model without a projection head);
+    `simclr.eval.probe`."""
     model.to(device)
-    head = projection_head(getattr(model, "head", None)) if probe_z else None
-    (train_f, train_y), (test_f, test_y) = (
-        extract_representations(model.encoder, head, split, model.augment.normalise, 1024, device)
-        for split in (train, test)
-    )
-    linear = fit_linear_probe(train_f["h"], train_y, test_f["h"], test_y, num_classes, recipe)
-    knn = knn_top1(train_f["h"], train_y, test_f["h"], test_y, num_classes, k=min(knn_k, len(train_y)))
-    if not probe_z:
-        return linear, knn, None
-    z_linear = (
-        linear if head is None else fit_linear_probe(train_f["z"], train_y, test_f["z"], test_y, num_classes, recipe)
-    )
-    return linear, knn, z_linear
+    rows = probe_encoder(model.encoder, train, test, model.augment.normalise, num_classes,
+                         head=getattr(model, "head", None) if probe_z else None, representations=["h", "z"],
+                         knn_on=("h",), recipe=recipe, knn_k=min(knn_k, len(train)), device=device)  # fmt: skip
+    top1 = {row.representation: row for row in rows}
+    h = top1["h"]
+    return h.linear_top1, h.knn_top1, (top1["z"].linear_top1 if "z" in top1 else h.linear_top1) if probe_z else None
 
 
 def baseline_rows(
@@ -87,7 +80,7 @@ def baseline_rows(
     num_classes: int,
     seed: int,
     probe_max_iter: int = ProbeRecipe.max_iter,
-    knn_k: int = 200,
+    knn_k: int = KNN_K,
     device: str | torch.device = "cpu",
 ) -> list[MethodRow]:
     """The two reference rows probed like the methods: `random_h` (the first method's encoder at its seeded
@@ -104,9 +97,11 @@ def baseline_rows(
     )
     start = time.perf_counter()
     (train_x, train_y), (test_x, test_y) = (pixel_features(split, model.augment.normalise) for split in splits[1:])
-    linear = fit_linear_probe(train_x, train_y, test_x, test_y, num_classes, recipe)
-    knn = knn_top1(train_x, train_y, test_x, test_y, num_classes, k=min(knn_k, len(train_y)))
-    rows.append(MethodRow("pixels", "-", seed, linear, knn, None, 0, None, time.perf_counter() - start))
+    pixels = probe_features("pixels", (train_x, train_y), (test_x, test_y), num_classes, recipe,
+                            knn_k=min(knn_k, len(train_y)))  # fmt: skip
+    rows.append(
+        MethodRow("pixels", "-", seed, pixels.linear_top1, pixels.knn_top1, None, 0, None, time.perf_counter() - start)
+    )
     return rows
 
 
@@ -117,7 +112,7 @@ def run_method(
     splits: tuple[Dataset, Dataset, Dataset],
     budget: Budget,
     seed: int,
-    knn_k: int = 200,
+    knn_k: int = KNN_K,
     accelerator: str = "auto",
     precision: str | None = None,
     probe_z: bool = False,
@@ -163,7 +158,7 @@ def compare_methods(
     datamodule: ImageDataModule,
     budget: Budget = Budget(),
     seeds: Sequence[int] = (0,),
-    knn_k: int = 200,
+    knn_k: int = KNN_K,
     accelerator: str = "auto",
     precision: str | None = None,
     out_dir: str | Path | None = None,

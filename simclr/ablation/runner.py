@@ -33,8 +33,8 @@ from simclr.ablation.names import check_names
 from simclr.ablation.results import UNTRAINED, CompareRow, write_rows
 from simclr.ablation.strategies import Strategy
 from simclr.data.datamodules import ImageDataModule
-from simclr.eval.features import extract_representations
-from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe
+from simclr.eval.linear_probe import ProbeRecipe
+from simclr.eval.probe import probe_encoder
 from simclr.methods.simclr import SimCLR
 from simclr.warning_filters import quiet_known_warnings
 
@@ -97,17 +97,12 @@ def comparison_trainer(
 def probe_h_and_z(
     model: SimCLR, train: Dataset, test: Dataset, num_classes: int, budget: Budget, seed: int, device: torch.device
 ) -> dict[str, float]:
-    """Linear-probe test top-1 of h and z of a frozen model: {"h": ..., "z": ...} (simclr.eval.linear_probe recipe)."""
+    """Linear-probe test top-1 of h and z of a frozen model: {"h": ..., "z": ...} (`simclr.eval.probe`)."""
     model.to(device)
-    (train_feats, train_y), (test_feats, test_y) = (
-        extract_representations(model.encoder, model.head, split, model.augment.normalise, 1024, device)
-        for split in (train, test)
-    )
-    recipe = ProbeRecipe(max_iter=budget.probe_max_iter, seed=seed)
-    return {
-        name: fit_linear_probe(train_feats[name], train_y, test_feats[name], test_y, num_classes, recipe)
-        for name in ("h", "z")
-    }
+    rows = probe_encoder(model.encoder, train, test, model.augment.normalise, num_classes, head=model.head,
+                         representations=["h", "z"], knn_on=(), recipe=ProbeRecipe(max_iter=budget.probe_max_iter,
+                         seed=seed), device=device)  # fmt: skip
+    return {row.representation: row.linear_top1 for row in rows}
 
 
 def run_untrained(

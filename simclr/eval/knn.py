@@ -12,14 +12,17 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics.functional.classification import multiclass_accuracy
 
+KNN_K = 200  # neighbours of the kNN probe (Wu et al. 2018's 200-NN)
+KNN_TEMPERATURE = 0.1  # vote temperature of the kNN probe
+
 
 def knn_predict(
     train_features: Tensor,
     train_labels: Tensor,
     test_features: Tensor,
     num_classes: int,
-    k: int = 200,
-    temperature: float = 0.1,
+    k: int = KNN_K,
+    temperature: float = KNN_TEMPERATURE,
     chunk_size: int = 1024,
 ) -> Tensor:
     """Class predictions of a temperature-weighted kNN vote.
@@ -64,8 +67,8 @@ def knn_top1(
     test_features: Tensor,
     test_labels: Tensor,
     num_classes: int,
-    k: int = 200,
-    temperature: float = 0.1,
+    k: int = KNN_K,
+    temperature: float = KNN_TEMPERATURE,
     chunk_size: int = 1024,
 ) -> float:
     """Top-1 accuracy in [0, 1] of `knn_predict` against test_labels (M,); other arguments as there."""

@@ -20,14 +20,12 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from simclr.eval.features import Normalise, extract_representations
-from simclr.eval.knn import knn_top1
+from simclr.eval.knn import KNN_K, KNN_TEMPERATURE, knn_top1
 from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe_predictions
 from simclr.eval.report import ProbeRow
 from simclr.models.representations import projection_head
 
 log = logging.getLogger(__name__)
-KNN_K = 200  # neighbours of the kNN probe (Wu et al. 2018's 200-NN)
-KNN_TEMPERATURE = 0.1  # vote temperature of the kNN probe
 KNN_ON = ("h", "z")  # representations that also get a kNN score by default
 
 

@@ -13,6 +13,7 @@ from simclr.errors import UserError
 from simclr.eval.evaluate import evaluate_checkpoint
 from simclr.eval.figures import log_probe_views
 from simclr.eval.linear_probe import ProbeRecipe
+from simclr.eval.probe import KNN_K
 from simclr.eval.report import format_table, write_report
 from simclr.eval.sgd_probe import SGDProbeRecipe, evaluate_with_sgd
 from simclr.loading.finetuned import finetuned_datamodule, is_finetuned, load_finetuned
@@ -32,7 +33,7 @@ def probe(
     data: ImageDataModule | None = None,
     root: str | None = None,
     max_iter: int = ProbeRecipe.max_iter,
-    knn_k: int = 200,
+    knn_k: int = KNN_K,
     device: str = "auto",
     batch_size: int = 1024,
     baselines: bool = True,
@@ -72,11 +73,11 @@ def probe(
     for name, value in (("max_iter", max_iter), ("knn_k", knn_k), ("batch_size", batch_size)):
         if value < 1:
             raise UserError(
-                f"--{name} {value} is below 1; pass --{name} 1 or more (default {ProbeRecipe.max_iter if name == 'max_iter' else 200 if name == 'knn_k' else 1024})"
+                f"--{name} {value} is below 1; pass --{name} 1 or more (default {ProbeRecipe.max_iter if name == 'max_iter' else KNN_K if name == 'knn_k' else 1024})"
             )
     sgd_only = {"epochs": epochs != SGDProbeRecipe.epochs, "lr": lr != SGDProbeRecipe.lr,
                 "crop_scale": tuple(crop_scale) != SGDProbeRecipe.crop_scale}  # fmt: skip
-    lbfgs_only = {"max_iter": max_iter != ProbeRecipe.max_iter, "knn_k": knn_k != 200}
+    lbfgs_only = {"max_iter": max_iter != ProbeRecipe.max_iter, "knn_k": knn_k != KNN_K}
     unused = [k for k, given in (lbfgs_only if solver == "sgd" else sgd_only).items() if given]
     if unused:
         other = "lbfgs" if solver == "sgd" else "sgd"
