@@ -55,3 +55,29 @@ def test_the_load_handle(trained):
     assert z.shape == (5, 8) and torch.allclose(z, expected, atol=1e-5)
     with pytest.raises(UserError, match="has no representation 'logits'"):
         model.embed(images, "logits")
+
+
+def readme_python() -> str:
+    """The Python block of the README's "From Python" section."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## From Python") :]
+    start = section.index("```python\n") + len("```python\n")
+    return section[start : section.index("\n```", start)]
+
+
+def test_the_readme_python_block_runs(tmp_path):
+    """The README's block, at a tiny size: its config names, calls and attributes are the library's."""
+    root = fakedata.write_fashion_mnist(tmp_path / "fm")
+    tiny = ["--trainer.max_steps", "2", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+            "--trainer.default_root_dir", "run", "--checkpoint.dirpath", "run/checkpoints",
+            "--data.init_args.root", str(root), "--data.init_args.batch_size", "8",
+            "--model.encoder.init_args.stage_widths", "[4, 8, 8, 16]"]  # fmt: skip
+    code = readme_python()
+    sized = code.replace('"trainer/cpu_demo"])', f'"trainer/cpu_demo", *{tiny!r}])')
+    sized = sized.replace("label_fraction=0.01, max_steps=300)", 'label_fraction=0.5, max_steps=2, device="cpu")')
+    assert sized.count("*[") == 1 and "max_steps=2" in sized  # the block still has the calls this test sizes
+    script = tmp_path / "readme.py"
+    script.write_text(sized + "\nprint('h', tuple(h.shape), 'rows', [r.representation for r in rows])\n")
+    out = run(str(script), cwd=tmp_path)
+    assert "h (1, 16) rows ['h']" in out
+    assert (tmp_path / "run" / "checkpoints" / "finetune" / "finetune.json").is_file()

@@ -1,2 +1,3 @@
-"""Augmentation ablations: strategies as data, the runner that pretrains and probes one model per
-strategy with everything else fixed, and its tables and plots (`simclr compare-augs`)."""
+"""Comparisons at one budget: `compare` (methods or experiment variants, `simclr compare`) and `compare_augs`
+(augmentation strategies, `simclr compare-augs`); the budget, strategies and experiments as data, the runners
+that pretrain and probe one model per run with everything else fixed, and their tables and plots."""

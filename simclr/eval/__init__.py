@@ -1,5 +1,6 @@
 """Evaluation of a pretrained encoder on frozen features: the probe routine (`probe`: linear probe with its
-whitening, kNN), diagnostics, invariance probes, TensorBoard figures and the probe report."""
+whitening, kNN), the streamed SGD probe, diagnostics, invariance probes, TensorBoard figures, the probe report,
+and `probe_checkpoint` (`simclr probe`)."""
 
 from simclr.eval.knn import knn_top1
 from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe

@@ -1,4 +1,6 @@
-"""Loading any checkpoint of this toolkit from Python: `simclr.load(ckpt)` -> `Pretrained` (see `handle`)."""
+"""Checkpoints in and out: `simclr.load(ckpt)` -> `Pretrained` (see `handle`) for any checkpoint of this toolkit,
+the pretrained and fine-tuned loaders under it, and `export` (`simclr export`: the encoder as a torchvision
+state_dict, TorchScript or ONNX)."""
 
 from simclr.loading.checkpoints import is_finetuned, load_datamodule, load_finetuned, load_pretrained
 from simclr.loading.handle import Pretrained, load

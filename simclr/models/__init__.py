@@ -1,4 +1,5 @@
-"""Encoders (images -> h) and projection heads (h -> z)."""
+"""Encoders (images -> h: ResNet, any torchvision backbone), projection heads (h -> z) and the names of the
+representations a model has (h, head_1, ..., z)."""
 
 from simclr.models.encoder import ResNetEncoder
 from simclr.models.head import ProjectionHead

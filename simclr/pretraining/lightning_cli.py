@@ -42,6 +42,7 @@ from simclr.safety.resume_checks import check_resumable, check_resume_data
 from simclr.safety.run_folder import RunFolderLock, check_new_run, last_checkpoint
 from simclr.safety.safe_loading import read_checkpoint_file
 from simclr.safety.sigterm import SaveOnSigterm
+from simclr.shipped_configs import resolve_config_args
 from simclr.training.view_grid import ViewPairGrid
 from simclr.warning_filters import quiet_known_warnings
 
@@ -194,8 +195,12 @@ def model_nulls_as_json(args: list[str]) -> list[str]:
 
 
 def run_fit(args: list[str] | None = None, **kwargs) -> SimCLRCLI:
-    """Parse `args` (default: sys.argv), build model, data and trainer, run the subcommand (kwargs: SimCLRCLI's)."""
+    """`simclr fit` from Python: parse `args` (default: sys.argv; e.g. ["fit", "--config", "fashion_mnist"], shipped
+    configs by name), build model, data and trainer, run the subcommand; kwargs: SimCLRCLI's (`run=False`
+    builds without training). Returns the CLI, whose `.model`, `.datamodule` and `.trainer` are the run's."""
     quiet_known_warnings()
+    if isinstance(args, list):  # from Python: shipped configs by name, as the command resolves them
+        args = resolve_config_args([str(a) for a in args])
     given = sys.argv[1:] if args is None else args
     if any(arg.startswith("--model.") for arg in given) and model_nulls_as_json(given) != given:
         args = model_nulls_as_json(given)
