@@ -128,3 +128,25 @@ def test_probe_convergence_json(tmp_path):
     for row in record["results"]:
         check_row(row, ("solver", "iterations", "objective", "test_top1", "seconds", "dim", "train_images"))
         assert row["dim"] == 768 and row["train_images"] == 64 and 0 <= row["test_top1"] <= 1
+
+
+def test_decode_throughput_json(tmp_path):
+    import decode_throughput
+
+    out = tmp_path / "decode.json"
+    args = ["--images", "4", "--sources", "64x48", "--targets", "16", "--batch", "2", "--workers", "0"]
+    decode_throughput.main([*args, "--out", str(out), *COMMON])
+    record = load(out, "decode_throughput")
+    assert record["settings"]["sources"] == ["64x48"] and record["settings"]["quality"] == 90
+    assert [(r["source"], r["target"], r["method"]) for r in record["results"]] == [
+        ("64x48", 16, "ours"),
+        ("64x48", 16, "torchvision"),
+    ]
+    fields = ("source", "target", "method", "images", "batch", "workers", "mean_file_kib", "images_per_s",
+              "median_s_per_pass", "times_s", "ours_speedup")  # fmt: skip
+    for row in record["results"]:
+        check_row(row, fields)
+        assert row["images"] == 4
+    ours, baseline = record["results"]
+    assert ours["draft_scale"] == 2 and ours["ours_speedup"] == 1.0
+    assert baseline["ours_speedup"] == pytest.approx(ours["images_per_s"] / baseline["images_per_s"])

@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("simclr.eval",),
     ("simclr.pretraining",),
     ("simclr.finetuning", "simclr.ablation", "simclr.loading.export", "simclr.eval.probe_checkpoint"),
+    ("simclr.embedding",),
     ("simclr.cli",),
     ("simclr.__init__",),
 ]
@@ -35,6 +36,8 @@ COMMANDS = (
     "simclr.finetuning.distill",
     "simclr.ablation.compare",
     "simclr.ablation.compare_augs",
+    "simclr.embedding.embed",
+    "simclr.embedding.neighbours",
 )
 
 

@@ -7,6 +7,8 @@
     simclr distill --ckpt runs/ft/checkpoints/simclr-from_h-0.01-seed0.ckpt --out_dir runs/ft
     simclr compare-augs --config fashion_mnist --strategies configs/strategies/pairs_fashion_mnist.yaml
     simclr compare --config configs/fashion_mnist.yaml --methods configs/methods/simclr.yaml configs/methods/byol.yaml
+    simclr embed --ckpt runs/demo/checkpoints/last.ckpt --data /data/photos --out_dir embeddings
+    simclr neighbours --embeddings embeddings --query /data/photos/cat.jpg --k 10
     simclr configs                      # the shipped configs, each usable by name: --config fashion_mnist
 
 User mistakes end with one line on stderr, `simclr: error: <what was wrong>; <the fix>`, and exit status 1
@@ -28,6 +30,8 @@ from simclr.ablation.compare import compare
 from simclr.ablation.compare_augs import compare_augs
 from simclr.ablation.fit_configs import split_fit_args
 from simclr.cli.parsing import FIT_ARGS, parse_command
+from simclr.embedding.embed import embed
+from simclr.embedding.neighbours import neighbours
 from simclr.errors import DEBUG_ENV, user_message
 from simclr.eval.probe_checkpoint import probe
 from simclr.finetuning.distill import distill
@@ -48,6 +52,8 @@ COMMANDS: dict[str, tuple[Callable[..., Path], str | None]] = {
     "distill": (distill, None),
     "compare": (compare, compare_module.__doc__),
     "compare-augs": (compare_augs, compare_augs_module.__doc__),
+    "embed": (embed, None),
+    "neighbours": (neighbours, None),
 }
 
 

@@ -21,7 +21,6 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 
-
 class EpochRandomSampler(RandomSampler):
     """A random permutation per epoch that depends only on (seed, epoch), like DistributedSampler.
 
@@ -88,7 +87,11 @@ class ResumableDataLoader(DataLoader):
 
     def state_dict(self) -> dict[str, int | None]:
         sampler = self._sampler_with_epoch()
-        return {"batches": self._yielded, "epoch": getattr(sampler, "epoch", None), "seed": getattr(sampler, "seed", None)}
+        return {
+            "batches": self._yielded,
+            "epoch": getattr(sampler, "epoch", None),
+            "seed": getattr(sampler, "seed", None),
+        }
 
     def load_state_dict(self, state: dict[str, int | None]) -> None:
         batches, epoch = int(state["batches"]), state.get("epoch")

@@ -53,6 +53,7 @@ PROJECT_CLASSES: tuple[str, ...] = (
     "simclr.data.datamodules.CIFAR100",
     "simclr.data.datamodules.STL10",
     "simclr.data.datamodules.ImageFolder",
+    "simclr.data.unlabelled.UnlabelledImages",
     # training parts
     "simclr.training.lars.LARS",
     "simclr.training.pair_budget.ConstantPairsBudget",

@@ -1,0 +1,151 @@
+"""`UnlabelledImages`: pretraining on your own images without labels, from a folder tree (any nesting), a file
+list, or a CSV / JSON-lines manifest.
+
+    data:
+      class_path: simclr.data.UnlabelledImages
+      init_args:
+        root: /data/photos            # a folder tree, or photos.txt / photos.csv / photos.jsonl
+        image_size: 96
+        labelled:                     # optional: a labelled set for the probes (never the pretraining images)
+          class_path: simclr.data.ImageFolder
+          init_args: {root: /data/labelled/train, val_root: /data/labelled/val, image_size: 96}
+
+Validation measures the contrastive loss on a seeded held-out share of the images (`val_fraction`), never
+trained on. The linear and kNN probes need labels: they use the `labelled` data module's splits (or
+`simclr probe --data ...` names one); without one, a run trains and validates on the contrastive loss alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from lightning.pytorch.utilities import rank_zero_info
+from torch.utils.data import Dataset
+
+from simclr.data.base import ImageDataModule
+from simclr.data.image_files import ImageFiles
+from simclr.data.image_index import image_index
+from simclr.data.image_lists import read_image_list
+from simclr.errors import UserError
+
+MIN_VAL_IMAGES = 2  # NT-Xent needs two images in a validation batch
+
+
+class UnlabelledImages(ImageDataModule):
+    """Your own images without labels (see the module docstring).
+
+    Args:
+        root: a folder tree of images (searched at any depth, indexed once: `simclr.data.image_index`), or a
+            list file: .txt (one path a line), .csv or .jsonl (`path_column`); relative paths are relative to
+            the list's folder.
+        image_size: side of the square images the batches hold (decoded and framed: `simclr.data.decode`).
+        path_column: the CSV column / JSON key with the image paths.
+        val_fraction: share of the images held out for the validation loss (at least 2 images), 0 < f < 1.
+        split_seed: seed of the held-out draw.
+        skip_bad_images: skip (and report once) files that cannot be read or decoded, listed files that do
+            not exist included; by default the first one stops the run with an error naming it.
+        index_file: where the folder index is cached (default under ~/.cache/simclr-toolkit/index).
+        labelled: a labelled data module whose train and test splits the probes use.
+        (others as in `ImageDataModule`; use num_workers > 0, decoding is CPU work)
+    """
+
+    channels = 3
+
+    def __init__(
+        self,
+        root: str,
+        image_size: int = 224,
+        path_column: str = "path",
+        val_fraction: float = 0.02,
+        split_seed: int = 0,
+        skip_bad_images: bool = False,
+        index_file: str | None = None,
+        labelled: ImageDataModule | None = None,
+        **kwargs,  # others: ImageDataModule's
+    ):
+        super().__init__(root, **kwargs)
+        if image_size < 1:
+            raise UserError(f"data.init_args.image_size is {image_size}; set it to the side of the images (e.g. 96)")
+        if not 0 < val_fraction < 1:
+            raise UserError(f"data.init_args.val_fraction is {val_fraction}; pass a share between 0 and 1, e.g. 0.02")
+        self.image_size = image_size
+        self.path_column = path_column
+        self.val_fraction = val_fraction
+        self.split_seed = split_seed
+        self.skip_bad_images = skip_bad_images
+        self.index_file = index_file
+        self.labelled = labelled
+        self._told_no_probe = False
+
+    @property
+    def num_classes(self) -> int:
+        """Classes of the labelled set (0 without one)."""
+        return self.labelled.num_classes if self.labelled is not None else 0
+
+    def image_paths(self) -> list[str]:
+        """Every image of `root`, in a fixed order (files a list names but that do not exist: see
+        `skip_bad_images`)."""
+        if "paths" in self._cache:
+            return self._cache["paths"]
+        root = Path(self.root)
+        if root.is_dir():
+            index = image_index(root, self.index_file)
+            paths = [str(root.absolute() / p) for p in index.paths]
+        else:
+            paths = read_image_list(root, self.path_column).paths
+            missing = [p for p in paths if not Path(p).is_file()]
+            if missing and not self.skip_bad_images:
+                raise UserError(
+                    f"{len(missing)} of the {len(paths)} files listed in {root} do not exist (first: {missing[0]}); "
+                    f"fix the list, or pass --data.init_args.skip_bad_images true to skip them"
+                )
+            if missing:
+                rank_zero_info(f"skipping {len(missing)} listed files that do not exist (first: {missing[0]})")
+                gone = set(missing)
+                paths = [p for p in paths if p not in gone]
+        self._cache["paths"] = paths
+        return paths
+
+    def split(self) -> tuple[list[str], list[str]]:
+        """(training paths, held-out validation paths): a seeded draw of `val_fraction` of the images."""
+        paths = self.image_paths()
+        n_val = max(MIN_VAL_IMAGES, round(self.val_fraction * len(paths)))
+        if len(paths) < n_val + MIN_VAL_IMAGES:
+            raise UserError(
+                f"{self.root} holds {len(paths)} images, too few to hold out {n_val} for validation and train on the "
+                f"rest; add images"
+            )
+        order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(self.split_seed)).tolist()
+        held = set(order[:n_val])
+        return [p for i, p in enumerate(paths) if i not in held], [paths[i] for i in sorted(held)]
+
+    def load(self, split: str) -> Dataset:
+        train, val = self.split()
+        return ImageFiles(train if split == "train" else val, self.image_size, self.skip_bad_images)
+
+    def labelled_dataset(self, split: str) -> Dataset:
+        """The labelled set's "train" or "test" split; a one-line UserError without a labelled set."""
+        if self.labelled is None:
+            raise UserError(
+                f"the images in {self.root} have no labels, so nothing can be probed; name a labelled set: "
+                f"`simclr probe --data ...` (e.g. an ImageFolder with one sub-folder per class), or "
+                f"--data.init_args.labelled in the fit config"
+            )
+        return self.labelled.labelled_dataset(split)
+
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        if self.labelled is None and not self._told_no_probe:
+            self._told_no_probe = True
+            rank_zero_info(
+                f"{self.root}: unlabelled images, no labelled set: training and validation use the contrastive loss "
+                f"alone, and no probe runs (name one with --data.init_args.labelled, or later with simclr probe --data)"
+            )
+        elif self.labelled is not None:
+            self.labelled.setup(stage)
+
+    def test_set_description(self) -> str:
+        if self.labelled is None:
+            return f"no labelled set ({len(self.dataset('val'))} held-out unlabelled images validate the loss)"
+        return self.labelled.test_set_description()
