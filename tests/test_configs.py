@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import fakedata
+from torchvision.io import write_png
 
 from simclr.methods.simclr import SimCLR
 from simclr.pretraining import run_fit
@@ -39,6 +40,13 @@ def fake_root(config: str, tmp: Path) -> list[str]:
             "--data.init_args.num_workers",
             "0",
         ]
+    if config == "own_images.yaml":  # an unlabelled tree: no class folders, several depths and sizes
+        for i, image in enumerate(fakedata.fake_images(12, (3, 40, 52), seed=3)):
+            folder = tmp / "photos" / ("a/b" if i % 2 else "c")
+            folder.mkdir(parents=True, exist_ok=True)
+            write_png(image[:, :, : 36 + i], str(folder / f"{i}.png"))
+        return ["--data.init_args.root", str(tmp / "photos"), "--data.init_args.num_workers", "0",
+                "--data.init_args.val_fraction", "0.2", "--data.init_args.index_file", str(tmp / "photos.index")]  # fmt: skip
     raise AssertionError(f"no fake data for {config}: add it here when adding a config")
 
 
@@ -62,6 +70,8 @@ def test_model_config_fast_dev_run(config, tmp_path):
     overrides = fake_root(config, tmp_path)
     if config == "imagenet.yaml":  # crop 224 px views from 36 px images: same code path, CPU-sized
         overrides += ["--model.augment.init_args.pipeline.init_args.size", "32"]
+    if config == "own_images.yaml":  # 96 px: same code path, CPU-sized
+        overrides += ["--model.augment.init_args.pipeline.init_args.size", "32", "--data.init_args.image_size", "32"]
     cli = run_fit(
         ["fit", "--config", str(CONFIGS / config), *overrides, *tiny(tmp_path), "--trainer.fast_dev_run", "1"]
     )

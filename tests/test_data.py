@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torchvision.transforms.v2.functional as TF
 from helpers.fakedata import (
     SEEDS,
     fake_images,
@@ -24,6 +23,7 @@ from torch.utils.data import DataLoader
 
 from simclr.data import datamodules as data
 from simclr.data.datasets import ConcatImages, ImageFolderDataset, TensorImages, collate_batch
+from simclr.data.decode import frame
 from simclr.data.readers import read_cifar, read_fashion_mnist, read_stl10
 
 # `make test` prepares the data (Debian package, or torchvision's download into data/) and says where.
@@ -117,9 +117,9 @@ def test_image_folder_dataset(tmp_path):
     for i, (image, label) in enumerate(ds):
         class_index, k = divmod(i, 3)
         written = fake_images(3, (3, 40, 30), seed=("cat", "ant").index(ds.classes[class_index]))[k]
-        expected = TF.center_crop(TF.resize(written, [16], antialias=True), [16, 16])
+        expected = frame(written, 16)  # 40 x 30 is 4:3, kept whole and resized to 16 x 16
         assert label == class_index and image.dtype == torch.uint8
-        assert torch.equal(image, expected)  # PNG is lossless: decode + resize + crop only
+        assert torch.equal(image, expected)  # PNG is lossless: decode + frame only
     images, labels = next(iter(DataLoader(ds, batch_size=4, collate_fn=collate_batch)))
     check_batch(images, labels, (4, 3, 16, 16))
 

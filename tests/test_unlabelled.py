@@ -148,3 +148,15 @@ def test_fit_on_an_unlabelled_folder_then_probe_with_a_labelled_set(tmp_path, mo
                           "--data.init_args.image_size", "28", "--out_dir", str(tmp_path / "probe")])  # fmt: skip
     rows = json.loads(Path(report).read_text())
     assert any(r.get("representation") == "h" for r in (rows if isinstance(rows, list) else rows["rows"]))
+
+
+def test_the_online_probe_refuses_data_without_labels(tmp_path):
+    from types import SimpleNamespace
+
+    from simclr.training import OnlineLinearProbe
+
+    data = UnlabelledImages(str(tmp_path), image_size=16)
+    trainer = SimpleNamespace(datamodule=data)
+    module = SimpleNamespace(encoder=SimpleNamespace(feature_dim=8), device=torch.device("cpu"))
+    with pytest.raises(UserError, match="the online probe needs labels, .*--trainer.callbacks \\[\\]"):
+        OnlineLinearProbe(3).setup(trainer, module, "fit")

@@ -15,11 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from simclr.data.decode import decode_rgb
+from simclr.data.decode import decode_framed
 from simclr.errors import UserError
 
 Batch = tuple[Tensor, Tensor]  # images uint8 (B, C, H, W), labels int64 (B,)
@@ -144,7 +143,7 @@ def find_classes(root: str | Path, option: str = "root") -> list[str]:
 class ImageFolderDataset(Dataset):
     """Images under `root/<class>/*.{jpg,jpeg,png,bmp,webp}`, decoded to RGB and centre-cropped.
 
-    Decoding (simclr.data.decode), resizing (shorter side to `image_size`) and the centre crop are the
+    Decoding and framing to a square (simclr.data.decode: at most a 4:3 centre crop, then resized) are the
     only CPU work in the data layer; they run in DataLoader workers and give uint8 images of one size,
     so batches stack. Hidden files and folders (`.name`) are skipped.
 
@@ -206,6 +205,4 @@ class ImageFolderDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
         """Returns image uint8 (3, image_size, image_size) and its class index."""
         path, label = self.samples[index]
-        image = decode_rgb(path)  # (3, H, W) uint8
-        image = TF.resize(image, [self.image_size], antialias=True)  # shorter side -> image_size
-        return TF.center_crop(image, [self.image_size, self.image_size]), label
+        return decode_framed(path, self.image_size), label  # (3, image_size, image_size) uint8

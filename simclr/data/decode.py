@@ -16,10 +16,11 @@ systematic stretch that lies inside the ratio range [3/4, 4/3] RandomResizedCrop
 `decode_framed` gives `frame(decode_rgb(path), ...)` faster for JPEGs much larger than the square:
 when both sides of the aspect crop are at least twice `size`, Pillow (JPEG plug-in only) decodes at
 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, `Image.draft`), the largest reduction that still leaves
-the crop at least `size` on its short side. That skips most of the decoding work (a 1024x768 photo to
-96 px decodes 128x96 pixels) and most of the resize; the pixels differ from the full-size path by the
+the crop at least `size` on its short side. libjpeg still reads every coefficient, but skips the inverse
+DCT, upsampling and colour conversion of the dropped pixels (a 1024x768 photo to 96 px yields 128x96
+pixels), and the resize starts from the small image; the pixels differ from the full-size path by the
 two filters (DCT scaling then antialiased resize) and by up to half a reduced pixel in where the crop
-falls, a few grey levels on average.
+falls: on smooth photo-like JPEGs under 1 grey level (of 255) on average, a few at most.
 """
 
 from __future__ import annotations

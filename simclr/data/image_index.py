@@ -19,9 +19,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from simclr.data.datasets import IMAGE_EXTENSIONS
 from simclr.errors import UserError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 INDEX_VERSION = 1
 CACHE_ENV = "SIMCLR_CACHE_DIR"  # where index files go when no `index_file` is given
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from simclr.errors import UserError
 from simclr.safety.lightning_internals import callback_state_key
 
 
@@ -130,6 +131,11 @@ class OnlineLinearProbe(L.Callback):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # Lightning calls `setup` before the strategy moves the module to its device (and before a
         # checkpoint is restored), so the probe is built where the module is now and follows h later.
+        if getattr(trainer.datamodule, "num_classes", None) == 0:  # e.g. UnlabelledImages without a labelled set
+            raise UserError(
+                f"the online probe needs labels, but the images of {type(trainer.datamodule).__name__} have none; "
+                f"drop OnlineLinearProbe from trainer.callbacks (--trainer.callbacks []), or probe later with simclr probe --data"
+            )
         self.build(pl_module.encoder.feature_dim, pl_module.device)
 
     def on_train_batch_end(
