@@ -3,6 +3,7 @@ your own unlabelled images from folders, lists and manifests), the readers and d
 folder index, the device-resident store and the resumable loader."""
 
 from simclr.data.datamodules import CIFAR10, CIFAR100, STL10, FashionMNIST, ImageDataModule, ImageFolder
+from simclr.data.shards import ImageShards
 from simclr.data.unlabelled import UnlabelledImages
 
-__all__ = ["CIFAR10", "CIFAR100", "STL10", "FashionMNIST", "ImageDataModule", "ImageFolder", "UnlabelledImages"]
+__all__ = ["CIFAR10", "CIFAR100", "STL10", "FashionMNIST", "ImageDataModule", "ImageFolder", "ImageShards", "UnlabelledImages"]

@@ -23,16 +23,16 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import Dataset
 
-from simclr.data.base import ImageDataModule
 from simclr.data.image_files import ImageFiles
 from simclr.data.image_index import image_index
 from simclr.data.image_lists import read_image_list
+from simclr.data.without_labels import WithoutLabels
 from simclr.errors import UserError
 
 MIN_VAL_IMAGES = 2  # NT-Xent needs two images in a validation batch
 
 
-class UnlabelledImages(ImageDataModule):
+class UnlabelledImages(WithoutLabels):
     """Your own images without labels (see the module docstring).
 
     Args:
@@ -46,11 +46,8 @@ class UnlabelledImages(ImageDataModule):
         skip_bad_images: skip (and report once) files that cannot be read or decoded, listed files that do
             not exist included; by default the first one stops the run with an error naming it.
         index_file: where the folder index is cached (default under ~/.cache/simclr-toolkit/index).
-        labelled: a labelled data module whose train and test splits the probes use.
-        (others as in `ImageDataModule`; use num_workers > 0, decoding is CPU work)
+        (others as in `WithoutLabels`: `labelled`, and `ImageDataModule`; use num_workers > 0, decoding is CPU work)
     """
-
-    channels = 3
 
     def __init__(
         self,
@@ -61,8 +58,7 @@ class UnlabelledImages(ImageDataModule):
         split_seed: int = 0,
         skip_bad_images: bool = False,
         index_file: str | None = None,
-        labelled: ImageDataModule | None = None,
-        **kwargs,  # others: ImageDataModule's
+        **kwargs,  # others: WithoutLabels' and ImageDataModule's
     ):
         super().__init__(root, **kwargs)
         if image_size < 1:
@@ -75,13 +71,6 @@ class UnlabelledImages(ImageDataModule):
         self.split_seed = split_seed
         self.skip_bad_images = skip_bad_images
         self.index_file = index_file
-        self.labelled = labelled
-        self._told_no_probe = False
-
-    @property
-    def num_classes(self) -> int:
-        """Classes of the labelled set (0 without one)."""
-        return self.labelled.num_classes if self.labelled is not None else 0
 
     def image_paths(self) -> list[str]:
         """Every image of `root`, in a fixed order (files a list names but that do not exist: see
@@ -124,28 +113,5 @@ class UnlabelledImages(ImageDataModule):
         train, val = self.split()
         return ImageFiles(train if split == "train" else val, self.image_size, self.skip_bad_images)
 
-    def labelled_dataset(self, split: str) -> Dataset:
-        """The labelled set's "train" or "test" split; a one-line UserError without a labelled set."""
-        if self.labelled is None:
-            raise UserError(
-                f"the images in {self.root} have no labels, so nothing can be probed; name a labelled set: "
-                f"`simclr probe --data ...` (e.g. an ImageFolder with one sub-folder per class), or "
-                f"--data.init_args.labelled in the fit config"
-            )
-        return self.labelled.labelled_dataset(split)
-
-    def setup(self, stage: str | None = None) -> None:
-        super().setup(stage)
-        if self.labelled is None and not self._told_no_probe:
-            self._told_no_probe = True
-            rank_zero_info(
-                f"{self.root}: unlabelled images, no labelled set: training and validation use the contrastive loss "
-                f"alone, and no probe runs (name one with --data.init_args.labelled, or later with simclr probe --data)"
-            )
-        elif self.labelled is not None:
-            self.labelled.setup(stage)
-
-    def test_set_description(self) -> str:
-        if self.labelled is None:
-            return f"no labelled set ({len(self.dataset('val'))} held-out unlabelled images validate the loss)"
-        return self.labelled.test_set_description()
+    def validation_description(self) -> str:
+        return f"{len(self.dataset('val'))} held-out unlabelled images of {self.root}"

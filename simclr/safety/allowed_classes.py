@@ -54,6 +54,7 @@ PROJECT_CLASSES: tuple[str, ...] = (
     "simclr.data.datamodules.STL10",
     "simclr.data.datamodules.ImageFolder",
     "simclr.data.unlabelled.UnlabelledImages",
+    "simclr.data.shards.ImageShards",
     # training parts
     "simclr.training.lars.LARS",
     "simclr.training.pair_budget.ConstantPairsBudget",

@@ -6,6 +6,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.utils.data import IterableDataset
 from torchvision.utils import make_grid
 
 
@@ -61,6 +62,8 @@ def first_training_images(datamodule, n: int) -> Tensor | None:
     if not callable(dataset):
         return None
     train = dataset("train")
+    if isinstance(train, IterableDataset):  # a stream (shards) has no first images to index
+        return None
     items = [train[i] for i in range(min(n, len(train)))]
     images = [item[0] if isinstance(item, (tuple, list)) else item for item in items]
     if not images or not all(isinstance(x, Tensor) and x.shape == images[0].shape for x in images):
