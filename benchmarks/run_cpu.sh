@@ -12,4 +12,6 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 "$PY" benchmarks/train_throughput.py --device cpu --presets r50-224 --batch 8 --dataset-size 64 --iters 2 --repeats 3 --warmup 1 --out $OUT/train_r50_224.json
 "$PY" benchmarks/ntxent.py --device cpu --batches 256 512 1024 2048 4096 --iters 2 --repeats 3 --out $OUT/ntxent.json
 "$PY" benchmarks/small_map_conv.py --device cpu --out $OUT/small_map_conv.json
+"$PY" benchmarks/decode_throughput.py --device cpu --images 400 --workers 2 --out $OUT/decode_throughput.json
+"$PY" benchmarks/index_time.py --files 100000 --per-folder 100 --repeats 3 --out $OUT/index_time.json
 "$PY" benchmarks/probe_convergence.py --ckpt runs/demo/checkpoints/last.ckpt --out $OUT/probe_convergence.json  # needs `make demo` first

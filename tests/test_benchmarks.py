@@ -150,3 +150,17 @@ def test_decode_throughput_json(tmp_path):
     ours, baseline = record["results"]
     assert ours["draft_scale"] == 2 and ours["ours_speedup"] == 1.0
     assert baseline["ours_speedup"] == pytest.approx(ours["images_per_s"] / baseline["images_per_s"])
+
+
+def test_index_time_json(tmp_path):
+    import index_time
+
+    out = tmp_path / "index.json"
+    index_time.main(["--files", "50", "--per-folder", "10", "--repeats", "1", "--out", str(out)])
+    record = load(out, "index_time")
+    assert record["settings"]["files"] == 50 and record["settings"]["folders"] == 7  # root, g000, 5 leaves
+    assert [r["method"] for r in record["results"]][:2] == [
+        "os.scandir walk (first run)",
+        "cached index (folders unchanged)",
+    ]
+    assert all(r["seconds"] >= 0 for r in record["results"])

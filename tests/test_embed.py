@@ -12,6 +12,7 @@ from helpers.cli import user_error
 from torchvision.io import write_png
 
 from simclr.cli.main import run_command
+from simclr.data.channels import as_channels
 from simclr.embedding import embed as embed_module
 from simclr.embedding.neighbours import top_k_cosine
 from simclr.errors import UserError
@@ -40,7 +41,7 @@ def test_embed_writes_one_row_per_image_and_neighbours_find_themselves(trained, 
     assert meta["done"] == meta["count"] == 12 and meta["representation"] == "h" and meta["image_size"] == 28
     model = load(trained)  # row i is h of image i, decoded, framed and made greyscale as the model reads it
     first = embed_module.EmbedFiles([table[3]["path"]], 28)[0][0][None]
-    expected = model.embed(embed_module.as_channels(first, 1))[0]
+    expected = model.embed(as_channels(first, 1))[0]
     torch.testing.assert_close(torch.from_numpy(rows[3]), expected, rtol=1e-4, atol=1e-4)
     capsys.readouterr()
     found = run_command(["neighbours", "--embeddings", str(out), "--index", "5", "--k", "3"])

@@ -160,3 +160,14 @@ def test_the_online_probe_refuses_data_without_labels(tmp_path):
     module = SimpleNamespace(encoder=SimpleNamespace(feature_dim=8), device=torch.device("cpu"))
     with pytest.raises(UserError, match="the online probe needs labels, .*--trainer.callbacks \\[\\]"):
         OnlineLinearProbe(3).setup(trainer, module, "fit")
+
+
+def test_greyscale_images_for_a_one_channel_model(tmp_path):
+    write_tree(tmp_path / "photos")
+    data = UnlabelledImages(str(tmp_path / "photos"), image_size=12, channels=1, index_file=str(tmp_path / "i.index"))
+    image, _ = data.dataset("train")[0]
+    rgb = ImageFiles(data.dataset("train").paths[:1], 12)[0][0].float()
+    expected = (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]).round()
+    assert image.shape == (1, 12, 12) and torch.equal(image[0].float(), expected)
+    with pytest.raises(UserError, match="channels is 2; pass 3 \\(RGB\\) or 1"):
+        UnlabelledImages(str(tmp_path / "photos"), channels=2)

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from simclr.data.channels import as_channels
 from simclr.data.decode import decode_framed
 from simclr.errors import UserError
 
@@ -24,27 +25,29 @@ SKIP_HINT = "or pass --data.init_args.skip_bad_images true to skip unreadable im
 
 
 class ImageFiles(Dataset):
-    """Image files, each decoded and framed to uint8 (3, image_size, image_size) (`simclr.data.decode`).
+    """Image files, each decoded and framed to uint8 (channels, image_size, image_size) (`simclr.data.decode`).
 
     Args:
         paths: absolute file paths.
         image_size: side of the square images, in pixels.
         skip_bad_images: replace an unreadable file by the next readable one (reported once) instead of
             stopping with an error.
+        channels: 3 (RGB) or 1 (greyscale, `simclr.data.channels`).
     """
 
-    def __init__(self, paths: Sequence[str], image_size: int, skip_bad_images: bool = False):
+    def __init__(self, paths: Sequence[str], image_size: int, skip_bad_images: bool = False, channels: int = 3):
         self.paths = list(paths)
         self.image_size = image_size
         self.skip_bad_images = skip_bad_images
+        self.channels = channels
         self._reported: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def image(self, index: int) -> Tensor:
-        """uint8 (3, image_size, image_size) of `paths[index]`; a UserError if it cannot be decoded."""
-        return decode_framed(self.paths[index], self.image_size)
+        """uint8 (channels, image_size, image_size) of `paths[index]`; a UserError if it cannot be decoded."""
+        return as_channels(decode_framed(self.paths[index], self.image_size), self.channels)
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
         """(uint8 (3, image_size, image_size), NO_LABEL) of image `index`, or of the next readable one."""

@@ -31,6 +31,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from torchvision.io import ImageReadMode, decode_image
 
+from simclr.data.channels import as_channels
 from simclr.data.datasets import IMAGE_EXTENSIONS, collate_batch
 from simclr.data.decode import decode_with_pil, frame, to_uint8
 from simclr.data.image_files import NO_LABEL
@@ -74,11 +75,13 @@ def decode_member(sample: dict, size: int) -> Tensor:
 
 
 class ShardStream(IterableDataset):
-    """(uint8 (3, size, size), NO_LABEL) samples streamed from shards (see the module docstring)."""
+    """(uint8 (channels, size, size), NO_LABEL) samples streamed from shards (see the module docstring)."""
 
-    def __init__(self, paths: list[str], size: int, shuffle: bool, buffer: int, skip_bad_images: bool):
+    def __init__(
+        self, paths: list[str], size: int, shuffle: bool, buffer: int, skip_bad_images: bool, channels: int = 3
+    ):
         self.paths, self.size, self.shuffle, self.buffer = paths, size, shuffle, buffer
-        self.skip_bad_images = skip_bad_images
+        self.skip_bad_images, self.channels = skip_bad_images, channels
 
     @staticmethod
     def pass_seed() -> int:
@@ -114,7 +117,7 @@ class ShardStream(IterableDataset):
             pipeline = pipeline.shuffle(self.buffer, rng=random.Random(seed + 1))
         for sample in pipeline:
             try:
-                yield decode_member(sample, self.size), NO_LABEL
+                yield as_channels(decode_member(sample, self.size), self.channels), NO_LABEL
             except UserError as e:
                 self.handler(e)
 
@@ -128,7 +131,7 @@ class ImageShards(WithoutLabels):
         image_size: side of the square images the batches hold.
         shuffle_buffer: samples shuffled together (memory: this many decoded images per worker).
         skip_bad_images: skip (and report once) members that cannot be read or decoded.
-        (others as in `WithoutLabels`: `labelled`, and `ImageDataModule`)
+        (others as in `WithoutLabels`: `labelled`, `channels`, and `ImageDataModule`)
     """
 
     def __init__(
@@ -158,7 +161,9 @@ class ImageShards(WithoutLabels):
         paths = shard_paths(pattern, option)
         if split == "train" and set(paths) & set(shard_paths(self.val_root, "val_root")):
             raise UserError(f"val_root {self.val_root} shares shards with root {self.root}; hold out other shards")
-        return ShardStream(paths, self.image_size, split == "train", self.shuffle_buffer, self.skip_bad_images)
+        return ShardStream(
+            paths, self.image_size, split == "train", self.shuffle_buffer, self.skip_bad_images, self.channels
+        )
 
     def check_batch_size(self) -> None:
         """A stream has no length to check the batch size against."""

@@ -46,7 +46,7 @@ class UnlabelledImages(WithoutLabels):
         skip_bad_images: skip (and report once) files that cannot be read or decoded, listed files that do
             not exist included; by default the first one stops the run with an error naming it.
         index_file: where the folder index is cached (default under ~/.cache/simclr-toolkit/index).
-        (others as in `WithoutLabels`: `labelled`, and `ImageDataModule`; use num_workers > 0, decoding is CPU work)
+        (others as in `WithoutLabels`: `labelled`, `channels`, and `ImageDataModule`; use num_workers > 0, decoding is CPU work)
     """
 
     def __init__(
@@ -111,7 +111,7 @@ class UnlabelledImages(WithoutLabels):
 
     def load(self, split: str) -> Dataset:
         train, val = self.split()
-        return ImageFiles(train if split == "train" else val, self.image_size, self.skip_bad_images)
+        return ImageFiles(train if split == "train" else val, self.image_size, self.skip_bad_images, self.channels)
 
     def validation_description(self) -> str:
         return f"{len(self.dataset('val'))} held-out unlabelled images of {self.root}"

@@ -21,14 +21,16 @@ class WithoutLabels(ImageDataModule):
     Args:
         root: where the images are (layout per subclass).
         labelled: a labelled data module whose train and test splits the probes use.
+        channels: 3 (RGB) or 1 (greyscale: BT.601 luma of the decoded image).
         (others as in `ImageDataModule`)
     """
 
-    channels = 3
-
-    def __init__(self, root: str, labelled: ImageDataModule | None = None, **kwargs):
+    def __init__(self, root: str, labelled: ImageDataModule | None = None, channels: int = 3, **kwargs):
         super().__init__(root, **kwargs)
+        if channels not in (1, 3):
+            raise UserError(f"data.init_args.channels is {channels}; pass 3 (RGB) or 1 (greyscale)")
         self.labelled = labelled
+        self.channels = channels
         self._told_no_probe = False
 
     @property

@@ -17,11 +17,12 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
+from simclr.data.channels import as_channels
 from simclr.data.image_files import ImageFiles
 from simclr.data.image_index import image_index
 from simclr.data.image_lists import read_image_list
 from simclr.devices import resolve_device
-from simclr.embedding.channels import as_channels, input_channels
+from simclr.embedding.channels import input_channels
 from simclr.embedding.store import (
     EMBEDDINGS,
     META,

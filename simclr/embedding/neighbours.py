@@ -19,9 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from simclr.data.channels import as_channels
 from simclr.data.decode import decode_framed
 from simclr.devices import resolve_device
-from simclr.embedding.channels import as_channels, input_channels
+from simclr.embedding.channels import input_channels
 from simclr.embedding.store import load_embeddings
 from simclr.errors import UserError
 from simclr.loading.handle import load
