@@ -160,7 +160,7 @@ def test_index_time_json(tmp_path):
     record = load(out, "index_time")
     assert record["settings"]["files"] == 50 and record["settings"]["folders"] == 7  # root, g000, 5 leaves
     assert [r["method"] for r in record["results"]][:2] == [
-        "os.scandir walk (first run)",
+        "os.scandir walk (no cache)",
         "cached index (folders unchanged)",
     ]
     assert all(r["seconds"] >= 0 for r in record["results"])
