@@ -12,6 +12,7 @@ mkdir -p $OUT
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name())"
 # 1. the tests that run on CUDA (the `device` fixture adds cuda when present): augmentation ops, train step
 "$PY" -m pytest tests/test_augment_ops.py tests/test_augmentations.py tests/test_train_step.py tests/test_kornia_backend.py -q -x
+"$PY" -m pytest tests/test_unlabelled.py -q -x -k "nvjpeg or on_the_device"   # JPEG batches decoded by nvJPEG
 # 2. augmentation views/s per preset: fast vs stock kornia (both on the GPU) vs torchvision in 16 workers
 "$PY" benchmarks/augment_throughput.py --device cuda --batch 256 --workers 16 --out $OUT/augment.json
 # 3. end-to-end vs model-only: ResNet-18 32 px B=512 (50k images: epoch_s is a CIFAR-10 epoch), ResNet-50 224 px
@@ -19,6 +20,8 @@ mkdir -p $OUT
 "$PY" benchmarks/train_throughput.py --device cuda --presets r18-32 r50-224 --out $OUT/train.json
 "$PY" benchmarks/train_throughput.py --device cuda --presets r18-32 r50-224 --compile --out $OUT/train_compile.json
 "$PY" benchmarks/train_throughput.py --device cuda --presets r18-32 --optimizer adamw-fused --out $OUT/train_adamw_fused.json
+# 3b. JPEG decoding: workers (ours, torchvision ImageFolder) in 16 workers
+"$PY" benchmarks/decode_throughput.py --device cpu --images 2000 --workers 16 --out $OUT/decode_throughput.json
 # 4. NT-Xent fwd+bwd time and peak memory, B = 256 ... 16384
 "$PY" benchmarks/ntxent.py --device cuda --batches 256 512 1024 2048 4096 8192 16384 --out $OUT/ntxent.json
 # 5. a short fit on the GPU trainer config, fast then kornia backend (Fashion-MNIST, 200 steps each)

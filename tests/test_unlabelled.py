@@ -13,6 +13,7 @@ from helpers.cli import run_args, user_error, write_tiny_config
 from torchvision.io import encode_jpeg, write_png
 
 from simclr.data import UnlabelledImages
+from simclr.data.decode import decode_rgb, frame
 from simclr.data.image_files import NO_LABEL, ImageFiles
 from simclr.data.image_index import default_index_file, image_index, read_index, scan
 from simclr.data.image_lists import read_image_list
@@ -171,3 +172,55 @@ def test_greyscale_images_for_a_one_channel_model(tmp_path):
     assert image.shape == (1, 12, 12) and torch.equal(image[0].float(), expected)
     with pytest.raises(UserError, match="channels is 2; pass 3 \\(RGB\\) or 1"):
         UnlabelledImages(str(tmp_path / "photos"), channels=2)
+
+
+def decode_on_device_batch(paths, skip=False, device="cpu"):
+    from simclr.data.device_decode import EncodedFiles, collate_encoded, decode_batch
+
+    files = EncodedFiles(paths, 16, skip_bad_images=skip)
+    return decode_batch(collate_encoded([files[i] for i in range(len(paths))]), 16, 3, torch.device(device), skip)
+
+
+def test_jpegs_decoded_on_the_device_match_the_workers(tmp_path):
+    made = write_tree(tmp_path / "photos")
+    paths = [str(tmp_path / "photos" / p) for p in made]  # JPEG and PNG mixed, sizes differ
+    images, labels = decode_on_device_batch(paths)
+    expected = torch.stack([frame(decode_rgb(p), 16) for p in paths])  # full decode (no reduced-size JPEG path)
+    assert images.shape == (6, 3, 16, 16) and images.dtype == torch.uint8 and (labels == NO_LABEL).all()
+    torch.testing.assert_close(images, expected, rtol=0, atol=0)  # the same libjpeg decode, the same framing
+
+
+def test_a_corrupt_jpeg_decoded_on_the_device_is_named_or_skipped(tmp_path):
+    made = write_tree(tmp_path / "photos")
+    broken = tmp_path / "photos" / "broken.jpg"
+    broken.write_bytes((tmp_path / "photos" / "x" / "b.jpg").read_bytes()[:40])  # a JPEG cut short
+    paths = [str(tmp_path / "photos" / p) for p in made] + [str(broken)]
+    with pytest.raises(UserError, match="cannot decode image .*broken.jpg.*skip_bad_images true"):
+        decode_on_device_batch(paths)
+    images, _ = decode_on_device_batch(paths, skip=True)
+    assert images.shape == (7, 3, 16, 16)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (nvJPEG)")
+def test_nvjpeg_on_the_gpu_matches_the_cpu_decoder(tmp_path):
+    made = write_tree(tmp_path / "photos")
+    paths = [str(tmp_path / "photos" / p) for p in made]
+    gpu, _ = decode_on_device_batch(paths, device="cuda")
+    cpu, _ = decode_on_device_batch(paths)
+    assert gpu.device.type == "cuda" and (gpu.cpu().float() - cpu.float()).abs().mean() < 2
+
+
+def test_fit_with_jpegs_decoded_on_the_device(tmp_path, monkeypatch):
+    from simclr.pretraining import run_fit
+
+    monkeypatch.setenv("SIMCLR_CACHE_DIR", str(tmp_path / "cache"))
+    photos = tmp_path / "photos"
+    for i, image in enumerate(fakedata.fake_images(20, (3, 36, 44), seed=2)):
+        (photos / f"{i % 2}").mkdir(parents=True, exist_ok=True)
+        (photos / f"{i % 2}" / f"{i}.jpg").write_bytes(encode_jpeg(image, quality=90).numpy().tobytes())
+    tiny = write_tiny_config(tmp_path)
+    data = ["--data", "simclr.data.UnlabelledImages", "--data.init_args.root", str(photos),
+            "--data.init_args.image_size", "28", "--data.init_args.batch_size", "8", "--data.init_args.channels", "1",
+            "--data.init_args.decode_on_device", "true", "--data.init_args.val_fraction", "0.1"]  # fmt: skip
+    cli = run_fit(run_args(tiny, tmp_path / "run", "--trainer.max_steps", "2", *data))
+    assert cli.trainer.global_step == 2 and torch.isfinite(cli.trainer.callback_metrics["val/loss"])

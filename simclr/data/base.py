@@ -57,6 +57,7 @@ class ImageDataModule(L.LightningDataModule):
             (`trainer.fit(model, datamodule=dm)`, as the CLI does).
     """
 
+    collate_fn = staticmethod(collate_batch)  # items -> batch in the loaders' workers
     num_classes: int  # classes of the labelled splits
     channels: int  # image channels C
     image_size: int  # image side H = W in pixels
@@ -168,7 +169,7 @@ class ImageDataModule(L.LightningDataModule):
             generator=torch.Generator().manual_seed(seed),  # worker seeds without drawing from the global RNG
             drop_last=drop_last,
             num_workers=self.num_workers,
-            collate_fn=collate_batch,
+            collate_fn=self.collate_fn,
             pin_memory=pin,
             persistent_workers=self.num_workers > 0,
         )

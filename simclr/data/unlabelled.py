@@ -23,6 +23,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import Dataset
 
+from simclr.data.device_decode import EncodedBatch, EncodedFiles, collate_encoded, decode_batch
 from simclr.data.image_files import ImageFiles
 from simclr.data.image_index import image_index
 from simclr.data.image_lists import read_image_list
@@ -46,6 +47,8 @@ class UnlabelledImages(WithoutLabels):
         skip_bad_images: skip (and report once) files that cannot be read or decoded, listed files that do
             not exist included; by default the first one stops the run with an error naming it.
         index_file: where the folder index is cached (default under ~/.cache/simclr-toolkit/index).
+        decode_on_device: the workers only read the files; each batch's JPEGs are decoded on the training
+            device (nvJPEG on a GPU; `simclr.data.device_decode`), other formats in the workers as usual.
         (others as in `WithoutLabels`: `labelled`, `channels`, and `ImageDataModule`; use num_workers > 0, decoding is CPU work)
     """
 
@@ -58,6 +61,7 @@ class UnlabelledImages(WithoutLabels):
         split_seed: int = 0,
         skip_bad_images: bool = False,
         index_file: str | None = None,
+        decode_on_device: bool = False,
         **kwargs,  # others: WithoutLabels' and ImageDataModule's
     ):
         super().__init__(root, **kwargs)
@@ -71,6 +75,9 @@ class UnlabelledImages(WithoutLabels):
         self.split_seed = split_seed
         self.skip_bad_images = skip_bad_images
         self.index_file = index_file
+        self.decode_on_device = decode_on_device
+        if decode_on_device:
+            self.collate_fn = collate_encoded
 
     def image_paths(self) -> list[str]:
         """Every image of `root`, in a fixed order (files a list names but that do not exist: see
@@ -111,7 +118,14 @@ class UnlabelledImages(WithoutLabels):
 
     def load(self, split: str) -> Dataset:
         train, val = self.split()
-        return ImageFiles(train if split == "train" else val, self.image_size, self.skip_bad_images, self.channels)
+        files = EncodedFiles if self.decode_on_device else ImageFiles
+        return files(train if split == "train" else val, self.image_size, self.skip_bad_images, self.channels)
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        """Batches of still-encoded JPEGs (`decode_on_device`) are decoded and framed on `device`."""
+        if isinstance(batch, EncodedBatch):
+            return decode_batch(batch, self.image_size, self.channels, device, self.skip_bad_images)
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def validation_description(self) -> str:
         return f"{len(self.dataset('val'))} held-out unlabelled images of {self.root}"
