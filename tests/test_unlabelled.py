@@ -144,9 +144,10 @@ def test_fit_on_an_unlabelled_folder_then_probe_with_a_labelled_set(tmp_path, mo
     assert "have no labels, so nothing can be probed" in line
     labelled = fakedata.write_image_folder(tmp_path / "labelled" / "train", n_per_class=6, size=(30, 30))
     fakedata.write_image_folder(tmp_path / "labelled" / "val", n_per_class=3, size=(30, 30))
+    data_config = tmp_path / "labelled.yaml"  # the labelled set as a config file: simclr probe --data FILE
+    data_config.write_text(f"class_path: simclr.data.ImageFolder\ninit_args: {{root: {labelled}, image_size: 28}}\n")
     report = run_command(["probe", "--ckpt", str(ckpt), "--device", "cpu", "--max_iter", "2", "--knn_k", "3",
-                          "--data", "simclr.data.ImageFolder", "--data.init_args.root", str(labelled),
-                          "--data.init_args.image_size", "28", "--out_dir", str(tmp_path / "probe")])  # fmt: skip
+                          "--data", str(data_config), "--out_dir", str(tmp_path / "probe")])  # fmt: skip
     rows = json.loads(Path(report).read_text())
     assert any(r.get("representation") == "h" for r in (rows if isinstance(rows, list) else rows["rows"]))
 

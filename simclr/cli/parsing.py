@@ -4,7 +4,8 @@ their help from the library function's signature and docstring.
 Shared spellings: `--config FILE` reads the command's options from a YAML file (in `compare` and
 `compare-augs` it is the `simclr fit` config; `--experiment` is their options file); the budget of a
 comparison is the flat option set of `simclr.ablation.budget.Budget` (`--epochs`, `--max_steps`, ...);
-a list option takes its values as separate words (`--seeds 0 1 2`) or in YAML (`--seeds [0,1,2]`);
+a list option takes its values as separate words (`--seeds 0 1 2`) or in YAML (`--seeds [0,1,2]`); an object
+option takes a YAML file (`--data labelled.yaml`: class_path / init_args, or a fit config's `data:` section);
 `from_layer` is spelled `--from`.
 """
 
@@ -13,12 +14,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import json
+import types
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import docstring_parser
 import jsonargparse
+import yaml
 
 from simclr.ablation.budget import Budget
 from simclr.errors import UserError
@@ -91,10 +96,36 @@ def lists_as_yaml(args: list[str], options: set[str]) -> list[str]:
     return out
 
 
+def class_options(function: Callable) -> set[str]:
+    """The options of `function` that take an object given by class_path / init_args (e.g. probe's --data)."""
+    found = set()
+    for name, hint in typing.get_type_hints(function).items():
+        kinds = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        if any(isinstance(k, type) and k.__module__.startswith("simclr.") for k in kinds):
+            found.add(f"--{name}")
+    return found
+
+
+def files_as_values(args: list[str], options: set[str]) -> list[str]:
+    """`--data F.yaml` for a class option: the file's class_path / init_args (or the `data:` section of a
+    `simclr fit` config, e.g. --data configs/fashion_mnist.yaml) given inline, as JSON."""
+    out = list(args)
+    for i, arg in enumerate(args[:-1]):
+        value = Path(args[i + 1])
+        if arg in options and value.suffix in (".yaml", ".yml", ".json") and value.is_file():
+            config = yaml.safe_load(value.read_text())
+            key = arg.removeprefix("--")
+            if isinstance(config, dict) and "class_path" not in config and isinstance(config.get(key), dict):
+                config = config[key]
+            out[i + 1] = json.dumps(config)
+    return out
+
+
 def parse_command(function: Callable, prog: str, args: list[str], module_doc: str | None = None) -> dict[str, Any]:
     """The keyword arguments of `function` from the command line `args` (--help prints the options and exits)."""
     parser = command_parser(function, prog, module_doc)
-    parsed = parser.instantiate_classes(parser.parse_args(lists_as_yaml(args, list_options(function))))
+    args = files_as_values(lists_as_yaml(args, list_options(function)), class_options(function))
+    parsed = parser.instantiate_classes(parser.parse_args(args))
     kwargs = {key: value.as_dict() if isinstance(value, jsonargparse.Namespace) else value
               for key, value in vars(parsed).items()}  # fmt: skip
     kwargs.pop("config", None)
