@@ -1,10 +1,15 @@
 """ResNet encoder f(.) giving the representation h (SimCLR section 2.1: "h_i = f(x_i) = ResNet(x_i)")."""
 
+import math
+from collections.abc import Callable
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from simclr.errors import UserError
+from simclr.models.checkpointing import checkpoint_sequential_blocks
 from simclr.models.small_map_conv_cpu import use_small_map_convs
 
 
@@ -35,6 +40,11 @@ class ResNetEncoder(nn.Module):
             one dense matrix product (`simclr.models.small_map_conv_cpu`), because oneDNN's backward is
             slow there. The same function; no effect on CUDA. Worth it for small images on the CPU
             (configs/trainer/cpu_demo.yaml turns it on); figures in docs/speed.md.
+        norm: the normalisation after every convolution: batch (BatchNorm, torchvision's) or group (GroupNorm,
+            32 groups): no batch statistics, so gradient caching (`SimCLR(chunk_size=...)`) gives exactly the
+            full-batch gradient; its state_dict loads into torchvision's ResNet built with GroupNorm.
+        checkpointing: recompute each residual block's activations in the backward pass instead of keeping
+            them (`simclr.models.checkpointing`): less memory, about one more forward pass of compute.
     """
 
     def __init__(
@@ -48,6 +58,8 @@ class ResNetEncoder(nn.Module):
         stage_widths: list[int] | None = None,
         max_pool: bool | None = None,
         small_map_gemm: bool = False,
+        norm: Literal["batch", "group"] = "batch",
+        checkpointing: bool = False,
     ):
         super().__init__()
         self._init_kwargs = dict(
@@ -60,15 +72,20 @@ class ResNetEncoder(nn.Module):
             stage_widths=None if stage_widths is None else list(stage_widths),
             max_pool=max_pool,
             small_map_gemm=small_map_gemm,
+            norm=norm,
+            checkpointing=checkpointing,
         )  # for `fresh_copy`
         widths = check_architecture(list(layers), width, stage_widths, cifar_stem, max_pool, in_channels)
         self.in_channels = in_channels
         self.cifar_stem = cifar_stem
+        if norm not in NORM_LAYERS:
+            raise UserError(f"ResNetEncoder norm is {norm!r}; pass batch (BatchNorm) or group (GroupNorm)")
         block = Bottleneck if bottleneck else BasicBlock
-        if widths != [64, 128, 256, 512]:
+        norm_layer = NORM_LAYERS[norm]
+        if widths != [64, 128, 256, 512] or norm != "batch":
             # torchvision fixes the widths at 64-512; build the same modules at other widths with its
             # own `_make_layer`, so the block code, init and state_dict keys stay torchvision's.
-            self.net = _resnet_with_widths(block, list(layers), widths, zero_init_residual)
+            self.net = _resnet_with_widths(block, list(layers), widths, zero_init_residual, norm_layer)
         else:
             self.net = ResNet(block, list(layers), zero_init_residual=zero_init_residual)
         stem = widths[0]
@@ -84,6 +101,9 @@ class ResNetEncoder(nn.Module):
         self.net.fc = nn.Identity()
         if small_map_gemm:
             use_small_map_convs(self.net)
+        if checkpointing:
+            for stage in (self.net.layer1, self.net.layer2, self.net.layer3, self.net.layer4):
+                checkpoint_sequential_blocks(stage)
 
     def forward(self, images: Tensor) -> Tensor:
         """images (B, in_channels, H, W) float -> h (B, feature_dim)."""
@@ -147,14 +167,27 @@ def check_architecture(
     return widths
 
 
+def group_norm(channels: int) -> nn.GroupNorm:
+    """GroupNorm with 32 groups (Wu & He 2018), or the largest divisor of `channels` below that."""
+    return nn.GroupNorm(math.gcd(32, channels), channels)
+
+
+NORM_LAYERS = {"batch": nn.BatchNorm2d, "group": group_norm}
+
+
 def _resnet_with_widths(
-    block: type[nn.Module], layers: list[int], widths: list[int], zero_init_residual: bool
+    block: type[nn.Module],
+    layers: list[int],
+    widths: list[int],
+    zero_init_residual: bool,
+    norm_layer: Callable[[int], nn.Module] = nn.BatchNorm2d,
 ) -> ResNet:
-    """A torchvision ResNet whose four stages have `widths` channels instead of (64, 128, 256, 512)."""
-    net = ResNet(block, [1, 1, 1, 1])  # the skeleton: stem, pooling, fc; stages rebuilt below
+    """A torchvision ResNet whose four stages have `widths` channels instead of (64, 128, 256, 512), and
+    `norm_layer` (BatchNorm2d or `group_norm`) after every convolution."""
+    net = ResNet(block, [1, 1, 1, 1], norm_layer=norm_layer)  # the skeleton: stem, pooling, fc; stages rebuilt below
     net.inplanes = widths[0]
     net.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
-    net.bn1 = nn.BatchNorm2d(widths[0])
+    net.bn1 = norm_layer(widths[0])
     net.layer1 = net._make_layer(block, widths[0], layers[0])
     net.layer2 = net._make_layer(block, widths[1], layers[1], stride=2)
     net.layer3 = net._make_layer(block, widths[2], layers[2], stride=2)
@@ -163,7 +196,7 @@ def _resnet_with_widths(
     for m in net.modules():  # torchvision's initialisation
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
     if zero_init_residual:
