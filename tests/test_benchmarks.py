@@ -164,3 +164,14 @@ def test_index_time_json(tmp_path):
         "cached index (folders unchanged)",
     ]
     assert all(r["seconds"] >= 0 for r in record["results"])
+
+
+def test_memory_json(tmp_path):
+    import memory
+
+    out = tmp_path / "memory.json"
+    memory.main(["--batches", "8", "--chunks", "4", "--steps", "1", "--out", str(out)])
+    record = load(out, "memory")
+    rows = record["results"]
+    assert [(r["chunk"], r["checkpointing"]) for r in rows] == [(None, False), (4, False), (None, True)]
+    assert all(r["status"] == "ok" and r["peak_mb"] >= r["rss_before_mb"] > 0 and r["step_s"] > 0 for r in rows)

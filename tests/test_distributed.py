@@ -1,5 +1,6 @@
 """DDP on the CPU (2 processes, gloo): losses and encoder gradients equal a single-process run on the
-concatenated batch; without the gather (gather_distributed=False) they do not."""
+concatenated batch, also through the gradient cache (chunks of 2 of each rank's 5 images); without the gather
+(gather_distributed=False) they do not."""
 
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from simclr.losses.nt_xent import multiview_nt_xent
 from simclr.losses.pruning import NegativePruning
 from simclr.losses.sigmoid import sigmoid_loss
 from simclr.losses.supcon import supcon
+from simclr.training.grad_cache import cached_embeddings
 
 pytestmark = pytest.mark.slow  # runs the CLI, notebooks, benchmark scripts or several processes
 
@@ -56,6 +58,36 @@ def run_case(model: nn.Module, name: str, first: int, n: int) -> dict:
     return {"loss": loss.detach(), "grads": [p.grad.clone() for p in model.parameters()]}
 
 
+CACHED = ("nt_xent", "sigmoid", "supcon")  # through the gradient cache
+CHUNK = 2  # images per chunk: 5 local images -> chunks of 2, 2, 1
+
+
+class Cached(nn.Module):
+    """`make_model()` whose embeddings of (V, n, IN_DIM) inputs go through the gradient cache."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = make_model()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        views, n = x.shape[:2]
+
+        def embed(images: slice) -> torch.Tensor:
+            return self.net(x[:, images].reshape(-1, IN_DIM)).reshape(views, images.stop - images.start, -1)
+
+        return cached_embeddings(embed, n, CHUNK, [self.net], torch.device("cpu"), dim=1)
+
+
+def run_cached_case(model: nn.Module, name: str, first: int, n: int) -> dict:
+    """`run_case` with the embeddings from the gradient cache."""
+    views, loss_fn = CASES[name]
+    x, y = global_batch(views)
+    model.zero_grad()
+    loss = loss_fn(model(x[:, first : first + n]), y[first : first + n])
+    loss.backward()
+    return {"loss": loss.detach(), "grads": [p.grad.clone() for p in model.parameters()]}
+
+
 def worker(rank: int, store_path: str, out_dir: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", store=dist.FileStore(store_path, WORLD), rank=rank, world_size=WORLD)
@@ -63,6 +95,8 @@ def worker(rank: int, store_path: str, out_dir: str) -> None:
         assert distributed.world_size() == WORLD and distributed.rank() == rank
         ddp = nn.parallel.DistributedDataParallel(make_model())  # averages gradients over ranks
         results = {name: run_case(ddp, name, rank * N_LOCAL, N_LOCAL) for name in CASES}
+        cached = nn.parallel.DistributedDataParallel(Cached())
+        results |= {f"cached_{name}": run_cached_case(cached, name, rank * N_LOCAL, N_LOCAL) for name in CACHED}
         torch.save(results, Path(out_dir) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
@@ -94,6 +128,16 @@ def test_ddp_equals_single_process(ddp_results, name):
     assert torch.allclose(mean_loss, ref["loss"], atol=1e-5), (mean_loss, ref["loss"])
     for rank_result in ddp_results:  # DDP leaves the same averaged gradient on every rank
         for got, want in zip(rank_result[name]["grads"], ref["grads"]):
+            assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()
+
+
+@pytest.mark.parametrize("name", CACHED)
+def test_the_gradient_cache_under_ddp_equals_single_process(ddp_results, name):
+    ref = single_process(name)
+    mean_loss = torch.stack([r[f"cached_{name}"]["loss"] for r in ddp_results]).mean()
+    assert torch.allclose(mean_loss, ref["loss"], atol=1e-5), (mean_loss, ref["loss"])
+    for rank_result in ddp_results:  # each rank's chunked backward, all-reduced once, is the full gradient
+        for got, want in zip(rank_result[f"cached_{name}"]["grads"], ref["grads"]):
             assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()
 
 

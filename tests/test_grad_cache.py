@@ -127,3 +127,27 @@ def test_activation_checkpointing_gives_the_same_gradients(norm):
         torch.testing.assert_close(b.grad, a.grad, rtol=1e-5, atol=1e-6, msg=name)
     for a, b in zip(plain.buffers(), checkpointed.buffers()):  # BatchNorm statistics updated once, not twice
         torch.testing.assert_close(b, a)
+
+
+@pytest.mark.parametrize(
+    "name, options, size",
+    [
+        ("resnet18", {}, 32),
+        ("VisionTransformer", {"patch_size": 4, "num_layers": 2, "num_heads": 2, "hidden_dim": 16, "mlp_dim": 32}, 16),
+    ],
+)
+def test_torchvision_encoders_checkpoint_resnet_stages_and_vit_blocks(name, options, size):
+    from simclr.models.checkpointing import CheckpointedSequential
+    from simclr.models.torchvision_encoder import TorchvisionEncoder
+
+    image_size = size if name == "VisionTransformer" else None
+    torch.manual_seed(0)
+    plain = TorchvisionEncoder(name, image_size=image_size, options=options)
+    checkpointed = TorchvisionEncoder(name, image_size=image_size, options=options, checkpointing=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    assert any(isinstance(m, CheckpointedSequential) for m in checkpointed.modules())
+    x = torch.randn(4, 3, size, size)
+    for model in (plain, checkpointed):
+        model(x).square().sum().backward()
+    for (pname, a), b in zip(plain.named_parameters(), checkpointed.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-6, msg=pname)

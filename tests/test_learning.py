@@ -67,9 +67,12 @@ def probe_h(encoder, datamodule, normalise) -> float:
 
 
 @pytest.mark.slow
-def test_pretraining_beats_a_random_encoder(tmp_path):
+@pytest.mark.parametrize("chunk_size", [None, 32], ids=["full_batch", "gradient_cache_chunks_of_32"])
+def test_pretraining_beats_a_random_encoder(tmp_path, chunk_size):
+    """Also through the gradient cache with BatchNorm (statistics per chunk of 32 of the 128 images)."""
     root = fashion_mnist_root()
     start = time.perf_counter()
+    chunked = [] if chunk_size is None else ["--model.chunk_size", str(chunk_size)]
     cli = run_fit(
         [
             "fit",
@@ -107,6 +110,7 @@ def test_pretraining_beats_a_random_encoder(tmp_path):
             "",
             "--trainer.logger.init_args.version",
             "",
+            *chunked,
         ]
     )
     train_s = time.perf_counter() - start

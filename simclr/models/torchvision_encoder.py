@@ -8,6 +8,7 @@ import torchvision
 from torch import Tensor, nn
 
 from simclr.errors import UserError
+from simclr.models.checkpointing import checkpoint_sequential_blocks
 
 _LIST_HINT = "see python -c 'import torchvision; print(torchvision.models.list_models(module=torchvision.models))'"
 
@@ -37,6 +38,10 @@ class TorchvisionEncoder(nn.Module):
             downloads them once); None (default) is a random initialisation and never downloads.
         options: further keyword arguments of the builder or class, e.g. `{stochastic_depth_prob: 0.0}`
             for ConvNeXt or the ViT shape above.
+        checkpointing: recompute activations in the backward pass instead of keeping them
+            (`simclr.models.checkpointing`), per block: ResNet stages' blocks, a ViT's encoder layers, or the
+            blocks of each `features` stage (ConvNeXt, EfficientNet, Swin, ...). Less memory, about one more
+            forward pass of compute; a network without such blocks is refused in one line.
     """
 
     def __init__(
@@ -46,10 +51,16 @@ class TorchvisionEncoder(nn.Module):
         in_channels: int = 3,
         weights: str | None = None,
         options: dict[str, Any] | None = None,
+        checkpointing: bool = False,
     ):
         super().__init__()
         self._init_kwargs = dict(
-            name=name, image_size=image_size, in_channels=in_channels, weights=weights, options=dict(options or {})
+            name=name,
+            image_size=image_size,
+            in_channels=in_channels,
+            weights=weights,
+            options=dict(options or {}),
+            checkpointing=checkpointing,
         )  # for `fresh_copy`
         if in_channels < 1:
             raise UserError(
@@ -76,6 +87,15 @@ class TorchvisionEncoder(nn.Module):
         if in_channels != 3:
             conv_name, conv = _first_rgb_conv(self.net, name)
             self.net.set_submodule(conv_name, adapt_first_conv(conv, in_channels))
+        if checkpointing:
+            stages = block_sequences(self.net)
+            if not stages:
+                raise UserError(
+                    f"TorchvisionEncoder({name}) has no blocks to checkpoint (ResNet layer1-4, a ViT's encoder.layers, "
+                    f"or features stages); set model.encoder.init_args.checkpointing: false"
+                )
+            for stage in stages:
+                checkpoint_sequential_blocks(stage)
 
     def forward(self, images: Tensor) -> Tensor:
         """images (B, in_channels, H, W) float -> h (B, feature_dim)."""
@@ -114,6 +134,22 @@ class TorchvisionEncoder(nn.Module):
         if self._classifier_has_bias:
             state[f"{self._classifier_name}.bias"] = torch.zeros(self.num_classes)
         return state
+
+
+def block_sequences(net: nn.Module) -> list[nn.Sequential]:
+    """The `nn.Sequential`s of residual / transformer blocks of a torchvision network: ResNet's layer1-4, a
+    ViT's encoder.layers, else each `nn.Sequential` stage inside `features` (or `features` itself)."""
+    stages = [getattr(net, f"layer{i}", None) for i in range(1, 5)]
+    if all(isinstance(s, nn.Sequential) for s in stages):
+        return stages
+    layers = getattr(getattr(net, "encoder", None), "layers", None)
+    if isinstance(layers, nn.Sequential):
+        return [layers]
+    features = getattr(net, "features", None)
+    if isinstance(features, nn.Sequential):
+        inner = [child for child in features if isinstance(child, nn.Sequential)]
+        return inner or [features]
+    return []
 
 
 def build(name: str, weights: str | None, kwargs: dict[str, Any]) -> nn.Module:
