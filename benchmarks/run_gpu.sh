@@ -24,6 +24,8 @@ mkdir -p $OUT
 "$PY" benchmarks/decode_throughput.py --device cpu --images 2000 --workers 16 --out $OUT/decode_throughput.json
 # 4. NT-Xent fwd+bwd time and peak memory, B = 256 ... 16384
 "$PY" benchmarks/ntxent.py --device cuda --batches 256 512 1024 2048 4096 8192 16384 --out $OUT/ntxent.json
+# 4b. peak memory and step time at B = 256 / 1024 / 4096: plain, gradient cache (chunks 128, 256), checkpointing
+"$PY" benchmarks/memory.py --device cuda --models demo r18-96 --batches 256 1024 4096 --steps 3 --out $OUT/memory.json
 # 5. a short fit on the GPU trainer config, fast then kornia backend (Fashion-MNIST, 200 steps each)
 FMNIST=${FMNIST:-/usr/share/datasets/fashion-mnist}
 for backend in fast kornia; do
