@@ -6,7 +6,8 @@ then probed on the labelled Fashion-MNIST splits; against the same training on t
 
 Both runs use `configs/fashion_mnist.yaml` with `configs/trainer/cpu_demo.yaml` (800 steps of 128 pairs) and
 no online probe; the folder run reads 28 / 42 / 56 px JPEGs (quality 95) framed back to 28 px greyscale in 2
-workers and holds out 2% of them for its validation loss. The probe is `simclr.probe_encoder` on h (L-BFGS
+workers and holds out 2% of them for its validation loss (`--sides 28 --format png` writes the images
+losslessly at their own size, which separates the pipeline from what JPEG and resizing do to the pixels). The probe is `simclr.probe_encoder` on h (L-BFGS
 linear probe: the Fashion-MNIST train split, scored on the test split), as `simclr probe` runs it.
 
 Noise rule: the two sources tie when their means differ by no more than twice the larger of their seed
@@ -16,6 +17,7 @@ ranges (max - min over seeds).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -24,7 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from common import print_table, write_json
-from torchvision.io import encode_jpeg
+from torchvision.io import encode_jpeg, encode_png
 
 import simclr
 from simclr.data.readers import read_fashion_mnist
@@ -33,17 +35,19 @@ REPO = Path(__file__).resolve().parents[1]
 SIDES = (28, 42, 56)
 
 
-def write_folder(fm_root: str, folder: Path, images: int) -> int:
-    """The first `images` training images as greyscale JPEGs of 28 / 42 / 56 px under folder/<a>/<b>/."""
+def write_folder(fm_root: str, folder: Path, images: int, sides: list[int], fmt: str) -> int:
+    """The first `images` training images as greyscale files (`fmt`: jpeg, quality 95, or png) of the `sides`
+    in turn, under folder/<a>/<b>/."""
     pixels = read_fashion_mnist(fm_root, train=True)[0][:images]  # (N, 1, 28, 28) uint8
     for i, image in enumerate(pixels):
-        side = SIDES[i % len(SIDES)]
+        side = sides[i % len(sides)]
         if side != 28:
             image = F.interpolate(image[None].float(), size=(side, side), mode="bilinear", antialias=True)[0]
             image = image.round().clamp(0, 255).to(torch.uint8)
-        path = folder / f"{i % 16:02d}" / f"{(i // 16) % 64:02d}" / f"{i:06d}.jpg"
+        path = folder / f"{i % 16:02d}" / f"{(i // 16) % 64:02d}" / f"{i:06d}.{'jpg' if fmt == 'jpeg' else 'png'}"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(encode_jpeg(image, quality=95).numpy().tobytes())
+        data = encode_jpeg(image, quality=95) if fmt == "jpeg" else encode_png(image)
+        path.write_bytes(data.numpy().tobytes())
     return len(pixels)
 
 
@@ -77,16 +81,22 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--images", type=int, default=60000, help="training images written as JPEG files")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--steps", type=int, default=800)
+    p.add_argument("--sides", type=int, nargs="+", default=list(SIDES), help="image sides written, in turn")
+    p.add_argument("--format", choices=["jpeg", "png"], default="jpeg")
+    p.add_argument("--memory-from", type=Path, help="reuse the in-memory runs of an earlier JSON of this script")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/cpu/unlabelled_folder.json"))
     args = p.parse_args(argv)
     results = []
+    if args.memory_from:  # the in-memory runs do not depend on the folder's format
+        earlier = json.loads(args.memory_from.read_text())["results"]
+        results = [r for r in earlier if r["source"] == "memory" and r["seed"] in args.seeds]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "photos"
         start = time.perf_counter()
-        written = write_folder(args.fm_root, folder, args.images)
+        written = write_folder(args.fm_root, folder, args.images, args.sides, args.format)
         print(f"wrote {written} JPEG files in {time.perf_counter() - start:.0f} s")
         for seed in args.seeds:
-            for source in ("memory", "folder"):
+            for source in ("folder",) if args.memory_from else ("memory", "folder"):
                 results.append(
                     fit_and_probe(source, seed, args.fm_root, folder, Path(tmp) / f"{source}{seed}", args.steps)
                 )
@@ -104,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
     print_table(results, ["source", "seed", "steps", "h_linear_top1", "fit_s"])
     print_table(summary, ["source", "seeds", "mean", "range"])
     print(f"difference of the means {gap:.4f}: {verdict} (noise rule: 2 x the larger seed range)")
-    settings = {"images": written, "sides": list(SIDES), "seeds": args.seeds, "steps": args.steps,
+    settings = {"images": written, "sides": args.sides, "format": args.format, "seeds": args.seeds, "steps": args.steps,
                 "verdict": verdict, "gap": gap, "summary": summary}  # fmt: skip
     write_json(args.out, "unlabelled_folder", torch.device("cpu"), settings, results)
     return {"results": results, "summary": summary, "verdict": verdict}
