@@ -5,8 +5,9 @@ Why our own code here: on small images the last ResNet stages run on 2x2 and 1x1
 shapes in the backward pass, many times slower than the dense product the convolution amounts to
 (`benchmarks/small_map_conv.py` measures it; figures in docs/speed.md). On such a map a convolution is a small linear map from the (H*W*C_in) input values to the
 (H_o*W_o*C_out) outputs, so we build that matrix from the kernel (taps that only see padding are zero)
-and use one GEMM; autograd gives the exact gradient of the same function. Larger maps, other devices
-(cuDNN is fine) and grouped/dilated convolutions keep `F.conv2d`.
+and use one GEMM, whose gradient is the exact gradient of the same function (`KernelAsDense` gives the
+weight its gradient in the weight's own memory layout). Larger maps, other devices (cuDNN is fine) and
+grouped/dilated convolutions keep `F.conv2d`.
 
 Off by default (`ResNetEncoder(small_map_gemm=False)`); configs/trainer/cpu_demo.yaml turns it on, and
 `simclr export` turns it off again (`use_plain_convs`) before tracing. It can
@@ -51,6 +52,55 @@ def used_taps(
         return torch.tensor(used, dtype=torch.long), torch.tensor(placement, dtype=torch.float32)
 
 
+class KernelAsDense(torch.autograd.Function):
+    """weight (C_out, C_in, kh, kw) -> the convolution's dense matrix (H_o*W_o*C_out, H*W*C_in), rows
+    (output pixel, C_out), columns (input pixel, C_in).
+
+    Only the taps that see an input pixel (a 3x3 kernel on a 1x1 map uses its centre alone) are placed, by
+    a 0/1 matrix product: its backward is a GEMM too, where indexing would scatter-add (slow on CPU).
+
+    Its own backward so that the weight's gradient has the weight's own strides (channels_last under
+    `channels_last: true`). Autograd through the flatten/reshape would return a contiguous gradient: on a
+    3x3 kernel AccumulateGrad then copies it into the parameter's layout every step, and on a 1x1 kernel it
+    keeps it, whose strides on the size-1 dimensions differ from the parameter's, so DDP warns "Grad strides
+    do not match bucket view strides" and copies it into its bucket the slow way.
+    """
+
+    @staticmethod
+    def forward(ctx, weight: Tensor, used: Tensor, placement: Tensor, out_pixels: int, in_pixels: int) -> Tensor:
+        """used (n_used,) long and placement (n_used, out_pixels*in_pixels) from `used_taps`."""
+        c_out, c_in, kh, kw = weight.shape
+        taps = weight.flatten(2)  # (C_out, C_in, kh*kw)
+        if len(used) < kh * kw:
+            taps = taps.index_select(2, used)  # (C_out, C_in, n_used)
+        dense = (taps.reshape(c_out * c_in, len(used)) @ placement).view(c_out, c_in, out_pixels, in_pixels)
+        ctx.save_for_backward(used, placement)
+        ctx.pixels = out_pixels, in_pixels
+        ctx.weight_layout = weight.shape, weight.stride(), weight.dtype
+        return dense.permute(2, 0, 3, 1).reshape(out_pixels * c_out, in_pixels * c_in)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, None, None, None, None]:
+        """grad (H_o*W_o*C_out, H*W*C_in) -> the weight's gradient, in the weight's strides."""
+        used, placement = ctx.saved_tensors
+        out_pixels, in_pixels = ctx.pixels
+        shape, strides, dtype = ctx.weight_layout
+        c_out, c_in, kh, kw = shape
+        pairs = grad.reshape(out_pixels, c_out, in_pixels, c_in).permute(0, 2, 1, 3)  # (H_o*W_o, H*W, C_out, C_in)
+        # in grad's dtype: bf16 under CPU autocast, whose forward product ran in bf16 too
+        per_tap = placement.to(grad.dtype) @ pairs.reshape(out_pixels * in_pixels, c_out * c_in)  # (n_used, C_out*C_in)
+        per_tap = per_tap.to(dtype).view(len(used), c_out, c_in)
+        if len(used) == kh * kw:
+            full = per_tap.view(kh, kw, c_out, c_in).permute(2, 3, 0, 1)  # (C_out, C_in, kh, kw)
+            if all(a == b for a, b, n in zip(full.stride(), strides, shape) if n > 1):
+                return full.as_strided(shape, strides), None, None, None, None  # 1x1 kernels: no copy needed
+            grad_weight = torch.empty_strided(shape, strides, dtype=dtype, device=grad.device).copy_(full)
+        else:
+            grad_weight = torch.empty_strided(shape, strides, dtype=dtype, device=grad.device).zero_()
+            grad_weight.permute(2, 3, 0, 1)[used // kw, used % kw] = per_tap  # the taps that see some pixel
+        return grad_weight, None, None, None, None
+
+
 def conv2d_as_matmul(
     images: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, int], padding: tuple[int, int]
 ) -> Tensor:
@@ -71,14 +121,9 @@ def conv2d_as_matmul(
     out_h, out_w = (height + 2 * padding[0] - kh) // stride[0] + 1, (width + 2 * padding[1] - kw) // stride[1] + 1
     out_pixels = out_h * out_w
     used, placement = used_taps(height, width, (kh, kw), tuple(stride), tuple(padding))
-    # Only the taps that see an input pixel (a 3x3 kernel on a 1x1 map uses its centre alone), placed by a
-    # 0/1 matrix product: its backward is a GEMM too, where indexing would scatter-add (slow on CPU).
-    taps = weight.flatten(2)  # (C_out, C_in, kh*kw)
-    if len(used) < kh * kw:
-        taps = taps.index_select(2, used.to(images.device))  # (C_out, C_in, n_used)
+    used = used.to(images.device)
     placement = placement.to(device=images.device, dtype=weight.dtype)  # (n_used, H_o*W_o*H*W)
-    dense = (taps.reshape(c_out * c_in, len(used)) @ placement).view(c_out, c_in, out_pixels, height * width)
-    dense = dense.permute(2, 0, 3, 1).reshape(out_pixels * c_out, height * width * c_in)  # rows (pixel, C_out)
+    dense = KernelAsDense.apply(weight, used, placement, out_pixels, height * width)  # rows (pixel, C_out)
     flat = images.permute(0, 2, 3, 1).reshape(batch, height * width * c_in)  # (B, H*W*C_in), pixel-major
     out = flat @ dense.t()  # (B, H_o*W_o*C_out)
     if bias is not None:

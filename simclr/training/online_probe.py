@@ -29,12 +29,14 @@ class OnlineLinearProbe(L.Callback):
     The probe is not a submodule of the LightningModule, so the SimCLR optimizer never sees it; it has its
     own AdamW. Its weights and optimizer state live in this callback's `state_dict()`, which Lightning
     saves in checkpoints and restores on resume. The probe runs in float32 outside autocast, whatever the
-    trainer's precision (h in bf16 is cast up).
+    trainer's precision (h in bf16 is cast up). Nor does DDP see it: under DDP each rank trains its own
+    copy on its own batches (a checkpoint keeps rank 0's), and validation counts every rank's predictions.
 
     Logged (prefix `online/` keeps these apart from the offline probe's figures):
         online/train_loss, online/train_top1: per step, on the valid labels of the batch (0 for a batch
-            with no labels: there is no host sync to skip it).
-        online/val_top1: per validation epoch, micro-averaged over all labelled validation images.
+            with no labels: there is no host sync to skip it); under DDP, rank 0's batch (syncing would
+            cost a collective every step).
+        online/val_top1: per validation epoch, micro-averaged over all labelled validation images of all ranks.
 
     Args:
         num_classes: classes of the labels.
@@ -166,8 +168,10 @@ class OnlineLinearProbe(L.Callback):
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.val_accuracy.update_count:
-            # compute() syncs the metric's counts across processes itself, so no sync_dist here.
-            pl_module.log("online/val_top1", self.val_accuracy.compute(), on_step=False, on_epoch=True)
+            # compute() sums the correct and labelled counts of all ranks first, so every rank logs the same
+            # global figure; sync_dist says so to Lightning, whose mean of equal values is that figure.
+            top1 = self.val_accuracy.compute()
+            pl_module.log("online/val_top1", top1, on_step=False, on_epoch=True, sync_dist=True)
         self.val_accuracy.reset()
 
     # ---- checkpointing ------------------------------------------------------------------------------
