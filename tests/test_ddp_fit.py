@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 from helpers import fakedata
+from helpers.tensorboard import logged
 from torch import nn
 
 from simclr.models.small_map_conv_cpu import use_small_map_convs
@@ -84,19 +85,6 @@ def fit(tmp: Path, processes: int) -> dict[str, list]:
     assert out.returncode == 0, out.stderr[-3000:]
     shown = [line for line in out.stderr.splitlines() if any(text in line for text in WATCHED)]
     return {"warnings": shown} | {tag: logged(run, tag) for tag in TAGS}
-
-
-def logged(run: Path, tag: str) -> list[float]:
-    """Values of scalar `tag` in the TensorBoard events under `run`, in step order."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    values = []
-    for events in sorted(run.rglob("events.out.tfevents.*")):
-        acc = EventAccumulator(str(events), size_guidance={"scalars": 0})
-        acc.Reload()
-        if tag in acc.Tags()["scalars"]:
-            values += [(e.step, e.value) for e in acc.Scalars(tag)]
-    return [v for _, v in sorted(values)]
 
 
 @pytest.mark.parametrize("channels_last", [True, False])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.tensorboard import logged
 from torch.utils.data import Subset
 
 from simclr.data.readers import read_fashion_mnist
@@ -43,19 +44,6 @@ def fashion_mnist_root() -> str:
         "or set SIMCLR_FASHION_MNIST to a folder holding the idx files",
         pytrace=False,
     )
-
-
-def logged(run: Path, tag: str) -> list[float]:
-    """Values of scalar `tag` in the TensorBoard events under `run`, in step order."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    values = []
-    for events in sorted(run.rglob("events.out.tfevents.*")):
-        acc = EventAccumulator(str(events), size_guidance={"scalars": 0})
-        acc.Reload()
-        if tag in acc.Tags()["scalars"]:
-            values += [(e.step, e.value) for e in acc.Scalars(tag)]
-    return [v for _, v in sorted(values)]
 
 
 def probe_h(encoder, datamodule, normalise) -> float:

@@ -68,3 +68,15 @@ def given_budget_option(budget: Budget) -> str:
     default = Budget()
     changed = [f.name for f in dataclasses.fields(Budget) if getattr(budget, f.name) != getattr(default, f.name)]
     return f"--{changed[0]}" if changed else "the budget options"
+
+
+def refuse_with_experiment(experiment: str, given: dict[str, object], budget: Budget | None, sets: str) -> None:
+    """A one-line UserError when an option an experiment file sets was also given (`given`: option -> value,
+    None when not given; `budget` None when no budget option was given)."""
+    named = [option for option, value in given.items() if value is not None]
+    if budget is not None:
+        named.append(given_budget_option(budget))
+    if named:
+        raise UserError(
+            f"{named[0]} has no effect with --experiment, whose file sets {sets}; change it in {experiment}"
+        )

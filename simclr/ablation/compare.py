@@ -26,7 +26,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from simclr.ablation.budget import Budget, given_budget_option
+from simclr.ablation.budget import Budget, refuse_with_experiment
 from simclr.ablation.experiments import Experiment, load_experiment, variant_files, write_variant_configs
 from simclr.ablation.fit_configs import build_from_fit_config, fit_inputs
 from simclr.ablation.method_runs import compare_methods
@@ -93,14 +93,8 @@ def compare(
     reserved = BASELINES if baselines else {}
     inputs = fit_inputs(fit_args)
     if experiment:
-        given = [name for name, value in (("--methods", methods), ("--seeds", seeds)) if value is not None]
-        if budget is not None:
-            given.append(given_budget_option(budget))
-        if given:
-            raise UserError(
-                f"{given[0]} has no effect with --experiment, whose file sets the variants, seeds and budget; "
-                f"change it in {experiment}"
-            )
+        refuse_with_experiment(experiment, {"--methods": methods, "--seeds": seeds}, budget,
+                               "the variants, seeds and budget")  # fmt: skip
         spec: Experiment = load_experiment(experiment, trust_files)
         check_names([v.name for v in spec.variants], "variant", experiment, reserved)
         fit_args = [arg for config in spec.configs for arg in ("--config", config)] + fit_args

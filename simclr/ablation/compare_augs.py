@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from simclr.ablation.augment_experiment import load_augment_experiment
-from simclr.ablation.budget import Budget, given_budget_option
+from simclr.ablation.budget import Budget, refuse_with_experiment
 from simclr.ablation.fit_configs import build_from_fit_config, fit_inputs
 from simclr.ablation.names import check_names
 from simclr.ablation.plots import bar_chart, format_pair_table, pair_heatmap, pair_matrix
@@ -81,15 +81,8 @@ def compare_augs(
     fit_args = list(fit_args)
     inputs = fit_inputs(fit_args)
     if experiment:
-        given = [name for name, value in (("--strategies", strategies), ("--only", only), ("--seeds", seeds),
-                                          ("--one_sided", one_sided)) if value is not None]  # fmt: skip
-        if budget is not None:
-            given.append(given_budget_option(budget))
-        if given:
-            raise UserError(
-                f"{given[0]} has no effect with --experiment, whose file sets the strategies, seeds and budget; "
-                f"change it in {experiment}"
-            )
+        given = {"--strategies": strategies, "--only": only, "--seeds": seeds, "--one_sided": one_sided}
+        refuse_with_experiment(experiment, given, budget, "the strategies, seeds and budget")
         spec = load_augment_experiment(experiment, trust_files)
         fit_args = [arg for config in spec.configs for arg in ("--config", config)] + fit_args
         inputs += [("--experiment", experiment), *(("its config", c) for c in spec.configs)]
