@@ -8,6 +8,7 @@ from typing import Literal
 import torch
 
 from simclr.data.datamodules import ImageDataModule
+from simclr.data.without_labels import WithoutLabels
 from simclr.devices import resolve_device
 from simclr.errors import UserError
 from simclr.eval.evaluate import evaluate_checkpoint
@@ -186,7 +187,8 @@ def finetuned_representations(wanted: list[str] | None, ckpt: str) -> list[str]:
 def check_classes(data: ImageDataModule) -> None:
     """A one-line UserError for labelled data with fewer than 2 classes (no classifier can be probed on it)."""
     if data.num_classes < 2:
-        data.labelled_dataset("test")  # a data module without labels (UnlabelledImages) says so in its own words
+        if isinstance(data, WithoutLabels):
+            data.labelled_dataset("test")  # images without labels and no labelled set: says so in its own words
         names = list(getattr(data, "classes", None) or [])
         which = f" ({names[0]})" if names else ""
         raise UserError(
