@@ -169,6 +169,7 @@ class ImageShards(WithoutLabels):
         """A stream has no length to check the batch size against."""
 
     def loader(self, split, batch_size: int, shuffle: bool, drop_last: bool) -> DataLoader:
+        # the stream shuffles itself (train: shards per pass, then a buffer), so `shuffle` has nothing to add
         stream = self.dataset(split) if isinstance(split, str) else split
         return DataLoader(stream, batch_size=batch_size, num_workers=self.num_workers, collate_fn=collate_batch,
                           drop_last=drop_last, pin_memory=self.pin_memory and torch.cuda.is_available(),
