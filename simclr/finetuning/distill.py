@@ -24,18 +24,15 @@ from simclr.errors import UserError, short_reason, user_message
 from simclr.finetuning.distill_loss import check_distill_options
 from simclr.finetuning.distiller import Distiller
 from simclr.finetuning.finetuner import FineTuner
-from simclr.finetuning.report import append_record, make_record
 from simclr.finetuning.runs import (
     DivergenceGuard,
     check_budget,
     check_same_run,
     check_seed,
-    fit_and_finish,
     resume_path,
     run_epochs,
-    test_loader,
-    test_top1,
     train_loader,
+    train_test_record,
 )
 from simclr.loading.finetuned import RunRecord, finetuned_datamodule, read_finetuned
 from simclr.safety.lightning_internals import build_with_config, without_instantiator
@@ -168,12 +165,8 @@ def distill(
                            [record_cb], DivergenceGuard(lr))  # fmt: skip
     train = train_loader(LabelsOnlyIn(train_set, labelled.indices), batch_size, seed)
     final = out / "checkpoints" / f"{run_name}.ckpt"
-    trained_epochs = fit_and_finish(trainer, model, train, resume, final, weights_only)
-    top1 = test_top1(trainer, model, test_loader(data, batch_size))
-    record = make_record(
-        "distill", model.student.from_layer, labelled.label_fraction, len(labelled.indices), top1, trained_epochs
-    )
-    md, js = append_record(out, record, header=f"# Fine-tuning\n\nTest set: {data.test_set_description()}.")
+    top1, md, js = train_test_record(trainer, model, train, resume, final, weights_only, data, batch_size, "distill",
+                                     model.student.from_layer, labelled)  # fmt: skip
     print(f"distilled student: test top-1 {100 * top1:.2f}% (teacher {ckpt})")
     print(f"wrote {md}, {js} and {final}")
     return final

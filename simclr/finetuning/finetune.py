@@ -24,18 +24,16 @@ from simclr.data.subsets import LabelSubset, check_fraction, dataset_labels, spl
 from simclr.devices import resolve_device
 from simclr.errors import UserError
 from simclr.finetuning.finetuner import FineTuner, layers_up_to
-from simclr.finetuning.report import append_record, init_name, make_record
+from simclr.finetuning.report import init_name
 from simclr.finetuning.runs import (
     DivergenceGuard,
     check_budget,
     check_same_run,
     check_seed,
-    fit_and_finish,
     resume_path,
     run_epochs,
-    test_loader,
-    test_top1,
     train_loader,
+    train_test_record,
 )
 from simclr.loading.finetuned import RunRecord, is_finetuned, read_finetuned
 from simclr.loading.pretrained import load_datamodule, load_pretrained
@@ -200,10 +198,8 @@ def finetune(
                            [record_cb], DivergenceGuard(lr))  # fmt: skip
     train = train_loader(Subset(data.labelled_dataset("train"), labelled.indices), batch_size, seed)
     final = out / "checkpoints" / f"{run_name}.ckpt"
-    trained_epochs = fit_and_finish(trainer, model, train, resume, final, weights_only)
-    top1 = test_top1(trainer, model, test_loader(data, batch_size))
-    record = make_record(started_as, from_layer, labelled.label_fraction, len(labelled.indices), top1, trained_epochs)
-    md, js = append_record(out, record, header=f"# Fine-tuning\n\nTest set: {data.test_set_description()}.")
+    top1, md, js = train_test_record(trainer, model, train, resume, final, weights_only, data, batch_size, started_as,
+                                     from_layer, labelled)  # fmt: skip
     print(
         f"{started_as} from {from_layer}, {len(labelled.indices)} labelled images ({subset_path.name}): "
         f"test top-1 {100 * top1:.2f}%"

@@ -22,7 +22,9 @@ from torch.utils.data import DataLoader, Dataset
 from simclr.data.base import ImageDataModule
 from simclr.data.datasets import collate_batch
 from simclr.data.resumable import EpochRandomSampler, ResumableDataLoader
+from simclr.data.subsets import LabelSubset
 from simclr.errors import UserError
+from simclr.finetuning.report import append_record, make_record
 from simclr.loading.finetuned import read_finetuned
 from simclr.safety.lightning_internals import without_instantiator
 from simclr.safety.loss_guard import NonFiniteLossGuard
@@ -169,3 +171,27 @@ def fit_and_finish(
 def test_top1(trainer: L.Trainer, model: L.LightningModule, test: DataLoader) -> float:
     """Test top-1 of `model` on `test`, in [0, 1]."""
     return float(trainer.test(model, test, verbose=False)[0]["test/top1"])
+
+
+def train_test_record(
+    trainer: L.Trainer,
+    model: L.LightningModule,
+    train: DataLoader,
+    resume: Path | None,
+    final: Path,
+    weights_only: bool,
+    data: ImageDataModule,
+    batch_size: int,
+    started_as: str,
+    from_layer: str,
+    labelled: LabelSubset,
+) -> tuple[float, Path, Path]:
+    """Fits (`fit_and_finish`), scores test top-1 and appends the run's record to out/finetune.md and .json;
+    returns (top1, md path, json path)."""
+    trained_epochs = fit_and_finish(trainer, model, train, resume, final, weights_only)
+    top1 = test_top1(trainer, model, test_loader(data, batch_size))
+    record = make_record(started_as, from_layer, labelled.label_fraction, len(labelled.indices), top1, trained_epochs)
+    md, js = append_record(
+        final.parent.parent, record, header=f"# Fine-tuning\n\nTest set: {data.test_set_description()}."
+    )
+    return top1, md, js
