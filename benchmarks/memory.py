@@ -1,5 +1,6 @@
 """Peak memory and time of one SimCLR training step at large batches: plain, with the gradient cache
-(`SimCLR(chunk_size=...)`) and with activation checkpointing.
+(`SimCLR(chunk_size=...)`, with the loss's anchors scored in blocks, `NTXentLoss(anchor_chunk=...)`) and with
+activation checkpointing.
 
     python benchmarks/memory.py --device cpu --models demo --batches 512 4096 --out benchmarks/results/cpu/memory.json
 
@@ -50,6 +51,8 @@ def one(config: dict) -> dict:
     args = [*MODELS[config["model"]], "--trainer.logger", "false"]
     if config["chunk"]:
         args += ["--model.chunk_size", str(config["chunk"])]
+    if config.get("anchor_chunk"):
+        args += ["--model.loss.init_args.anchor_chunk", str(config["anchor_chunk"])]
     if config["checkpointing"]:
         args += ["--model.encoder.init_args.checkpointing", "true"]
     model = run_fit(args, run=False, save_config_callback=None).model.to(device).train()
@@ -94,6 +97,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--models", nargs="+", default=["demo"], choices=sorted(MODELS))
     p.add_argument("--batches", type=int, nargs="+", default=[256, 1024, 4096])
     p.add_argument("--chunks", type=int, nargs="+", default=[128, 256], help="gradient-cache chunk sizes")
+    p.add_argument(
+        "--anchor-chunk",
+        type=int,
+        default=1024,
+        help="with the gradient cache, the loss's anchors per block (NTXentLoss anchor_chunk); 0: none",
+    )
     p.add_argument("--steps", type=int, default=2, help="timed steps after one warm-up step")
     p.add_argument("--one", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/cpu/memory.json"))
@@ -106,7 +115,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for batch in args.batches:
             base = {"model": model, "batch": batch, "device": args.device, "steps": args.steps}
             configs.append({**base, "chunk": None, "checkpointing": False})
-            configs += [{**base, "chunk": c, "checkpointing": False} for c in args.chunks if c < batch]
+            cached = {"checkpointing": False, "anchor_chunk": args.anchor_chunk or None}
+            configs += [{**base, "chunk": c, **cached} for c in args.chunks if c < batch]
             configs.append({**base, "chunk": None, "checkpointing": True})
     results = []
     for config in configs:
@@ -116,6 +126,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "model",
         "batch",
         "chunk",
+        "anchor_chunk",
         "checkpointing",
         "status",
         "peak_mb",
@@ -124,7 +135,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "ms_per_image",
     ]
     print_table(results, columns)
-    settings = {k: getattr(args, k) for k in ("models", "batches", "chunks", "steps")}
+    settings = {k: getattr(args, k) for k in ("models", "batches", "chunks", "anchor_chunk", "steps")}
     write_json(args.out, "memory", pick_device(args.device), settings, results)
     return results
 

@@ -1,5 +1,6 @@
 """DDP on the CPU (2 processes, gloo): losses and encoder gradients equal a single-process run on the
-concatenated batch, also through the gradient cache (chunks of 2 of each rank's 5 images); without the gather
+concatenated batch, also through the gradient cache (chunks of 2 of each rank's 5 images) and with the anchors
+scored in blocks of rows; without the gather
 (gather_distributed=False) they do not."""
 
 from pathlib import Path
@@ -30,6 +31,10 @@ CASES = {
     "sigmoid": (2, lambda z, y: sigmoid_loss(z, 0.5, -2.0)),
     "sigmoid_local_only": (2, lambda z, y: sigmoid_loss(z, 0.5, -2.0, gather_distributed=False)),
     "supcon": (2, lambda z, y: supcon(z, y, 0.2)),
+    # the same losses with the anchors scored in blocks of 3 rows (each rank: 10 anchors -> 3, 3, 3, 1)
+    "nt_xent_anchor_blocks": (2, lambda z, y: multiview_nt_xent(z, 0.2, anchor_chunk=3)),
+    "sigmoid_anchor_blocks": (2, lambda z, y: sigmoid_loss(z, 0.5, -2.0, anchor_chunk=3)),
+    "supcon_anchor_blocks": (2, lambda z, y: supcon(z, y, 0.2, anchor_chunk=3)),
 }
 
 
@@ -127,6 +132,16 @@ def test_ddp_equals_single_process(ddp_results, name):
     mean_loss = torch.stack([r[name]["loss"] for r in ddp_results]).mean()
     assert torch.allclose(mean_loss, ref["loss"], atol=1e-5), (mean_loss, ref["loss"])
     for rank_result in ddp_results:  # DDP leaves the same averaged gradient on every rank
+        for got, want in zip(rank_result[name]["grads"], ref["grads"]):
+            assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()
+
+
+@pytest.mark.parametrize("name", ["nt_xent_anchor_blocks", "sigmoid_anchor_blocks", "supcon_anchor_blocks"])
+def test_blocks_of_anchors_under_ddp_equal_the_whole_matrix_in_one_process(ddp_results, name):
+    ref = single_process(name.removesuffix("_anchor_blocks"))
+    mean_loss = torch.stack([r[name]["loss"] for r in ddp_results]).mean()
+    assert torch.allclose(mean_loss, ref["loss"], atol=1e-5), (mean_loss, ref["loss"])
+    for rank_result in ddp_results:
         for got, want in zip(rank_result[name]["grads"], ref["grads"]):
             assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()
 

@@ -1,6 +1,7 @@
 """NT-Xent against a plain loop implementation of SimCLR Algorithm 1."""
 
 import math
+import sys
 
 import pytest
 import torch
@@ -81,7 +82,9 @@ def test_perfect_pairs_give_low_loss_and_top1():
     assert stats["neg_sim"].item() == pytest.approx(0.0, abs=1e-6)
 
 
-def test_stats_against_loop():
+@pytest.mark.parametrize("rows", [2048, 3, 4])  # one block; blocks that do and do not divide 2N = 10
+def test_stats_against_loop(rows, monkeypatch):
+    monkeypatch.setattr(sys.modules["simclr.losses.nt_xent"], "STATS_ROWS", rows)
     z_a, z_b = torch.randn(5, 3), torch.randn(5, 3)
     z = torch.nn.functional.normalize(torch.cat([z_a, z_b]), dim=1)
     n2 = 10

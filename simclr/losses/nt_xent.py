@@ -14,23 +14,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from simclr.losses.pairs import Pairs, check_views, contrastive_pairs
+from simclr.losses.pairs import Pairs, check_anchor_chunk, check_views, gather_candidates, mean_over_anchors
 from simclr.losses.pruning import NegativePruning
 from simclr.losses.temperature import Temperature, check_temperature
 
 
-def multi_positive_cross_entropy(
+def multi_positive_cross_entropy_rows(
     pairs: Pairs, temperature: float | Tensor, pruning: NegativePruning | None = None
 ) -> Tensor:
-    """-mean_{p in P(i)} log softmax_{k != i}(s_ik / tau)_p, averaged over anchors i.
+    """-mean_{p in P(i)} log softmax_{k != i}(s_ik / tau)_p for each anchor i.
 
     Args:
-        pairs: similarities and masks (A anchors, C candidates) from `simclr.losses.pairs.contrastive_pairs`.
+        pairs: similarities and masks (A anchors, C candidates) from `simclr.losses.pairs`.
         temperature: tau (float or 0-d tensor).
         pruning: drops a fraction of each anchor's negatives from the denominator.
 
     Returns:
-        Scalar float32. Every anchor must have a positive (true for V >= 2 views).
+        (A,) float32. Every anchor must have a positive (true for V >= 2 views).
     """
     drop = pairs.self_mask
     if pruning is not None and pruning.fraction > 0:
@@ -38,7 +38,7 @@ def multi_positive_cross_entropy(
     logits = (pairs.sim / temperature).masked_fill(drop, float("-inf"))  # (A, C); |logits| <= 1/tau
     log_prob = logits.log_softmax(dim=1)  # log-sum-exp: finite at tau = 0.01 and below
     pos_log_prob = torch.where(pairs.pos_mask, log_prob, 0.0).sum(dim=1)  # (A,), where() avoids 0 * -inf
-    return -(pos_log_prob / pairs.pos_mask.sum(dim=1)).mean()
+    return -pos_log_prob / pairs.pos_mask.sum(dim=1)
 
 
 def multiview_nt_xent(
@@ -47,6 +47,7 @@ def multiview_nt_xent(
     gather_distributed: bool = True,
     pruning: NegativePruning | None = None,
     normalize: bool = True,
+    anchor_chunk: int | None = None,
 ) -> Tensor:
     """NT-Xent over V >= 2 views: positives of an embedding are the other views of its image.
 
@@ -56,6 +57,8 @@ def multiview_nt_xent(
         gather_distributed: under DDP, negatives from every rank (2 N_global - 1 candidates for V = 2).
         pruning: optional negative pruning.
         normalize: cosine similarities (True, the paper) or raw dot products of z (False).
+        anchor_chunk: score the anchors in blocks of this many rows (`simclr.losses.pairs.mean_over_anchors`):
+            memory for one block of the similarity matrix instead of all of it, same value and gradient.
 
     Returns:
         Scalar float32, the mean over this rank's V N anchors. V = 2 is `nt_xent`.
@@ -63,8 +66,10 @@ def multiview_nt_xent(
     check_views(z, "nt_xent")
     if not isinstance(temperature, Tensor):
         check_temperature(temperature, "nt_xent")
-    pairs = contrastive_pairs(z, None, gather_distributed, normalize)
-    return multi_positive_cross_entropy(pairs, temperature, pruning)
+    candidates = gather_candidates(z, None, gather_distributed, normalize)
+    return mean_over_anchors(
+        lambda pairs: multi_positive_cross_entropy_rows(pairs, temperature, pruning), candidates, anchor_chunk
+    )
 
 
 def nt_xent(
@@ -96,30 +101,15 @@ def nt_xent(
     return multiview_nt_xent(torch.stack([z_a, z_b]), temperature, gather_distributed, pruning)
 
 
-def similarity_logits(z_a: Tensor, z_b: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
-    """Cosine-similarity logits of every anchor against its 2N - 1 candidates (this process only).
-
-    Args:
-        z_a: (N, D) projections of the first views.
-        z_b: (N, D) projections of the second views; row i of z_a and z_b is a positive pair.
-        temperature: tau > 0.
-
-    Returns:
-        logits: (2N, 2N) float32, s_ik / tau with the diagonal (k = i) set to -inf.
-        targets: (2N,) long, the column of each anchor's positive (i + N mod 2N).
-    """
-    n = z_a.shape[0]
-    z = F.normalize(torch.cat([z_a, z_b]).float(), dim=1)  # (2N, D) on the unit sphere
-    logits = z @ z.T / temperature  # (2N, 2N)
-    self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
-    logits = logits.masked_fill(self_mask, float("-inf"))  # k != i in the denominator
-    targets = torch.arange(2 * n, device=z.device).roll(n)  # (2N,): i -> i + N, i + N -> i
-    return logits, targets
+STATS_ROWS = 512  # anchors per block of `contrastive_stats`: bounded memory at any batch
 
 
 @torch.no_grad()
 def contrastive_stats(z_a: Tensor, z_b: Tensor) -> dict[str, Tensor]:
     """Monitoring figures of a batch, all as device tensors (no host sync).
+
+    The 2N x 2N similarities are computed in blocks of `STATS_ROWS` anchors, so large batches
+    (gradient caching) do not need the whole matrix at once.
 
     Args:
         z_a: (N, D) projections of view 1.
@@ -131,14 +121,24 @@ def contrastive_stats(z_a: Tensor, z_b: Tensor) -> dict[str, Tensor]:
         its 2N - 1 candidates (contrastive accuracy).
     """
     n = z_a.shape[0]
-    sim, targets = similarity_logits(z_a, z_b, 1.0)  # (2N, 2N) cosine similarities, -inf diagonal
-    pos = sim.gather(1, targets[:, None]).squeeze(1)  # (2N,)
-    finite = sim.masked_fill(sim.isinf(), 0.0)
-    neg_sum = finite.sum() - pos.sum()
+    z = F.normalize(torch.cat([z_a, z_b]).float(), dim=1)  # (2N, D) on the unit sphere
+    targets = torch.arange(2 * n, device=z.device).roll(n)  # (2N,): i -> i + N, i + N -> i
+    pos_sum = z.new_zeros(())
+    all_sum = z.new_zeros(())
+    hits = z.new_zeros(())
+    for start in range(0, 2 * n, STATS_ROWS):
+        rows = slice(start, min(start + STATS_ROWS, 2 * n))
+        sim = z[rows] @ z.T  # (a, 2N)
+        own = torch.arange(rows.start, rows.stop, device=z.device)
+        pos = sim.gather(1, targets[rows, None]).squeeze(1)  # (a,)
+        pos_sum += pos.sum()
+        all_sum += sim.sum() - sim.gather(1, own[:, None]).sum()  # every pair but the anchor with itself
+        sim[torch.arange(len(own), device=z.device), own - start] = float("-inf")
+        hits += (sim.argmax(dim=1) == targets[rows]).float().sum()
     return {
-        "pos_sim": pos.mean(),
-        "neg_sim": neg_sum / (2 * n * (2 * n - 2)),
-        "top1": (sim.argmax(dim=1) == targets).float().mean(),
+        "pos_sim": pos_sum / (2 * n),
+        "neg_sim": (all_sum - pos_sum) / (2 * n * (2 * n - 2)),
+        "top1": hits / (2 * n),
     }
 
 
@@ -155,6 +155,11 @@ class NTXentLoss(nn.Module):
         pruning: drop a fraction of each anchor's negatives (`simclr.losses.pruning.NegativePruning`).
         normalize: l2-normalise z, so similarities are cosines ("sim(u, v) = u^T v / ||u|| ||v||"); False
             scores raw dot products (the paper's Table 5 ablation: worse representations).
+        anchor_chunk: score the anchors in blocks of this many rows, each re-computed in the backward pass: the
+            loss then holds one block of the (V N) x (V N) similarity matrix instead of all of it, with the same
+            value and gradient, at the cost of computing the similarities twice. For large batches (with
+            `SimCLR(chunk_size=...)`, whose gradient cache bounds the network's memory but not the loss's).
+            None (default): the whole matrix at once.
     """
 
     def __init__(
@@ -165,13 +170,18 @@ class NTXentLoss(nn.Module):
         gather_distributed: bool = True,
         pruning: NegativePruning | None = None,
         normalize: bool = True,
+        anchor_chunk: int | None = None,
     ):
         super().__init__()
         self.temperature = Temperature(temperature, learnable_temperature, min_temperature, name="NTXentLoss")
         self.gather_distributed = gather_distributed
         self.pruning = pruning
         self.normalize = normalize
+        check_anchor_chunk(anchor_chunk, "NTXentLoss")
+        self.anchor_chunk = anchor_chunk
 
     def forward(self, *views: Tensor, labels: Tensor | None = None) -> Tensor:
         z = torch.stack(views)  # (V, N, D)
-        return multiview_nt_xent(z, self.temperature(), self.gather_distributed, self.pruning, self.normalize)
+        return multiview_nt_xent(
+            z, self.temperature(), self.gather_distributed, self.pruning, self.normalize, self.anchor_chunk
+        )

@@ -19,9 +19,22 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from simclr.errors import UserError
-from simclr.losses.pairs import check_views, contrastive_pairs
+from simclr.losses.pairs import Pairs, check_anchor_chunk, check_views, gather_candidates, mean_over_anchors
 from simclr.losses.pruning import NegativePruning
 from simclr.losses.temperature import Temperature, check_temperature
+
+
+def sigmoid_loss_rows(
+    pairs: Pairs, temperature: float | Tensor, bias: float | Tensor, pruning: NegativePruning | None = None
+) -> Tensor:
+    """-sum_k log sigmoid(y_ik (s_ik / tau + b)) over each anchor i's candidates k != i: (A,) float32."""
+    sign = pairs.pos_mask.float() * 2 - 1  # (A, C): +1 positive, -1 negative
+    keep = ~pairs.self_mask
+    if pruning is not None and pruning.fraction > 0:
+        keep = keep & ~pruning(pairs.sim, pairs.neg_mask)
+    logits = pairs.sim / temperature + bias  # (A, C)
+    per_pair = -F.logsigmoid(sign * logits)  # stable for large |logits|
+    return torch.where(keep, per_pair, 0.0).sum(dim=1)
 
 
 def sigmoid_loss(
@@ -30,6 +43,7 @@ def sigmoid_loss(
     bias: float | Tensor = -10.0,
     gather_distributed: bool = True,
     pruning: NegativePruning | None = None,
+    anchor_chunk: int | None = None,
 ) -> Tensor:
     """Pairwise sigmoid loss: -sum_k log sigmoid(y_ik (s_ik / tau + b)), mean over anchors i.
 
@@ -39,6 +53,7 @@ def sigmoid_loss(
         bias: b, the logit offset (SigLIP: -10, so that the many negatives start near zero loss).
         gather_distributed: under DDP, candidates from every rank.
         pruning: drop a fraction of each anchor's negatives from its sum.
+        anchor_chunk: score the anchors in blocks of this many rows (`simclr.losses.pairs.mean_over_anchors`).
 
     Returns:
         Scalar float32.
@@ -46,14 +61,10 @@ def sigmoid_loss(
     check_views(z, "sigmoid_loss")
     if not isinstance(temperature, Tensor):
         check_temperature(temperature, "sigmoid_loss")
-    pairs = contrastive_pairs(z, None, gather_distributed)
-    sign = pairs.pos_mask.float() * 2 - 1  # (A, C): +1 positive, -1 negative
-    keep = ~pairs.self_mask
-    if pruning is not None and pruning.fraction > 0:
-        keep = keep & ~pruning(pairs.sim, pairs.neg_mask)
-    logits = pairs.sim / temperature + bias  # (A, C)
-    per_pair = -F.logsigmoid(sign * logits)  # stable for large |logits|
-    return torch.where(keep, per_pair, 0.0).sum(dim=1).mean()
+    candidates = gather_candidates(z, None, gather_distributed)
+    return mean_over_anchors(
+        lambda pairs: sigmoid_loss_rows(pairs, temperature, bias, pruning), candidates, anchor_chunk
+    )
 
 
 class SigmoidLoss(nn.Module):
@@ -66,6 +77,8 @@ class SigmoidLoss(nn.Module):
         min_temperature: lower clamp of the learnt tau (t <= 1 / min_temperature; default 0.01).
         gather_distributed: under DDP, candidates from every rank.
         pruning: drop a fraction of each anchor's negatives (`simclr.losses.pruning.NegativePruning`).
+        anchor_chunk: score the anchors in blocks of this many rows, re-computed in the backward pass (memory for
+            one block of the similarity matrix; see `simclr.losses.NTXentLoss`). None: the whole matrix.
     """
 
     def __init__(
@@ -76,14 +89,18 @@ class SigmoidLoss(nn.Module):
         min_temperature: float | None = None,
         gather_distributed: bool = True,
         pruning: NegativePruning | None = None,
+        anchor_chunk: int | None = None,
     ):
         super().__init__()
+        check_anchor_chunk(anchor_chunk, "SigmoidLoss")
         if not math.isfinite(bias):
             raise UserError(f"SigmoidLoss bias must be a finite number, got {bias}; SigLIP starts from -10")
         self.temperature = Temperature(temperature, learnable, min_temperature, name="SigmoidLoss")
         self.bias = nn.Parameter(torch.tensor(float(bias))) if learnable else bias
         self.gather_distributed = gather_distributed
         self.pruning = pruning
+        self.anchor_chunk = anchor_chunk
 
     def forward(self, *views: Tensor, labels: Tensor | None = None) -> Tensor:
-        return sigmoid_loss(torch.stack(views), self.temperature(), self.bias, self.gather_distributed, self.pruning)
+        z = torch.stack(views)  # (V, N, D)
+        return sigmoid_loss(z, self.temperature(), self.bias, self.gather_distributed, self.pruning, self.anchor_chunk)

@@ -10,8 +10,8 @@ is multi-view NT-Xent.
 import torch
 from torch import Tensor, nn
 
-from simclr.losses.nt_xent import multi_positive_cross_entropy
-from simclr.losses.pairs import check_views, contrastive_pairs
+from simclr.losses.nt_xent import multi_positive_cross_entropy_rows
+from simclr.losses.pairs import check_anchor_chunk, check_views, gather_candidates, mean_over_anchors
 from simclr.losses.pruning import NegativePruning
 from simclr.losses.temperature import Temperature, check_temperature
 
@@ -22,6 +22,7 @@ def supcon(
     temperature: float | Tensor = 0.1,
     gather_distributed: bool = True,
     pruning: NegativePruning | None = None,
+    anchor_chunk: int | None = None,
 ) -> Tensor:
     """SupCon L_out, averaged over this rank's V N anchors.
 
@@ -31,6 +32,7 @@ def supcon(
         temperature: tau (the paper: 0.1).
         gather_distributed: under DDP, candidates and labels from every rank.
         pruning: drop a fraction of each anchor's negatives (other classes) from the denominator.
+        anchor_chunk: score the anchors in blocks of this many rows (`simclr.losses.pairs.mean_over_anchors`).
 
     Returns:
         Scalar float32.
@@ -40,7 +42,10 @@ def supcon(
         raise ValueError(f"supcon needs one label per image: labels {tuple(labels.shape)} for {z.shape[1]} images")
     if not isinstance(temperature, Tensor):
         check_temperature(temperature, "supcon")
-    return multi_positive_cross_entropy(contrastive_pairs(z, labels, gather_distributed), temperature, pruning)
+    candidates = gather_candidates(z, labels, gather_distributed)
+    return mean_over_anchors(
+        lambda pairs: multi_positive_cross_entropy_rows(pairs, temperature, pruning), candidates, anchor_chunk
+    )
 
 
 class SupConLoss(nn.Module):
@@ -55,6 +60,8 @@ class SupConLoss(nn.Module):
         min_temperature: lower bound of a learnt tau (default 0.01); an error for a fixed tau.
         gather_distributed: under DDP, candidates and labels from every rank.
         pruning: drop a fraction of each anchor's negatives (`simclr.losses.pruning.NegativePruning`).
+        anchor_chunk: score the anchors in blocks of this many rows, re-computed in the backward pass (memory for
+            one block of the similarity matrix; see `simclr.losses.NTXentLoss`). None: the whole matrix.
     """
 
     def __init__(
@@ -64,15 +71,19 @@ class SupConLoss(nn.Module):
         min_temperature: float | None = None,
         gather_distributed: bool = True,
         pruning: NegativePruning | None = None,
+        anchor_chunk: int | None = None,
     ):
         super().__init__()
         self.temperature = Temperature(temperature, learnable_temperature, min_temperature, name="SupConLoss")
         self.gather_distributed = gather_distributed
         self.pruning = pruning
+        check_anchor_chunk(anchor_chunk, "SupConLoss")
+        self.anchor_chunk = anchor_chunk
 
     def forward(self, *views: Tensor, labels: Tensor | None = None) -> Tensor:
         if labels is None:
             raise ValueError(
                 "SupConLoss needs the batch's labels: call loss(z_1, z_2, labels=labels) (the SimCLR module passes them)"
             )
-        return supcon(torch.stack(views), labels, self.temperature(), self.gather_distributed, self.pruning)
+        z = torch.stack(views)  # (V, N, D)
+        return supcon(z, labels, self.temperature(), self.gather_distributed, self.pruning, self.anchor_chunk)

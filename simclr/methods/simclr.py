@@ -42,7 +42,8 @@ class SimCLR(ViewMethod):
             pair of the whole batch (the exact full-batch gradient, at about 1.3x the compute). BatchNorm then
             normalises each chunk with its own statistics, like per-device BatchNorm; networks without batch
             statistics (`ResNetEncoder(norm="group")`, a ViT) get exactly the full-batch gradient. Off (None) by
-            default; validation runs in chunks too.
+            default; validation runs in chunks too. The loss's (V B) x (V B) similarities still grow with the
+            square of the batch: set the loss's `anchor_chunk` too (e.g. 1024) to score them in blocks of rows.
     """
 
     def __init__(
