@@ -23,9 +23,9 @@ from simclr.finetuning import Distiller, FineTuner
 from simclr.finetuning.distill import distill
 from simclr.finetuning.finetune import finetune
 from simclr.loading import Pretrained, load
-from simclr.losses import NegativePruning, NTXentLoss, SigmoidLoss, SupConLoss
-from simclr.methods import BYOL, MoCo, SimCLR
-from simclr.models import ProjectionHead, ResNetEncoder, TorchvisionEncoder
+from simclr.losses import CLIPLoss, NegativePruning, NTXentLoss, SigLIPLoss, SigmoidLoss, SupConLoss
+from simclr.methods import BYOL, ImageText, MoCo, SimCLR
+from simclr.models import ProjectionHead, ResNetEncoder, TextTransformer, TorchvisionEncoder
 from simclr.pretraining import run_fit
 from simclr.training import LARS, OnlineLinearProbe
 from simclr.training.trainer import make_trainer
@@ -34,6 +34,7 @@ __all__ = [
     "BYOL",
     "CIFAR10",
     "CIFAR100",
+    "CLIPLoss",
     "Distiller",
     "LARS",
     "MoCo",
@@ -42,6 +43,7 @@ __all__ = [
     "FineTuner",
     "ImageDataModule",
     "ImageFolder",
+    "ImageText",
     "NTXentLoss",
     "NegativePruning",
     "OnlineLinearProbe",
@@ -49,9 +51,11 @@ __all__ = [
     "ProbeRecipe",
     "ProjectionHead",
     "ResNetEncoder",
+    "SigLIPLoss",
     "SigmoidLoss",
     "SimCLR",
     "SupConLoss",
+    "TextTransformer",
     "TorchvisionEncoder",
     "distill",
     "finetune",

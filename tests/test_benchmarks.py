@@ -175,3 +175,20 @@ def test_memory_json(tmp_path):
     rows = record["results"]
     assert [(r["chunk"], r["checkpointing"]) for r in rows] == [(None, False), (4, False), (None, True)]
     assert all(r["status"] == "ok" and r["peak_mb"] >= r["rss_before_mb"] > 0 and r["step_s"] > 0 for r in rows)
+
+
+def test_image_text_json(tmp_path):
+    import image_text
+    from helpers import fakedata
+
+    from simclr.captions import write_fashion_mnist_captions
+
+    fm = fakedata.write_fashion_mnist(tmp_path / "fm")
+    captions = write_fashion_mnist_captions(fm, tmp_path / "captions", train_images=40, val_images=16)
+    out = tmp_path / "image_text.json"
+    image_text.main(["--fm-root", str(fm), "--captions", str(captions), "--seeds", "0", "--runs", str(tmp_path / "runs"),
+                     "--steps", "2", "--batch-size", "8", "--out", str(out)])  # fmt: skip
+    rows = load(out, "image_text")["results"]
+    assert [r["variant"] for r in rows] == ["simclr", "clip", "siglip", "lit", "slip"]
+    assert all(r["steps"] == 2 and r["pairs_per_s"] > 0 and 0 <= r["h_linear_top1"] <= 1 for r in rows)
+    assert all(0 <= r["zeroshot_top1"] <= 1 and r["i2t_r1"] <= r["i2t_r10"] for r in rows[1:])

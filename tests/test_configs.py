@@ -9,14 +9,18 @@ import torch
 from helpers import fakedata
 from torchvision.io import write_png
 
+from simclr.captions import CaptionTokenizer, write_fashion_mnist_captions
+from simclr.methods import ImageText
 from simclr.methods.simclr import SimCLR
 from simclr.pretraining import run_fit
+from simclr.safety.safe_loading import read_checkpoint
 
 pytestmark = pytest.mark.slow  # runs the CLI, notebooks, benchmark scripts or several processes
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 MODEL_CONFIGS = sorted(p.name for p in CONFIGS.glob("*.yaml"))
 TRAINER_CONFIGS = sorted(p.name for p in (CONFIGS / "trainer").glob("*.yaml"))
+IMAGE_TEXT_CONFIGS = sorted(p.name for p in (CONFIGS / "image_text").glob("*.yaml"))
 
 
 def fake_root(config: str, tmp: Path) -> list[str]:
@@ -47,6 +51,11 @@ def fake_root(config: str, tmp: Path) -> list[str]:
             write_png(image[:, :, : 36 + i], str(folder / f"{i}.png"))
         return ["--data.init_args.root", str(tmp / "photos"), "--data.init_args.num_workers", "0",
                 "--data.init_args.val_fraction", "0.2", "--data.init_args.index_file", str(tmp / "photos.index")]  # fmt: skip
+    if config == "clip_fashion_mnist.yaml":  # a caption set written by `simclr captions` from fake Fashion-MNIST
+        fm = fakedata.write_fashion_mnist(tmp / "fmnist")
+        captions = write_fashion_mnist_captions(fm, tmp / "captions", train_images=40, val_images=16)
+        return ["--data.init_args.manifest", str(captions / "train.jsonl"),
+                "--data.init_args.val_manifest", str(captions / "val.jsonl"), "--data.init_args.num_workers", "0"]  # fmt: skip
     raise AssertionError(f"no fake data for {config}: add it here when adding a config")
 
 
@@ -92,6 +101,52 @@ def test_trainer_config_fast_dev_run(trainer_config, tmp_path):
     cli = run_fit([*args, *fake_root("fashion_mnist.yaml", tmp_path), *tiny(tmp_path), "--trainer.fast_dev_run", "1"])
     assert cli.trainer.state.finished
     assert torch.isfinite(cli.trainer.callback_metrics["train/loss"])
+
+
+def image_init_checkpoint(base: list[str], path: Path) -> Path:
+    """A checkpoint dict as `simclr fit` writes it, holding the `encoder.*` weights of `base`'s image tower (the
+    demo's SimCLR checkpoint that configs/image_text/lit.yaml names)."""
+    encoder = run_fit([*base[1:], "--seed_everything", "1"], run=False).model.encoder  # base without "fit"
+    torch.save({"state_dict": {f"encoder.{k}": v for k, v in encoder.state_dict().items()}}, path)
+    return path
+
+
+@pytest.mark.parametrize("image_text_config", IMAGE_TEXT_CONFIGS)
+def test_image_text_config_fast_dev_run(image_text_config, tmp_path):
+    base = [
+        "fit",
+        "--config",
+        str(CONFIGS / "clip_fashion_mnist.yaml"),
+        *fake_root("clip_fashion_mnist.yaml", tmp_path),
+    ]
+    args = [*base, "--config", str(CONFIGS / "image_text" / image_text_config)]
+    if image_text_config == "lit.yaml":
+        init = image_init_checkpoint(base, tmp_path / "demo.ckpt")
+        args += ["--model.init_args.image_init", str(init)]
+    cli = run_fit([*args, *tiny(tmp_path), "--trainer.fast_dev_run", "1"])
+    assert cli.trainer.state.finished
+    assert torch.isfinite(cli.trainer.callback_metrics["train/loss"])
+    assert torch.isfinite(cli.trainer.callback_metrics["val/i2t_r1"])
+    if image_text_config == "lit.yaml":  # the locked tower is the checkpoint's, BatchNorm statistics included
+        saved = torch.load(tmp_path / "demo.ckpt")["state_dict"]
+        for key, value in cli.model.encoder.state_dict().items():
+            assert torch.equal(value, saved[f"encoder.{key}"]), key
+
+
+def test_a_clip_checkpoint_carries_its_tokenizer_loads_back_and_resumes(tmp_path):
+    base = ["fit", "--config", str(CONFIGS / "clip_fashion_mnist.yaml"), *fake_root("clip_fashion_mnist.yaml", tmp_path),
+            *tiny(tmp_path), "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+            "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    cli = run_fit([*base, "--trainer.max_epochs", "1"])
+    last = Path(cli.trainer.log_dir) / "checkpoints" / "last.ckpt"
+    checkpoint = read_checkpoint(last)  # weights_only, every class of its configs on the allowed list
+    tokenizer = CaptionTokenizer.from_json(checkpoint["tokenizer"]["json"], checkpoint["tokenizer"]["context_length"])
+    assert tokenizer.to_json() == cli.datamodule.tokenizer.to_json()
+    loaded = ImageText.load_from_checkpoint(last, map_location="cpu")  # rebuilt from the YAML hparams
+    for (name, a), b in zip(cli.model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), name
+    resumed = run_fit([*base, "--trainer.max_epochs", "2", "--ckpt_path", str(last)])
+    assert resumed.trainer.global_step == 4
 
 
 def test_fit_writes_last_and_best_checkpoints_and_tensorboard_logs_then_resumes(tmp_path):

@@ -15,7 +15,7 @@ PACKAGE = REPO / "simclr"
 # and the layers below.
 LAYERS: list[tuple[str, ...]] = [
     ("simclr.errors", "simclr.devices", "simclr.warning_filters", "simclr.shipped_configs"),
-    ("simclr.models", "simclr.losses", "simclr.data"),
+    ("simclr.models", "simclr.losses", "simclr.data", "simclr.captions"),
     ("simclr.safety",),
     ("simclr.training",),
     ("simclr.methods", "simclr.finetuning.finetuner", "simclr.finetuning.distiller", "simclr.finetuning.distill_loss"),
@@ -23,7 +23,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("simclr.loading",),
     ("simclr.eval",),
     ("simclr.pretraining",),
-    ("simclr.finetuning", "simclr.ablation", "simclr.loading.export", "simclr.eval.probe_checkpoint"),
+    (
+        "simclr.finetuning",
+        "simclr.ablation",
+        "simclr.loading.export",
+        "simclr.eval.probe_checkpoint",
+        "simclr.eval.zeroshot_checkpoint",
+    ),
     ("simclr.embedding",),
     ("simclr.cli",),
     ("simclr.__init__",),
@@ -38,6 +44,9 @@ COMMANDS = (
     "simclr.ablation.compare_augs",
     "simclr.embedding.embed",
     "simclr.embedding.neighbours",
+    "simclr.captions.make_captions",
+    "simclr.captions.make_tokenizer",
+    "simclr.eval.zeroshot_checkpoint",
 )
 
 

@@ -9,6 +9,9 @@
     simclr compare --config configs/fashion_mnist.yaml --methods configs/methods/simclr.yaml configs/methods/byol.yaml
     simclr embed --ckpt runs/demo/checkpoints/last.ckpt --data /data/photos --out_dir embeddings
     simclr neighbours --embeddings embeddings --query /data/photos/cat.jpg --k 10
+    simclr captions --out_dir data/fashion_mnist_captions
+    simclr tokenizer --manifest /data/pairs/train.csv --vocab_size 8192
+    simclr zeroshot --ckpt runs/clip/checkpoints/last.ckpt --data fashion_mnist_test.yaml --classes classes.txt
     simclr configs                      # the shipped configs, each usable by name: --config fashion_mnist
 
 User mistakes end with one line on stderr, `simclr: error: <what was wrong>; <the fix>`, and exit status 1
@@ -29,11 +32,17 @@ from simclr.ablation import compare_augs as compare_augs_module
 from simclr.ablation.compare import compare
 from simclr.ablation.compare_augs import compare_augs
 from simclr.ablation.fit_configs import split_fit_args
+from simclr.captions import make_captions as make_captions_module
+from simclr.captions import make_tokenizer as make_tokenizer_module
+from simclr.captions.make_captions import captions
+from simclr.captions.make_tokenizer import tokenizer
 from simclr.cli.parsing import FIT_ARGS, parse_command
 from simclr.embedding.embed import embed
 from simclr.embedding.neighbours import neighbours
 from simclr.errors import DEBUG_ENV, user_message
+from simclr.eval import zeroshot_checkpoint as zeroshot_module
 from simclr.eval.probe_checkpoint import probe
+from simclr.eval.zeroshot_checkpoint import zeroshot
 from simclr.finetuning.distill import distill
 from simclr.finetuning.finetune import finetune
 from simclr.loading.export import export
@@ -54,6 +63,9 @@ COMMANDS: dict[str, tuple[Callable[..., Path], str | None]] = {
     "compare-augs": (compare_augs, compare_augs_module.__doc__),
     "embed": (embed, None),
     "neighbours": (neighbours, None),
+    "captions": (captions, make_captions_module.__doc__),
+    "tokenizer": (tokenizer, make_tokenizer_module.__doc__),
+    "zeroshot": (zeroshot, zeroshot_module.__doc__),
 }
 
 

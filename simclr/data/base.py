@@ -18,7 +18,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from simclr.data.datasets import collate_batch
 from simclr.data.resident import IndexBatch, IndexDataset, ResidentStore, collate_indices, host_tensors
@@ -59,6 +59,7 @@ class ImageDataModule(L.LightningDataModule):
 
     collate_fn = staticmethod(collate_batch)  # items -> batch in the loaders' workers
     num_classes: int  # classes of the labelled splits
+    class_names: tuple[str, ...] | None = None  # their names in label order, where the data set defines them
     channels: int  # image channels C
     image_size: int  # image side H = W in pixels
 
@@ -165,7 +166,7 @@ class ImageDataModule(L.LightningDataModule):
         return ResumableDataLoader(
             dataset,
             batch_size=batch_size,
-            sampler=EpochRandomSampler(dataset, seed) if shuffle else None,
+            sampler=self.shuffled_sampler(dataset, seed) if shuffle else None,
             generator=torch.Generator().manual_seed(seed),  # worker seeds without drawing from the global RNG
             drop_last=drop_last,
             num_workers=self.num_workers,
@@ -173,6 +174,10 @@ class ImageDataModule(L.LightningDataModule):
             pin_memory=pin,
             persistent_workers=self.num_workers > 0,
         )
+
+    def shuffled_sampler(self, dataset: Dataset, seed: int) -> Sampler:
+        """The sampler of a shuffled host loader: a permutation per (seed, epoch) (`EpochRandomSampler`)."""
+        return EpochRandomSampler(dataset, seed)
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled pretraining batches (images uint8 (B, C, H, W), labels int64 (B,)), last short one dropped."""

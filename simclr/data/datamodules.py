@@ -31,6 +31,8 @@ class FashionMNIST(ImageDataModule):
     """Fashion-MNIST, 1 x 28 x 28, 10 classes; 60000 train / 10000 test from the idx files."""
 
     num_classes, channels, image_size = 10, 1, 28
+    class_names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot")  # fmt: skip
 
     def __init__(self, root: str = "/usr/share/datasets/fashion-mnist", **kwargs):  # other arguments: ImageDataModule's
         super().__init__(root, **kwargs)
@@ -43,6 +45,8 @@ class CIFAR10(ImageDataModule):
     """CIFAR-10, 3 x 32 x 32, 10 classes; 50000 train / 10000 test from `cifar-10-batches-py`."""
 
     num_classes, channels, image_size = 10, 3, 32
+    class_names: tuple[str, ...] | None = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                                           "ship", "truck")  # fmt: skip
 
     def __init__(self, root: str = "data/cifar10", **kwargs):  # other arguments: ImageDataModule's
         super().__init__(root, **kwargs)
@@ -55,6 +59,7 @@ class CIFAR100(CIFAR10):
     """CIFAR-100, 3 x 32 x 32, 100 fine classes; 50000 train / 10000 test from `cifar-100-python`."""
 
     num_classes = 100
+    class_names = None  # zero-shot on CIFAR-100: pass a file of its 100 names (`simclr zeroshot --classes`)
 
     def __init__(self, root: str = "data/cifar100", **kwargs):  # other arguments: ImageDataModule's
         super().__init__(root, **kwargs)
@@ -69,6 +74,7 @@ class STL10(ImageDataModule):
     """
 
     num_classes, channels, image_size = 10, 3, 96
+    class_names = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck")
 
     def __init__(self, root: str = "data/stl10", unlabeled: bool = True, **kwargs):  # others: ImageDataModule's
         super().__init__(root, **kwargs)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import braceexpand
@@ -74,6 +74,20 @@ def decode_member(sample: dict, size: int) -> Tensor:
     return frame(to_uint8(image), size)
 
 
+def stream_loader(
+    stream: IterableDataset,
+    batch_size: int,
+    num_workers: int,
+    collate_fn: Callable[[list], tuple[Tensor, Tensor]],
+    drop_last: bool,
+    pin_memory: bool,
+) -> DataLoader:
+    """A DataLoader over a shard stream (which shuffles itself), pinning memory only when CUDA is used."""
+    return DataLoader(stream, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_fn,
+                      drop_last=drop_last, pin_memory=pin_memory and torch.cuda.is_available(),
+                      persistent_workers=False)  # fmt: skip
+
+
 class ShardStream(IterableDataset):
     """(uint8 (channels, size, size), NO_LABEL) samples streamed from shards (see the module docstring)."""
 
@@ -102,6 +116,11 @@ class ShardStream(IterableDataset):
         log.warning("skipping an unreadable shard member: %s", short_reason(error))
         return True
 
+    def item(self, sample: dict) -> tuple[Tensor, int]:
+        """The stream's item of one WebDataset sample: (image uint8 (channels, size, size), NO_LABEL); a UserError
+        naming the sample if it has no decodable image."""
+        return as_channels(decode_member(sample, self.size), self.channels), NO_LABEL
+
     def __iter__(self) -> Iterator[tuple[Tensor, int]]:
         seed = self.pass_seed()
         pipeline = wds.WebDataset(
@@ -117,7 +136,7 @@ class ShardStream(IterableDataset):
             pipeline = pipeline.shuffle(self.buffer, rng=random.Random(seed + 1))
         for sample in pipeline:
             try:
-                yield as_channels(decode_member(sample, self.size), self.channels), NO_LABEL
+                yield self.item(sample)
             except UserError as e:
                 self.handler(e)
 
@@ -171,9 +190,7 @@ class ImageShards(WithoutLabels):
     def loader(self, split, batch_size: int, shuffle: bool, drop_last: bool) -> DataLoader:
         # the stream shuffles itself (train: shards per pass, then a buffer), so `shuffle` has nothing to add
         stream = self.dataset(split) if isinstance(split, str) else split
-        return DataLoader(stream, batch_size=batch_size, num_workers=self.num_workers, collate_fn=collate_batch,
-                          drop_last=drop_last, pin_memory=self.pin_memory and torch.cuda.is_available(),
-                          persistent_workers=False)  # fmt: skip
+        return stream_loader(stream, batch_size, self.num_workers, collate_batch, drop_last, self.pin_memory)
 
     def val_dataloader(self) -> DataLoader:
         return self.loader("val", self.val_batch_size, shuffle=False, drop_last=False)

@@ -2,7 +2,8 @@
 
 from simclr.methods.base import ViewMethod
 from simclr.methods.byol import BYOL
+from simclr.methods.image_text import ImageText
 from simclr.methods.moco import MoCo
 from simclr.methods.simclr import SimCLR
 
-__all__ = ["BYOL", "MoCo", "SimCLR", "ViewMethod"]
+__all__ = ["BYOL", "ImageText", "MoCo", "SimCLR", "ViewMethod"]

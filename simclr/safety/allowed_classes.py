@@ -36,16 +36,20 @@ PROJECT_CLASSES: tuple[str, ...] = (
     "simclr.methods.SimCLR",
     "simclr.methods.MoCo",
     "simclr.methods.BYOL",
+    "simclr.methods.ImageText",
     "simclr.finetuning.finetuner.FineTuner",
     "simclr.finetuning.distiller.Distiller",
     # networks
     "simclr.models.ResNetEncoder",
     "simclr.models.TorchvisionEncoder",
     "simclr.models.ProjectionHead",
+    "simclr.models.TextTransformer",
     # losses
     "simclr.losses.NTXentLoss",
     "simclr.losses.SigmoidLoss",
     "simclr.losses.SupConLoss",
+    "simclr.losses.CLIPLoss",
+    "simclr.losses.SigLIPLoss",
     "simclr.losses.NegativePruning",
     # data modules
     "simclr.data.datamodules.FashionMNIST",
@@ -55,6 +59,8 @@ PROJECT_CLASSES: tuple[str, ...] = (
     "simclr.data.datamodules.ImageFolder",
     "simclr.data.unlabelled.UnlabelledImages",
     "simclr.data.shards.ImageShards",
+    "simclr.captions.manifest_data.CaptionManifest",
+    "simclr.captions.shards.CaptionShards",
     # training parts
     "simclr.training.lars.LARS",
     "simclr.training.pair_budget.ConstantPairsBudget",
