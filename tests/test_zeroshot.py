@@ -1,5 +1,6 @@
 """Zero-shot classification and retrieval (`simclr.eval.zeroshot`, `simclr zeroshot`): the prompt ensemble, the
-nearest-class rule, the report of a tiny CLIP checkpoint, and one-line errors for what cannot be evaluated."""
+nearest-class rule, the report of a tiny CLIP checkpoint, and one-line errors for what cannot be evaluated; the
+image tower of a CLIP checkpoint through `simclr probe`, `simclr.load` and `simclr export` (with its text tower)."""
 
 import json
 from pathlib import Path
@@ -11,10 +12,13 @@ import yaml
 from helpers import fakedata
 from helpers.cli import user_error
 
-from simclr.captions import write_fashion_mnist_captions
+import simclr
+from simclr.captions import CaptionTokenizer, write_fashion_mnist_captions
 from simclr.cli.main import run_command
 from simclr.errors import UserError
 from simclr.eval.zeroshot import check_templates, class_embeddings, read_lines, zero_shot_top1
+from simclr.loading.pretrained import load_pretrained
+from simclr.models import TextTransformer
 from simclr.pretraining import run_fit
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -132,3 +136,35 @@ def test_zeroshot_errors_are_one_line(clip_run, monkeypatch, capsys, tmp_path):
 def test_zeroshot_refuses_a_checkpoint_without_a_text_tower(trained, monkeypatch, capsys, tmp_path):
     line = user_error(monkeypatch, capsys, "zeroshot", "--ckpt", str(trained), "--out_dir", str(tmp_path))
     assert "carries no caption tokenizer" in line
+
+
+@pytest.mark.slow
+def test_the_image_tower_of_a_clip_checkpoint_probes_loads_and_exports(clip_run, tmp_path):
+    ckpt = str(clip_run["ckpt"])
+    run_command(["probe", "--ckpt", ckpt, "--data", str(clip_run["data"]), "--out_dir", str(tmp_path / "probe"),
+                 "--max_iter", "5", "--knn_k", "3"])  # fmt: skip
+    rows = {r["representation"]: r for r in json.loads((tmp_path / "probe" / "probe.json").read_text())}
+    assert set(rows) == {"h", "random_h", "pixels"}  # a linear image projection: h is the image tower's output
+    assert 0 <= rows["h"]["linear_top1"] <= 1
+    handle = simclr.load(ckpt)
+    images = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
+    assert handle.embed(images).shape == (3, handle.encoder.feature_dim)
+    run_command(
+        ["export", "--ckpt", ckpt, "--out", str(tmp_path / "image.pt"), "--text_out", str(tmp_path / "text.pt")]
+    )
+    text = torch.load(tmp_path / "text.pt", weights_only=True)
+    model = load_pretrained(ckpt)
+    tower = TextTransformer(**text["config"])
+    tower.load_state_dict({k.removeprefix("text_encoder."): v for k, v in text["state_dict"].items()
+                           if k.startswith("text_encoder.")})  # fmt: skip
+    tokenizer = CaptionTokenizer.from_json(text["tokenizer"]["json"], text["tokenizer"]["context_length"])
+    tokens = tokenizer.encode(["a photo of a bag."])
+    torch.testing.assert_close(tower.eval()(tokens), model.text_encoder.eval()(tokens))
+    assert set(torch.load(tmp_path / "image.pt", weights_only=True)) == set(model.encoder.backbone_state_dict())
+
+
+@pytest.mark.slow
+def test_text_out_needs_a_text_tower(trained, monkeypatch, capsys, tmp_path):
+    line = user_error(monkeypatch, capsys, "export", "--ckpt", str(trained), "--out", str(tmp_path / "image.pt"),
+                      "--text_out", str(tmp_path / "text.pt"))  # fmt: skip
+    assert "without a text tower" in line

@@ -55,13 +55,20 @@ def random_encoder_like(encoder: nn.Module) -> nn.Module:
     return fresh.to(device).train(encoder.training)
 
 
+def view_of(augment: nn.Module, images: Tensor, v: int) -> Tensor:
+    """View v of one `augment(images)` call; with fewer views, view 0 of a further call (a fresh draw)."""
+    views = augment(images)
+    return views[v] if v < len(views) else augment(images)[0]
+
+
 def augmented_view_features(
     model: SimCLR, dataset: Dataset, batch_size: int, device: str | torch.device, seed: int
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """Representations of two augmented views of every image in `dataset` (under a fixed seed).
 
     Both passes replay the same RNG stream, so pass v takes view v of one `model.augment` call: the two
-    views of an image are independent draws, and the result does not depend on the global RNG.
+    views of an image are independent draws, and the result does not depend on the global RNG. An augment that
+    makes one view (an image-text model's) is called a second time in pass 2 for an independent second view.
 
     Returns:
         (view-1 features, view-2 features), each name -> (N, D) as in `extract_representations`.
@@ -74,7 +81,7 @@ def augmented_view_features(
                 model.encoder,
                 projection_head(model.head),
                 dataset,
-                lambda images, v=v: model.augment(images)[v],
+                lambda images, v=v: view_of(model.augment, images, v),
                 batch_size,
                 device,
             )

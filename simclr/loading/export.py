@@ -15,6 +15,7 @@ from simclr.methods.simclr import SimCLR
 from simclr.models.small_map_conv_cpu import use_plain_convs
 from simclr.safety.output_paths import check_output_file, record_outputs, same_file, written_atomically
 from simclr.safety.run_folder import writable_folder
+from simclr.safety.safe_loading import read_checkpoint_file
 
 DUMMY_BATCH = 2  # images in the example batch that torchscript and onnx trace; the batch axis stays free
 ONNX_OPSET = 17  # opset of the legacy TorchScript-based ONNX exporter, run through onnxruntime in the tests
@@ -28,6 +29,7 @@ def export(
     image_size: int | None = None,
     weights_only: bool = True,
     overwrite: bool = False,
+    text_out: str | None = None,
 ) -> Path:
     """Write the encoder of a checkpoint (projection head dropped) as a torchvision state_dict, TorchScript or ONNX.
 
@@ -55,6 +57,11 @@ def export(
         image_size: side in pixels of the images the torchscript / onnx graph is traced on.
         weights_only: false unpickles any object in the checkpoint, which can run code: only for a file you trust.
         overwrite: replace an existing --out that `simclr export` did not write.
+        text_out: of an image-text checkpoint, also write its text tower to this file: a dict (read it with
+            `torch.load(text_out, weights_only=True)`) of `state_dict` (the TextTransformer's `text_encoder.*` and
+            the text projection's `text_head.*` weights), `config` (the TextTransformer's init_args) and `tokenizer`
+            (its JSON and context length, for `simclr.captions.CaptionTokenizer.from_json`). --out holds the image
+            tower, as for every checkpoint.
     """
     out_path = Path(out)
     if same_file(out_path, ckpt):
@@ -70,6 +77,8 @@ def export(
         raise UserError(f"--image_size is {image_size}; pass the side of the images in pixels, e.g. --image_size 32")
     writable_folder(out_path.parent, "the folder of --out")
     model = load_encoder_model(ckpt, weights_only=weights_only)  # a pretraining or a fine-tuned checkpoint
+    if text_out is not None:
+        export_text_tower(model, ckpt, Path(text_out), out_path, weights_only, overwrite)
     encoder = model.encoder.eval()
     feature_dim = encoder.feature_dim
     if format == "torchvision":
@@ -101,6 +110,28 @@ def export(
         f"input (pixels / 255 - mean) / std, {_normalisation(model)})"
     )
     return out_path
+
+
+def export_text_tower(model: nn.Module, ckpt: str, path: Path, image_out: Path, weights_only: bool,
+                      overwrite: bool) -> None:  # fmt: skip
+    """Writes the text tower of an image-text model (see `export`'s `text_out`); a one-line UserError otherwise."""
+    if not hasattr(model, "text_encoder"):
+        raise UserError(
+            f"--text_out: {ckpt} is a {type(model).__name__} checkpoint without a text tower; drop --text_out"
+        )
+    if same_file(path, ckpt) or path.resolve() == image_out.resolve():
+        raise UserError(f"--text_out {path} is the checkpoint or --out; pass another path, e.g. --text_out text.pt")
+    check_output_file(path, [("--ckpt", ckpt)], "--text_out", "export", overwrite)
+    writable_folder(path.parent, "the folder of --text_out")
+    saved = read_checkpoint_file(ckpt, weights_only)
+    config = saved["hyper_parameters"].get("text_encoder", {})
+    weights = {k: v for k, v in model.state_dict().items() if k.startswith(("text_encoder.", "text_head."))}
+    payload = {"state_dict": weights, "config": config.get("init_args", config) if isinstance(config, dict) else {},
+               "tokenizer": saved.get("tokenizer")}  # fmt: skip
+    with written_atomically(path) as temporary:
+        torch.save(payload, temporary)
+    record_outputs(path.parent, [path.name], "export", with_stat=True)
+    print(f"wrote {path} (text tower: {len(weights)} tensors, its config and tokenizer)")
 
 
 def traceable_images(encoder: nn.Module, channels: int, side: int, trained_side: int | None) -> Tensor:

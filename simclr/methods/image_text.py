@@ -128,6 +128,12 @@ class ImageText(ViewMethod):
             self.encoder.eval()
         return self
 
+    @property
+    def head(self) -> nn.Module:
+        """The image projection, read as the projection head by `simclr probe` and `simclr.load` (h, and with a
+        `ProjectionHead` its layers: the image tower's representations)."""
+        return self.image_head
+
     def encode_image(self, images: Tensor) -> Tensor:
         """Normalised float images (B, C, H, W) (`augment.normalise`) -> unit embeddings (B, embed_dim)."""
         return F.normalize(self.image_head(self.encoder(images)), dim=1)
