@@ -212,12 +212,18 @@ class ImageText(ViewMethod):
         for name, value in retrieval_recall(z_img, z_txt, RECALL_AT).items():
             self.log(f"val/{name}", value, prog_bar=name == "i2t_r1", sync_dist=False)
 
+    def check_data(self, datamodule: object) -> None:
+        """A one-line UserError if the data module's tokenizer does not fit the text tower (`simclr fit` calls
+        this before it writes anything; `setup` again for runs built in Python)."""
+        tokenizer = getattr(datamodule, "tokenizer", None)
+        if tokenizer is not None:
+            check_tokenizer(tokenizer, self.text_encoder)
+
     def setup(self, stage: str) -> None:
         """Before fitting: the data's images fit the image tower, its tokenizer fits the text tower."""
         super().setup(stage)
-        tokenizer = getattr(getattr(attached_trainer(self), "datamodule", None), "tokenizer", None)
-        if stage == "fit" and tokenizer is not None:
-            check_tokenizer(tokenizer, self.text_encoder)
+        if stage == "fit":
+            self.check_data(getattr(attached_trainer(self), "datamodule", None))
 
     def on_fit_start(self) -> None:
         """LiT: the image tower from `image_init`, unless the fit resumes from a checkpoint (its weights win).

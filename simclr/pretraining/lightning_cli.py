@@ -129,6 +129,9 @@ class SimCLRCLI(CLIHooks):
         explicit checkpoint does; a new run gets folders no earlier run holds, locked to it."""
         trainer = self.trainer
         checkpoint = trainer.checkpoint_callback if isinstance(trainer.checkpoint_callback, ModelCheckpoint) else None
+        check_data = getattr(self.model, "check_data", None)
+        if callable(check_data):  # a method's own data checks (ImageText: the tokenizer), before anything is written
+            check_data(self.datamodule)
         if trainer.fast_dev_run:
             return  # a smoke run writes nothing, so it needs no folder of its own
         check_run_length(trainer.max_steps, trainer.max_epochs, trainer.limit_train_batches)
