@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   pretrain SimCLR on Fashion-MNIST on the CPU, then probe it (under 10 minutes on 2 cores)
 #   make test   the whole test suite (what CI runs, after make lint)
-# Also: make test-fast (unit tests only: no CLI runs, notebooks or training), make lint (ruff).
+# Also: make test-fast (unit tests only: no CLI runs, notebooks or training), make lint (ruff),
+#   make pages (render docs/results pages from docs/results/data/*.jsonl), make notebooks (run the notebooks).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -12,7 +13,7 @@ FMNIST_SYSTEM := /usr/share/datasets/fashion-mnist
 FMNIST = $(shell [ -f $(FMNIST_SYSTEM)/train-images-idx3-ubyte.gz ] && echo $(FMNIST_SYSTEM) || echo data)
 DEMO_DIR ?= runs/demo
 
-.PHONY: demo test test-fast lint setup data clean
+.PHONY: demo test test-fast lint setup data clean pages notebooks
 
 setup: $(STAMP)
 
@@ -50,6 +51,16 @@ test: data
 
 test-fast: $(STAMP)
 	$(PY) -m pytest tests -m "not slow"
+
+# The results pages' tables and figures from their committed data files (simclr.ablation.pages); the data
+# files come from each page's own command (shown on the page), e.g. simclr compare ... --data_file FILE.
+pages: $(STAMP)
+	$(PY) -m simclr.ablation.pages render
+
+# The four notebooks executed in place at the sizes their parameter cells set (on the CPU unless a GPU is
+# there), each stored with its outputs and the machine and date of the run; CI runs them at a tiny size.
+notebooks: data
+	$(PY) notebooks/run_notebooks.py $(if $(filter $(FMNIST_SYSTEM),$(FMNIST)),,--root $(abspath $(FMNIST)))
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

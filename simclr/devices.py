@@ -1,4 +1,8 @@
-"""The device a command computes on: `--device cpu | cuda | cuda:N | auto`."""
+"""The device a command computes on: `--device cpu | cuda | cuda:N | auto`, and its name for a results row."""
+
+import os
+import platform
+from pathlib import Path
 
 import torch
 
@@ -16,3 +20,22 @@ def resolve_device(device: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"--device {device} but torch sees no CUDA GPU here; pass --device cpu (or auto)")
     return dev
+
+
+def device_name(device: str | torch.device) -> str:
+    """The GPU's name, or the CPU's model and the number of cores this process may use, e.g.
+    "AMD EPYC 7B13 (2 cores)"."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = platform.processor() or platform.machine() or "CPU"
+    try:
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model} ({cores} cores)"

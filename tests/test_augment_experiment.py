@@ -11,6 +11,7 @@ from helpers.cli import user_error
 
 from simclr.ablation.augment_experiment import load_augment_experiment
 from simclr.ablation.results import UNTRAINED, CompareRow, format_seed_table, mean_over_seeds, read_rows
+from simclr.ablation.run_data import read_run_data
 from simclr.ablation.strategies import load_strategies
 from simclr.cli.main import run_command
 
@@ -41,7 +42,7 @@ def test_mean_over_seeds_and_the_seed_table():
 @pytest.mark.parametrize("name", GRIDS)
 def test_augment_experiment_runs_with_two_seeds_at_a_tiny_size(name, tmp_path):
     experiment = load_augment_experiment(CONFIGS / "experiments" / "augment" / name)
-    assert len(experiment.seeds) >= 2  # every page has two seeds per row
+    assert len(experiment.seeds) >= 3  # every page has three seeds per row, the noise rule's minimum
     blocks = sorted({p for s in load_strategies(experiment.strategies) for p in s.parts})
     assert len(blocks) >= 2
     spec = yaml.safe_load((CONFIGS / "experiments" / "augment" / name).read_text())
@@ -64,6 +65,11 @@ def test_augment_experiment_runs_with_two_seeds_at_a_tiny_size(name, tmp_path):
     assert "mean of pairs" in table and " ± " in table and f"h seed {seeds[1]}" in table
     assert (out / "heatmap.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "compare.json").read_text())[0]["seed"] == seeds[0]
+    data = read_run_data(out / "runs.jsonl")  # the data rows a results page is rendered from
+    assert [(d["variant"], d["seed"]) for d in data] == [(r.strategy, r.seed) for r in rows]
+    assert data[0]["baseline"] and data[0]["steps"] == 0 and not data[1]["baseline"] and data[1]["steps"] == 1
+    assert data[1]["metrics"]["h_linear_top1"] == rows[1].h_top1 and data[1]["parts"] == rows[1].parts
+    assert data[1]["experiment"] == str(tiny) and data[1]["threads"] >= 1 and data[1]["device"]
 
 
 @pytest.mark.parametrize(

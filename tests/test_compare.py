@@ -23,6 +23,7 @@ from augmentations import (
 from simclr.ablation.budget import Budget
 from simclr.ablation.fit_configs import split_fit_args
 from simclr.ablation.results import UNTRAINED, CompareRow, format_rows, read_rows, summary, write_rows
+from simclr.ablation.run_data import read_run_data
 from simclr.ablation.runner import compare_strategies
 from simclr.ablation.strategies import (
     Strategy,
@@ -250,10 +251,17 @@ def test_cli_compare_augs(tmp_path, monkeypatch):
             "[rotate, noise]",
             "--untrained",
             "false",
+            "--data_file",
+            str(tmp_path / "pages" / "grid.jsonl"),
         ],
     )
     cli_main.main()
     rows = read_rows(out / "compare.json")
+    data = (tmp_path / "pages" / "grid.jsonl").read_text()  # the data rows, also where --data_file says
+    assert data == (out / "runs.jsonl").read_text() and data.count("\n") == len(rows)
+    assert [(d["variant"], d["steps"], d["batch_size"]) for d in read_run_data(out / "runs.jsonl")] == [
+        (r.strategy, 1, 16) for r in rows
+    ]
     assert [r.strategy for r in rows] == ["rotate+noise", "noise+rotate"]  # pairs of the kept blocks only, no baseline
     for name in ("compare.csv", "heatmap.png", "bars.png"):
         assert (out / name).read_bytes()[:4] in (b"stra", b"\x89PNG")

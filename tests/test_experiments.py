@@ -10,6 +10,7 @@ from helpers.cli import user_error
 
 from simclr.ablation.experiments import load_experiment
 from simclr.ablation.method_table import read_method_rows
+from simclr.ablation.run_data import read_run_data
 from simclr.cli.main import run_command
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -35,7 +36,7 @@ def tiny_copy(name: str, folder: Path) -> Path:
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_runs_every_variant_at_a_tiny_size(name, tmp_path):
     experiment = load_experiment(CONFIGS / "experiments" / name)
-    assert len(experiment.seeds) >= 2  # every page has two seeds per row
+    assert len(experiment.seeds) >= 3  # every page has three seeds per row, the noise rule's minimum
     root = fakedata.write_fashion_mnist(tmp_path / "fm")
     out = tmp_path / "out"
     args = ["--experiment", str(tiny_copy(name, tmp_path)), "--data.init_args.root", str(root), "--out_dir", str(out),
@@ -47,6 +48,11 @@ def test_experiment_runs_every_variant_at_a_tiny_size(name, tmp_path):
     files = [f"{i:02d}_{v.name}.yaml" for i, v in enumerate(experiment.variants)]  # the shipped names are slugs
     assert sorted(p.name for p in (out / "variants").glob("*.yaml")) == files
     assert (out / "methods.md").read_text().count("\n") == len(rows) + 2
+    data = read_run_data(out / "runs.jsonl")  # the data rows a results page is rendered from
+    assert [(d["variant"], d["seed"], d["steps"]) for d in data] == [(r.method, r.seed, 1) for r in rows]
+    assert all(d["batch_size"] == 8 and d["pairs_seen"] == 8 and not d["baseline"] for d in data)
+    assert data[0]["metrics"]["h_linear_top1"] == rows[0].linear_top1 and data[0]["seconds"] > 0
+    assert {"threads", "torch", "lightning", "device", "date", "commit", "dirty"} <= set(data[0])
 
 
 def test_variant_budgets_override_the_experiment_budget():

@@ -87,8 +87,14 @@ def test_compare_writes_table_chart_and_tensorboard_with_the_baselines(tmp_path)
         "--methods", str(CONFIGS / "methods" / "simclr.yaml"), str(CONFIGS / "methods" / "byol.yaml"),
         "--max_steps", "2", "--batch_size", "8", "--train_images", "32", "--probe_images", "32",
         "--test_images", "16", "--probe_max_iter", "3", "--knn_k", "5", "--accelerator", "cpu", "--out_dir", str(out),
+        "--data_file", str(tmp_path / "page.jsonl"),
     ]  # fmt: skip
     rows = json.loads(run_command(["compare", *args]).read_text())
+    data = [json.loads(line) for line in (tmp_path / "page.jsonl").read_text().splitlines()]
+    assert [(d["variant"], d["baseline"], d["pairs_seen"]) for d in data] == [
+        ("simclr", False, 16), ("byol", False, 16), ("random_h", True, None), ("pixels", True, None)
+    ]  # fmt: skip
+    assert data[0]["methods"][0].endswith("simclr.yaml") and data[0]["metrics"]["h_knn_top1"] == rows[0]["knn_top1"]
     assert [(r["method"], r["model"], r["steps"]) for r in rows] == [
         ("simclr", "SimCLR", 2), ("byol", "BYOL", 2), ("random_h", "SimCLR", 0), ("pixels", "-", 0)
     ]  # fmt: skip

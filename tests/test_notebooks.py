@@ -1,16 +1,21 @@
-"""Notebooks run end to end (tiny parameters) and fail the suite on any error."""
+"""Notebooks run end to end (tiny parameters, through notebooks/run_notebooks.py as `make notebooks` runs them
+at full size) and fail the suite on any error."""
 
 import os
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from helpers import fakedata
-from nbclient import NotebookClient
 
 pytestmark = pytest.mark.slow  # runs the CLI, notebooks, benchmark scripts or several processes
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+FOLDER = Path(__file__).resolve().parents[1] / "notebooks"
+sys.path.insert(0, str(FOLDER))
+from run_notebooks import execute, with_parameters  # noqa: E402  (a script beside the notebooks)
+
+NOTEBOOKS = sorted(FOLDER.glob("*.ipynb"))
 TINY_WIDTHS = [4, 8, 8, 16]  # a genuinely tiny encoder: h is 16-d
 TINY = {  # per-notebook CI budgets, on top of root and n_images
     "compare_augmentations.ipynb": dict(
@@ -48,22 +53,12 @@ TINY = {  # per-notebook CI budgets, on top of root and n_images
 }
 
 
-def with_parameters(nb, **params) -> None:
-    """Append overrides after the cell tagged `parameters` (papermill's convention)."""
-    for i, cell in enumerate(nb.cells):
-        if "parameters" in cell.metadata.get("tags", []):
-            source = "\n".join(f"{k} = {v!r}" for k, v in params.items())
-            nb.cells.insert(i + 1, nbformat.v4.new_code_cell(source))
-            return
-    raise AssertionError("notebook has no cell tagged 'parameters'")
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     root = os.environ.get("SIMCLR_FASHION_MNIST") or str(fakedata.write_fashion_mnist(tmp_path / "fmnist"))
     with_parameters(nb, root=root, n_images=4, **TINY.get(path.name, {}))
-    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    execute(nb, cwd=tmp_path, timeout=900)
     errors = [
         o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"
     ]
@@ -75,3 +70,4 @@ def test_notebook_runs(path, tmp_path):
         o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})
     ]
     assert images, "the notebook drew no figure"
+    assert "date: " in text and "device: " in text  # the run's machine and date, printed at the top

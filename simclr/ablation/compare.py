@@ -15,7 +15,10 @@ config; its `trainer` section is not used (the budget options set the run), so `
 (simclr.ablation.experiments). Each method is pretrained on the same
 images in the same order from the same seed, then h of the frozen encoder is probed (linear top-1, kNN
 top-1 on the test split) and the wall time per training step is measured. Writes methods.csv, methods.json,
-methods.md and methods.png into `--out_dir`, and logs the chart to TensorBoard there (`tensorboard/`).
+methods.md, methods.png and runs.jsonl (one data row per run with its seed, metrics, steps, wall time, threads,
+versions, device, date and commit: `simclr.ablation.run_data`) into `--out_dir`, and logs the chart to
+TensorBoard there (`tensorboard/`). `--data_file docs/results/data/<page>.jsonl` also writes the data rows
+there, the file a results page is rendered from (`python -m simclr.ablation.pages`).
 Before any work the output folder is checked (`simclr.safety.output_paths`): none of its files may be
 an input, and an existing one is replaced only when simclr compare wrote it, or with `--overwrite true`.
 """
@@ -37,13 +40,21 @@ from simclr.ablation.method_table import (
     write_method_rows,
 )
 from simclr.ablation.names import check_names
+from simclr.ablation.run_data import (
+    RUN_DATA,
+    check_data_file,
+    environment,
+    method_data,
+    training_device,
+    write_run_data,
+)
 from simclr.ablation.yaml_files import read_mapping
 from simclr.errors import UserError
 from simclr.eval.probe import KNN_K
 from simclr.safety.output_paths import check_output_folder, record_outputs
 from simclr.safety.run_folder import writable_folder
 
-OUTPUTS = ("methods.csv", "methods.json", "methods.md", "methods.png")  # in --out_dir, besides tensorboard/
+OUTPUTS = ("methods.csv", "methods.json", "methods.md", "methods.png", RUN_DATA)  # in --out_dir
 BASELINES = {"random_h": "pass --baselines false", "pixels": "pass --baselines false"}  # rows --baselines adds
 
 
@@ -60,6 +71,7 @@ def compare(
     precision: str | None = None,
     overwrite: bool = False,
     trust_files: bool = False,
+    data_file: str | None = None,
 ) -> Path:
     """Pretrain every method (or experiment variant) with one budget, probe h of each with one recipe, and
     write the table and chart; returns the path of methods.json.
@@ -79,9 +91,12 @@ def compare(
         overwrite: replace files in --out_dir that simclr compare did not write.
         trust_files: build any class the experiment file names (default: only the listed ones); only for files
             you trust.
+        data_file: also write the data rows (runs.jsonl) to this file, e.g. docs/results/data/batch-size.jsonl;
+            an existing file is replaced only when it is a data file already, or with --overwrite true.
     """
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     fit_args = list(fit_args)
+    source = {"command": "simclr compare", "experiment": experiment, "methods": methods, "fit_args": list(fit_args)}
     if knn_k < 1:
         raise UserError(f"--knn_k {knn_k} is below 1; pass --knn_k 1 or more")
     if budget is not None and budget.val_images != Budget.val_images:
@@ -108,8 +123,12 @@ def compare(
         runs, budget = method_files(methods, fit_args, reserved), Budget() if budget is None else budget
         if len(set(seeds)) != len(seeds):
             raise UserError(f"--seeds {seeds} repeat a seed; give each seed once")
-        check_outputs(out, OUTPUTS, [*inputs, *(("--methods", m) for m in runs.values())], overwrite)
+        inputs += [("--methods", m) for m in runs.values()]
+        check_outputs(out, OUTPUTS, inputs, overwrite)
         budgets, probe_z = None, False
+    if data_file:
+        check_data_file(data_file, inputs, [out / name for name in OUTPUTS], overwrite)
+    env = environment(training_device(accelerator))
     builders, datamodule = {}, None
     for name, path in runs.items():
         build, data = build_from_fit_config(with_method(fit_args, str(path)))
@@ -119,8 +138,11 @@ def compare(
     csv_path, json_path, md_path = write_method_rows(rows, out)
     figure = method_bar_chart(rows, out / "methods.png")
     log_methods_to_tensorboard(rows, figure, out / "tensorboard")
+    data = method_data(rows, env, source)
+    written = [write_run_data(data, out / RUN_DATA), *([write_run_data(data, data_file)] if data_file else [])]
     print(format_method_table(rows))
-    print(f"wrote {csv_path}, {json_path}, {md_path}, {out / 'methods.png'} and {out / 'tensorboard'}")
+    print(f"wrote {csv_path}, {json_path}, {md_path}, {out / 'methods.png'}, {' and '.join(map(str, written))} "
+          f"and {out / 'tensorboard'}")  # fmt: skip
     return json_path
 
 

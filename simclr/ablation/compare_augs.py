@@ -8,10 +8,13 @@ r"""`simclr compare-augs`: the augmentation comparison (`simclr.ablation.runner`
 `--config` (repeatable) is a `simclr fit` config: its `model` (encoder, head, loss, optimiser, the
 augment's normalisation) and `data` are used, its `trainer` section is not (the budget sets the run).
 Arguments starting with `--model.`, `--data.`, `--trainer.` or `--seed_everything` override that config
-as they would for `simclr fit`. Writes compare.csv, compare.json, heatmap.png (when the strategies hold
-ordered pairs) and bars.png into `--out_dir`, and the plots and table to TensorBoard (`tensorboard --logdir
-OUT_DIR`). compare.json holds one row per strategy and seed; table.md, the plots and TensorBoard show the mean
-over the seeds (table.md also each seed and the standard deviation). With several seeds each seed's rows are
+as they would for `simclr fit`. Writes compare.csv, compare.json, runs.jsonl (one data row per strategy and
+seed with its metrics, steps, wall time, threads, versions, device, date and commit: `simclr.ablation.run_data`),
+heatmap.png (when the strategies hold ordered pairs) and bars.png into `--out_dir`, and the plots and table to
+TensorBoard (`tensorboard --logdir OUT_DIR`). `--data_file docs/results/data/<page>.jsonl` also writes the data
+rows there, the file a results page is rendered from (`python -m simclr.ablation.pages`). compare.json holds
+one row per strategy and seed; table.md, the plots and TensorBoard show the mean over the seeds (table.md also
+each seed and the standard deviation). With several seeds each seed's rows are
 also written to OUT_DIR/seed<N>/ as they finish. `--experiment` reads the configs, strategies, seeds and budget
 from a file (`simclr.ablation.augment_experiment`); `--data.*` / `--model.*` overrides still apply. Before any
 work the output folder is checked (`simclr.safety.output_paths`): none of its files may be an input, and an
@@ -30,6 +33,14 @@ from simclr.ablation.fit_configs import build_from_fit_config, fit_inputs
 from simclr.ablation.names import check_names
 from simclr.ablation.plots import bar_chart, format_pair_table, pair_heatmap, pair_matrix
 from simclr.ablation.results import UNTRAINED, CompareRow, format_rows, format_seed_table, mean_over_seeds, write_rows
+from simclr.ablation.run_data import (
+    RUN_DATA,
+    check_data_file,
+    environment,
+    strategy_data,
+    training_device,
+    write_run_data,
+)
 from simclr.ablation.runner import compare_strategies
 from simclr.ablation.strategies import load_strategies, restrict
 from simclr.errors import UserError
@@ -37,7 +48,7 @@ from simclr.eval.figures import log_figures
 from simclr.safety.output_paths import check_output_folder, record_outputs
 from simclr.safety.run_folder import writable_folder
 
-OUTPUTS = ("compare.csv", "compare.json", "table.md", "heatmap.png", "bars.png")  # in --out_dir, besides tensorboard/
+OUTPUTS = ("compare.csv", "compare.json", "table.md", "heatmap.png", "bars.png", RUN_DATA)  # in --out_dir
 SEED_OUTPUTS = ("compare.csv", "compare.json")  # in --out_dir/seed<N>/ with several seeds
 
 
@@ -55,6 +66,7 @@ def compare_augs(
     precision: str | None = None,
     overwrite: bool = False,
     trust_files: bool = False,
+    data_file: str | None = None,
 ) -> Path:
     """Pretrain one model per augmentation strategy and seed with one budget, probe each, and write the tables
     and plots; returns the path of compare.json.
@@ -76,9 +88,14 @@ def compare_augs(
         overwrite: replace files in --out_dir that simclr compare-augs did not write.
         trust_files: build any class the experiment and strategies files name (default: only the listed ones);
             only for files you trust.
+        data_file: also write the data rows (runs.jsonl) to this file, e.g.
+            docs/results/data/augmentation-grid.jsonl; an existing file is replaced only when it is a data file
+            already, or with --overwrite true.
     """
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     fit_args = list(fit_args)
+    source = {"command": "simclr compare-augs", "experiment": experiment, "strategies": strategies,
+              "fit_args": list(fit_args)}  # fmt: skip
     inputs = fit_inputs(fit_args)
     if experiment:
         given = {"--strategies": strategies, "--only": only, "--seeds": seeds, "--one_sided": one_sided}
@@ -87,15 +104,20 @@ def compare_augs(
         fit_args = [arg for config in spec.configs for arg in ("--config", config)] + fit_args
         inputs += [("--experiment", experiment), *(("its config", c) for c in spec.configs)]
         strategies, only, seeds, budget, one_sided = spec.strategies, spec.only, spec.seeds, spec.budget, spec.one_sided
+        source["strategies"] = strategies
     seeds = [0] if seeds is None else seeds
     budget = Budget() if budget is None else budget
     one_sided = True if one_sided is None else one_sided
     chosen = checked_strategies(fit_args, strategies, only, seeds, untrained, trust_files)
     out = Path(out_dir)
     outputs = [*OUTPUTS, *(f"seed{seed}/{name}" for seed in seeds if len(seeds) > 1 for name in SEED_OUTPUTS)]
-    check_output_folder(out, outputs, [*inputs, ("--strategies", strategies)], "--out_dir", "compare-augs", overwrite)
+    inputs.append(("--strategies", strategies))
+    check_output_folder(out, outputs, inputs, "--out_dir", "compare-augs", overwrite)
+    if data_file:
+        check_data_file(data_file, inputs, [out / name for name in outputs], overwrite)
     writable_folder(out, "--out_dir")
     record_outputs(out, outputs, "compare-augs")
+    env = environment(training_device(accelerator))
     build_model, datamodule = build_from_fit_config(fit_args)
     rows = []
     for seed in seeds:
@@ -111,7 +133,11 @@ def compare_augs(
             out_dir=out if len(seeds) == 1 else out / f"seed{seed}",
             untrained=untrained,
         )
-    return write_outputs(rows, out)
+    json_path = write_outputs(rows, out)
+    data = strategy_data(rows, env, source)
+    written = [write_run_data(data, out / RUN_DATA), *([write_run_data(data, data_file)] if data_file else [])]
+    print(f"wrote {' and '.join(map(str, written))}")
+    return json_path
 
 
 def checked_strategies(

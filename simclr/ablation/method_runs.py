@@ -127,7 +127,8 @@ def run_method(
     L.seed_everything(seed, verbose=False)
     model = build_model()
     L.seed_everything(seed, verbose=False)  # the same batch order and augmentation stream for every method
-    loader = datamodule.loader(pretrain, budget.batch_size or datamodule.batch_size, shuffle=True, drop_last=True)
+    batch_size = budget.batch_size or datamodule.batch_size
+    loader = datamodule.loader(pretrain, batch_size, shuffle=True, drop_last=True)
     timer = StepTimer()
     with quiet_lightning():
         trainer = comparison_trainer(budget, accelerator, precision, [timer])
@@ -148,6 +149,7 @@ def run_method(
         timer.seconds_per_step,
         time.perf_counter() - start,
         z_linear,
+        batch_size,
     )
     log.info("%s (seed %d): linear %.4f, kNN %.4f, %s s/step", name, seed, linear, knn, row.seconds_per_step)
     return row

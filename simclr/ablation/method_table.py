@@ -25,6 +25,7 @@ class MethodRow:
     seconds_per_step: float | None  # wall time per training step after the first (None for a 1-step run)
     seconds: float  # wall time of pretraining and probes
     z_linear_top1: float | None = None  # linear probe on frozen z, when asked for
+    batch_size: int | None = None  # pretraining images a step (None: a baseline, not trained)
 
 
 def summarise(rows: Sequence[MethodRow]) -> list[dict]:

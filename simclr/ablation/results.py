@@ -24,6 +24,8 @@ class CompareRow:
     train_loss: float | None  # NT-Xent of the last training step (None for the untrained baseline)
     seconds: float  # wall time of pretraining, validation and both probes
     seed: int | None = 0  # the run's seed; None for a mean over seeds (`mean_over_seeds`)
+    steps: int = 0  # optimiser steps of pretraining (0 for the untrained baseline)
+    batch_size: int | None = None  # pretraining images a step (None for the untrained baseline)
 
 
 UNTRAINED = "untrained"  # name of the baseline row: the shared initial weights, probed without pretraining
@@ -62,7 +64,8 @@ def mean_over_seeds(rows: Sequence[CompareRow]) -> list[CompareRow]:
 
         means.append(
             CompareRow(name, list(mine[0].parts), mean("h_top1"), mean("z_top1"), mean("final_loss"),
-                       mean("contrastive_top1"), mean("train_loss"), sum(r.seconds for r in mine), None)
+                       mean("contrastive_top1"), mean("train_loss"), sum(r.seconds for r in mine), None,
+                       mine[0].steps, mine[0].batch_size)
         )  # fmt: skip
     return means
 

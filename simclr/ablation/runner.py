@@ -170,6 +170,8 @@ def run_strategy(
         train_loss,
         time.perf_counter() - start,
         seed,
+        trainer.global_step,
+        batch_size,
     )
     log.info(
         "%s (seed %d): h %.4f, z %.4f, loss %.3f, contrastive top-1 %.3f, %.0f s",

@@ -1,7 +1,7 @@
 """What a representation keeps about the transformation applied to an image: a linear probe predicts the
 transformation (which quarter turn, which brightness level) from h, each head layer and z.
 
-SimCLR, section 4.2 and Table 5: "g can remove information that may be useful for the downstream task,
+SimCLR, section 4.2 and Table 3: "g can remove information that may be useful for the downstream task,
 such as the color or orientation of objects"; predicting the applied transformation from h works far
 better than from g(h). The paper trains MLPs; we train the same linear probe as for classes (simclr.eval.linear_probe),
 on one half of the images and test on the other half (different source images).
