@@ -1,12 +1,15 @@
-"""Semi-supervised table (SimCLR Table 7, SimCLR v2 Figure 1 style) at a fixed step budget, on one machine.
+"""Semi-supervised table (SimCLR Table 7, SimCLR v2 Figure 1 style) with the recipe of `simclr finetune`.
 
-For each label fraction and seed: a network trained from scratch, the L-BFGS linear probe on h (trained on
-the labelled subset only), fine-tuning from h (SimCLR v1), fine-tuning from head_1 of a 3-layer-head run
-(SimCLR v2) and a student distilled from that v2 teacher on all training images (these two only with
---ckpt_v2); every run gets the same number of steps. Then the streamed SGD probe against the L-BFGS probe on h over the whole train split.
+For each label fraction and seed, one `finetune(..., compare=True)` from h gives three columns on the same
+labelled subset and test set: the L-BFGS linear probe on frozen h (trained on the labelled subset only),
+LP-FT from h (SimCLR v1's layer) and the same network from scratch. With --ckpt_v2 (a 3-layer-head run),
+LP-FT from head_1 (SimCLR v2) adds its probe on head_1 and its fine-tuned column, and a student distilled from
+that teacher on all training images the last one. Every trained run gets the same budget: --steps, or the
+command's default (30 epochs over the labelled subset, at least 500 steps; the student gets its teacher's). Then the streamed SGD probe against the L-BFGS probe on h
+over the whole train split.
 
     python benchmarks/finetune_table.py --ckpt runs/demo/checkpoints/last.ckpt \
-        --ckpt_v2 runs/v2/checkpoints/last.ckpt --steps 300 --seeds 0 1 2
+        --ckpt_v2 runs/v2/checkpoints/last.ckpt --fractions 0.01 0.1 --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -21,18 +24,21 @@ import torch
 from common import REPO, pick_device, print_table, write_json
 from torch.utils.data import Subset
 
+from simclr.ablation import noise_rule
 from simclr.eval.probe import probe_encoder
 from simclr.eval.sgd_probe import SGDProbeRecipe, evaluate_with_sgd
 from simclr.finetuning.distill import distill
 from simclr.finetuning.finetune import finetune
 from simclr.loading.pretrained import load_datamodule, load_pretrained
 
-COLUMNS = ["scratch", "probe_h", "finetune_h", "finetune_head_1", "distill"]
+COLUMNS = ["scratch", "probe_h", "finetune_h", "probe_head_1", "finetune_head_1", "distill"]
+CALLS = [("finetune_h", "scratch"), ("finetune_h", "probe_h"), ("finetune_head_1", "probe_head_1")]  # (row, against)
 
 
-def last_top1(out: Path) -> float:
-    """Test top-1 of the last record in out/finetune.json."""
-    return json.loads((out / "finetune.json").read_text())[-1]["top1"]
+def last_comparison(out: Path) -> dict[str, dict]:
+    """The rows of the last comparison in out/finetune.json, by recipe (probe, lp-ft, scratch, distill, ...)."""
+    records = json.loads((out / "finetune.json").read_text())
+    return {r["recipe"]: r for r in records if r["comparison"] == records[-1]["comparison"]}
 
 
 def frozen_h_top1(ckpt: str, root: str | None, device: torch.device, indices: list[int] | None = None) -> float:
@@ -47,26 +53,23 @@ def frozen_h_top1(ckpt: str, root: str | None, device: torch.device, indices: li
 
 
 def one_fraction(args, fraction: float, seed: int, device: torch.device) -> dict:
-    """The five columns at one label fraction and seed (runs written to out_dir/runs/<fraction>-<seed>)."""
+    """The columns at one label fraction and seed (runs written to out_dir/runs/<fraction>-<seed>)."""
     out = Path(args.out_dir) / "runs" / f"{fraction:g}-seed{seed}"
-    common = dict(label_fraction=fraction, max_steps=args.steps, batch_size=args.batch_size, seed=seed, lr=args.lr,
-                  crop_scale=tuple(args.crop_scale), root=args.root, device=str(device), out_dir=str(out))  # fmt: skip
-    row = {"label_fraction": fraction, "seed": seed}
-    finetune(args.ckpt, init="scratch", from_layer="h", **common)
-    row["scratch"] = last_top1(out)
-    tuned_h = finetune(args.ckpt, init="simclr", from_layer="h", **common)
-    row["finetune_h"] = last_top1(out)
-    subset = json.loads(next(out.glob(f"subset_{fraction:g}_seed{seed}.json")).read_text())
-    row["probe_h"] = frozen_h_top1(args.ckpt, args.root, device, subset["indices"])
-    row["finetune_head_1"] = row["distill"] = None  # without a 3-layer-head run
+    budget = dict(max_steps=args.steps, batch_size=args.batch_size, seed=seed, lr=args.lr, root=args.root,
+                  device=str(device), out_dir=str(out))  # fmt: skip
+    common = dict(label_fraction=fraction, crop_scale=tuple(args.crop_scale), encoder_lr_ratio=args.encoder_lr_ratio,
+                  bn=args.bn, **budget)  # fmt: skip
+    finetune(args.ckpt, from_layer="h", compare=True, **common)
+    rows = last_comparison(out)
+    row = {"label_fraction": fraction, "seed": seed, "labelled_images": rows["lp-ft"]["labelled_images"],
+           "steps": rows["lp-ft"]["steps"], "scratch": rows["scratch"]["top1"], "probe_h": rows["probe"]["top1"],
+           "finetune_h": rows["lp-ft"]["top1"], "probe_head_1": None, "finetune_head_1": None, "distill": None}  # fmt: skip
     if args.ckpt_v2:
-        teacher = finetune(args.ckpt_v2, init="simclr", from_layer="head_1", **common)
-        row["finetune_head_1"] = last_top1(out)
-        distill(str(teacher), max_steps=args.steps, batch_size=args.batch_size, seed=seed, lr=args.lr, root=args.root,
-                device=str(device), out_dir=str(out))  # fmt: skip
-        row["distill"] = last_top1(out)
-    row["labelled_images"] = len(subset["indices"])
-    del tuned_h
+        teacher = finetune(args.ckpt_v2, from_layer="head_1", compare=False, **common)
+        rows = last_comparison(out)
+        row["probe_head_1"], row["finetune_head_1"] = rows["probe"]["top1"], rows["lp-ft"]["top1"]
+        distill(str(teacher), **{**budget, "max_steps": rows["lp-ft"]["steps"]})  # the teacher's budget
+        row["distill"] = last_comparison(out)["distill"]["top1"]
     return row
 
 
@@ -85,16 +88,38 @@ def probe_solvers(args, device: torch.device) -> list[dict]:
     ]
 
 
-def markdown(rows: list[dict], solvers: list[dict], steps: int) -> str:
-    """The table (top-1 in percent, mean over seeds) and the probe comparison as markdown."""
-    lines = [f"Test top-1 (%), mean over seeds, {steps} steps per run.", "",
-             "| label fraction | labelled images | " + " | ".join(COLUMNS) + " |", "|---:|---:|" + "---:|" * len(COLUMNS)]  # fmt: skip
+def cell(values: list[float | None]) -> str:
+    """Mean top-1 in percent, with each seed's in parentheses when there are several; "-" when not measured."""
+    if values[0] is None:
+        return "-"
+    mean = f"{100 * statistics.mean(values):.2f}"
+    return mean if len(values) == 1 else f"{mean} ({', '.join(f'{100 * v:.2f}' for v in values)})"
+
+
+def markdown(rows: list[dict], solvers: list[dict]) -> str:
+    """The table (top-1 in percent: mean over seeds, then each seed's), the noise rule's calls of LP-FT against
+    scratch and against the frozen probe (`simclr.ablation.noise_rule`: three seeds or more), and the probe
+    solvers' comparison, as markdown."""
+    lines = ["Test top-1 (%), mean over seeds (each seed's in parentheses); steps: of each trained run.", "",
+             "| label fraction | labelled images | steps | " + " | ".join(COLUMNS) + " |",
+             "|---:|---:|---:|" + "---:|" * len(COLUMNS)]  # fmt: skip
     for fraction in dict.fromkeys(r["label_fraction"] for r in rows):
         group = [r for r in rows if r["label_fraction"] == fraction]
-        means = [None if group[0][c] is None else 100 * statistics.mean(r[c] for r in group) for c in COLUMNS]
-        cells = ["-" if m is None else f"{m:.2f}" for m in means]
-        lines.append(f"| {100 * fraction:g}% | {group[0]['labelled_images']} | " + " | ".join(cells) + " |")
-    lines += ["", "| probe on h | top-1 | seconds |", "|---|---:|---:|"]
+        cells = [cell([r[c] for r in group]) for c in COLUMNS]
+        lines.append(
+            f"| {100 * fraction:g}% | {group[0]['labelled_images']} | {group[0]['steps']} | " + " | ".join(cells) + " |"
+        )
+    lines += [
+        "",
+        "| label fraction | " + " | ".join(f"{a} vs {b}" for a, b in CALLS) + " |",
+        "|---:|" + "---|" * len(CALLS),
+    ]
+    for fraction in dict.fromkeys(r["label_fraction"] for r in rows):
+        group = [r for r in rows if r["label_fraction"] == fraction]
+        calls = ["-" if group[0][a] is None else noise_rule.verdict([r[b] for r in group], [r[a] for r in group])
+                 for a, b in CALLS]  # fmt: skip
+        lines.append(f"| {100 * fraction:g}% | " + " | ".join(calls) + " |")
+    lines += ["", noise_rule.RULE, "", "| probe on h | top-1 | seconds |", "|---|---:|---:|"]
     lines += [f"| {s['solver']} | {100 * s['top1']:.2f} | {s['seconds']:.1f} |" for s in solvers]
     return "\n".join(lines) + "\n"
 
@@ -107,12 +132,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ckpt_v2", default=None,
                         help="pretraining run with configs/heads/simclr_v2_head.yaml (without: no head_1 / distill columns)")  # fmt: skip
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.1, 1.0])
-    parser.add_argument(
-        "--steps", type=int, default=300, help="optimizer steps of every fine-tuning / distillation run"
-    )
+    parser.add_argument("--steps", type=int, default=None,
+                        help="optimizer steps of every trained run (default: the command's, 30 epochs, at least 500)")  # fmt: skip
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--batch_size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument(
+        "--lr", type=float, default=0.05, help="the classifier's (scratch: every layer's) learning rate"
+    )
+    parser.add_argument("--encoder_lr_ratio", type=float, default=None, help="LP-FT encoder lr / --lr (default 0.1)")
+    parser.add_argument("--bn", choices=["train", "frozen"], default=None, help="LP-FT BatchNorm (default train)")
     parser.add_argument("--probe_epochs", type=int, default=10, help="epochs of the SGD probe")
     parser.add_argument("--crop_scale", type=float, nargs=2, default=[1.0, 1.0],
                         help="crop area range of fine-tuning, distillation and the SGD probe (1 1: flip only)")  # fmt: skip
@@ -125,9 +153,9 @@ def main(argv: list[str] | None = None) -> None:
     device = pick_device(args.device)
     rows = [one_fraction(args, fraction, seed, device) for fraction in args.fractions for seed in args.seeds]
     solvers = probe_solvers(args, device) if args.probe else []
-    print_table(rows, ["label_fraction", "seed", "labelled_images", *COLUMNS])
+    print_table(rows, ["label_fraction", "seed", "labelled_images", "steps", *COLUMNS])
     print_table(solvers, ["solver", "top1", "seconds", "epochs"])
-    table = markdown(rows, solvers, args.steps)
+    table = markdown(rows, solvers)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).with_suffix(".md").write_text(table)
     write_json(args.out, "finetune_table", device, vars(args), rows + solvers)

@@ -71,7 +71,17 @@ def test_distill_trains_a_student_and_records_it(finetuned, tmp_path, capsys):
     ckpt = run_command(["distill", "--ckpt", str(finetuned), "--out_dir", str(out), "--max_steps", "2", "--batch_size", "8",
                         "--device", "cpu", "--alpha", "0.5", "--temperature", "2"])  # fmt: skip
     records = json.loads((out / "finetune.json").read_text())
-    assert [r["init"] for r in records] == ["distill"] and records[0]["labelled_images"] == 30
+    assert [(r["init"], r["recipe"]) for r in records] == [
+        ("simclr", "probe"),
+        ("simclr", "lp-ft"),
+        ("distill", "distill"),
+    ]
+    assert {r["comparison"] for r in records} == {1} and records[-1]["labelled_images"] == 30
+    assert (records[-1]["steps"], records[1]["steps"]) == (2, 2)
+    teacher_rows = json.loads((finetuned.parent.parent / "finetune.json").read_text())
+    assert [r["top1"] for r in records[:2]] == [r["top1"] for r in teacher_rows]  # its probe, and scored again
+    report = (out / "finetune.md").read_text()
+    assert "| distill | h | 50% | 30 | 0 | distill | 2 |" in report and ("wins:" in report or "tie:" in report)
     student, teacher = load_finetuned(ckpt), load_finetuned(finetuned)
     assert student.state_dict().keys() == teacher.state_dict().keys()  # same architecture by default
     assert any(not torch.equal(a, b) for a, b in zip(student.parameters(), teacher.parameters()))  # fresh weights

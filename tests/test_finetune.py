@@ -1,5 +1,6 @@
 """`simclr finetune`: the whole network trains on a labelled subset; scratch differs only in its initial weights;
-SimCLR v2's `--from head_1`; records, export, and one-line errors for bad input."""
+SimCLR v2's `--from head_1`; records, export, and one-line errors for bad input. The LP-FT recipe and the
+three-row comparison: tests/test_finetune_recipe.py."""
 
 import json
 import os
@@ -61,7 +62,8 @@ def test_from_head_1_keeps_exactly_the_first_head_layer(trained_v2, tmp_path):
 
 def test_scratch_and_simclr_differ_only_in_their_initial_weights(trained, tmp_path):
     out = tmp_path / "ft"
-    simclr = load_finetuned(finetune_tiny(trained, out, "--lr", FROZEN_LR, "--seed", "5"))
+    plain = ["--classifier_init", "random", "--encoder_lr_ratio", "1", "--bn", "train"]  # scratch's recipe, not LP-FT
+    simclr = load_finetuned(finetune_tiny(trained, out, "--lr", FROZEN_LR, "--seed", "5", *plain))
     scratch = load_finetuned(finetune_tiny(trained, out, "--lr", FROZEN_LR, "--seed", "5", "--init", "scratch"))
     pretrained = load_pretrained(str(trained))
     shapes = {k: v.shape for k, v in simclr.state_dict().items()}
@@ -72,8 +74,9 @@ def test_scratch_and_simclr_differ_only_in_their_initial_weights(trained, tmp_pa
     subsets = sorted(out.glob("subset_*.json"))
     assert [p.name for p in subsets] == ["subset_0.5_seed5.json"]  # both runs: one subset, the same seed and order
     records = json.loads((out / "finetune.json").read_text())
-    assert [r["init"] for r in records] == ["simclr", "scratch"]
+    assert [(r["init"], r["recipe"]) for r in records] == [("simclr", "ft"), ("scratch", "scratch")]
     assert all(set(r) == set(RECORD_KEYS) for r in records) and records[0]["labelled_images"] == 30
+    assert [r["comparison"] for r in records] == [1, 2]  # two commands, two comparisons
     assert "| scratch | h | 50% | 30 |" in (out / "finetune.md").read_text()
     assert list((out / "simclr-from_h-0.5-seed5").glob("version_*/events.out.tfevents.*"))  # TensorBoard curves
 

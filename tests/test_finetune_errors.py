@@ -96,7 +96,8 @@ def test_the_record_names_the_method_that_pretrained_the_weights(tiny, trained, 
     finetune_tiny(trained, out)
     assert tuned.name == "moco-from_h-0.5-seed0.ckpt"
     records = json.loads((out / "finetune.json").read_text())
-    assert [r["init"] for r in records] == ["moco", "scratch", "simclr"]
+    assert [(r["init"], r["recipe"]) for r in records] == [("moco", "probe"), ("moco", "lp-ft"), ("scratch", "scratch"),
+                                                          ("simclr", "probe"), ("simclr", "lp-ft")]  # fmt: skip
     assert "| moco | h | 50% | 30 |" in (out / "finetune.md").read_text()
 
 

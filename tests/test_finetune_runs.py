@@ -10,6 +10,7 @@ import pytest
 import torch
 from helpers.cli import user_error
 from helpers.finetune import finetune_args, finetune_tiny, stop_at_step, stopped
+from helpers.killer import KillAfterStep
 from lightning.pytorch import Callback
 
 from simclr.cli.main import run_command
@@ -79,7 +80,7 @@ def test_a_stopped_finetune_keeps_last_ckpt_and_resumes_exactly(monkeypatch, cap
     assert_same_weights(load_finetuned(straight), load_finetuned(resumed))
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [resumed.name]  # last.ckpt: the run is over
     records = json.loads((out / "finetune.json").read_text())
-    assert [(r["init"], r["epochs"]) for r in records] == [("simclr", 1.5)]
+    assert [(r["recipe"], r["steps"], r["epochs"]) for r in records] == [("probe", 0, 0), ("lp-ft", 6, 1.5)]
 
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
@@ -142,3 +143,41 @@ def test_a_diverging_run_stops_with_one_line_and_writes_no_checkpoint(
         "lower one than --lr 1e+30, e.g. --lr 1e+29 (no checkpoint of the diverged weights was written)"
     )
     assert not list(out.rglob("*.ckpt")) and not (out / "finetune.json").exists()
+
+
+def test_a_comparison_stopped_in_its_scratch_run_resumes_it_and_keeps_the_finished_run(
+    monkeypatch, capsys, trained, tmp_path
+):
+    out = tmp_path / "stopped"
+    compare = ["--compare", "true", "--max_steps", "4"]
+    make_trainer, made = finetune_command.make_trainer, []
+
+    def scratch_is_stopped(*args, **kwargs):  # the second trainer of the command: the scratch run's
+        trainer = make_trainer(*args, **kwargs)
+        made.append(trainer)
+        if len(made) == 2:
+            trainer.callbacks[:0] = [KillAfterStep(2, "SIGTERM")]
+        return trainer
+
+    with monkeypatch.context() as patch:
+        patch.setattr(finetune_command, "make_trainer", scratch_is_stopped)
+        status, _ = stopped(monkeypatch, capsys, "finetune", *finetune_args(trained, out, *compare))
+    assert status == SIGTERM_EXIT_STATUS
+    assert torch.load(last_of(out), weights_only=True)["run"]["name"] == "scratch-from_h-0.5-seed0"
+    tuned = out / "checkpoints" / "simclr-from_h-0.5-seed0.ckpt"
+    before = tuned.read_bytes()
+    assert not (out / "finetune.json").exists()
+    tuned.rename(tmp_path / "away.ckpt")
+    line = user_error(monkeypatch, capsys, "finetune", *finetune_args(trained, out, *compare, "--ckpt_path", "last"))
+    assert (
+        "resumes scratch-from_h-0.5-seed0, but simclr-from_h-0.5-seed0.ckpt, which this command trains before" in line
+    )
+    (tmp_path / "away.ckpt").rename(tuned)
+
+    run_command(["finetune", *finetune_args(trained, out, *compare, "--ckpt_path", "last")])
+    assert tuned.read_bytes() == before  # finished before the stop: scored again, not trained again
+    records = json.loads((out / "finetune.json").read_text())
+    assert [(r["recipe"], r["steps"]) for r in records] == [("probe", 0), ("lp-ft", 4), ("scratch", 4)]
+    straight = finetune_tiny(trained, tmp_path / "straight", "--init", "scratch", "--max_steps", "4")
+    assert_same_weights(load_finetuned(straight), load_finetuned(out / "checkpoints" / straight.name))
+    assert not last_of(out).exists()

@@ -1,4 +1,5 @@
-"""benchmarks/finetune_table.py at a tiny size: every column at two label fractions, and the probe comparison."""
+"""benchmarks/finetune_table.py at a tiny size: every column at two label fractions (the probe, LP-FT and scratch
+columns from one comparison of `simclr finetune`), and the probe comparison."""
 
 import json
 import sys
@@ -24,11 +25,16 @@ def test_finetune_table_writes_every_column(tiny, trained, tmp_path):
                          str(tmp_path / "runs"), "--out", str(out)])  # fmt: skip
     record = json.loads(out.read_text())
     rows = [r for r in record["results"] if "label_fraction" in r]
-    assert [(r["label_fraction"], r["labelled_images"]) for r in rows] == [(0.5, 30), (1.0, 64)]
+    assert [(r["label_fraction"], r["labelled_images"], r["steps"]) for r in rows] == [(0.5, 30, 1), (1.0, 64, 1)]
     assert all(0 <= r[c] <= 1 for r in rows for c in finetune_table.COLUMNS)
+    assert finetune_table.COLUMNS == ["scratch", "probe_h", "finetune_h", "probe_head_1", "finetune_head_1", "distill"]
+    recipes = [
+        r["recipe"] for r in json.loads((tmp_path / "runs" / "runs" / "0.5-seed0" / "finetune.json").read_text())
+    ]
+    assert recipes == ["probe", "lp-ft", "scratch", "probe", "lp-ft", "probe", "lp-ft", "distill"]
     assert [r["solver"] for r in record["results"] if "solver" in r] == ["lbfgs", "sgd"]
     table = out.with_suffix(".md").read_text()
-    assert "| 50% | 30 |" in table and "| sgd |" in table
+    assert "| 50% | 30 | 1 |" in table and "| sgd |" in table
 
 
 @pytest.mark.slow
@@ -37,6 +43,9 @@ def test_finetune_table_without_a_v2_run_leaves_its_columns_empty(trained, tmp_p
     finetune_table.main(["--ckpt", str(trained), "--fractions", "0.5", "--steps", "1", "--batch_size", "8",
                          "--probe", "0", "--out_dir", str(tmp_path / "runs"), "--out", str(out)])  # fmt: skip
     (row,) = json.loads(out.read_text())["results"]
-    assert row["finetune_head_1"] is None and row["distill"] is None
+    assert row["probe_head_1"] is None and row["finetune_head_1"] is None and row["distill"] is None
     assert all(0 <= row[c] <= 1 for c in ("scratch", "probe_h", "finetune_h"))
-    assert "| 50% | 30 | " in out.with_suffix(".md").read_text() and " - | - |" in out.with_suffix(".md").read_text()
+    assert (
+        "| 50% | 30 | 1 | " in out.with_suffix(".md").read_text()
+        and " - | - | - |" in out.with_suffix(".md").read_text()
+    )

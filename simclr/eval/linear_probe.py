@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from simclr.errors import UserError
-from simclr.eval.whitening import whitening, whitening_shift
+from simclr.eval.feature_preparation import FeaturePreparation, feature_preparation
 
 
 @dataclass
@@ -39,11 +39,6 @@ class ProbeRecipe:
     whiten_max_dim: int = 4096  # wider features (e.g. STL-10 pixels, 27648-d) stay plain: eigh is O(D^3), D x D memory
     seed: int = 0  # seeds the probe's initialisation
     num_threads: int | None = None  # CPU intra-op threads while training (restored after); None keeps torch's
-
-
-def standardisation(x: Tensor, eps: float = 1e-6) -> tuple[Tensor, Tensor]:
-    """Per-dimension mean (D,) and std (D,) of features x (N, D); std is clamped below at `eps`."""
-    return x.mean(0), x.std(0).clamp_min(eps)
 
 
 class LinearProbe(nn.Module):
@@ -115,17 +110,9 @@ def prepared_features(train_x: Tensor, test_x: Tensor, recipe: ProbeRecipe) -> t
     Returns:
         (train (N, D) float32, test (M, D) float32, penalty (D,) for `LinearProbe` when whitened, else None).
     """
-    train_x, test_x = train_x.float(), test_x.float()
-    if recipe.standardise:  # once here, not in every L-BFGS evaluation
-        mean, std = standardisation(train_x)
-        train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
-    penalty = None
-    if recipe.whiten and train_x.shape[1] <= recipe.whiten_max_dim:  # x -> x @ P; the L2 term follows (exact)
-        centre = train_x.mean(0)  # (D,), ~0 after standardisation; the bias absorbs it (unpenalised)
-        train_x, test_x = train_x - centre, test_x - centre
-        projection, penalty = whitening(train_x, whitening_shift(recipe.weight_decay, train_x))
-        train_x, test_x = train_x @ projection, test_x @ projection
-    return train_x, test_x, penalty
+    prep = feature_preparation(train_x, recipe.standardise, recipe.whiten and train_x.shape[1] <= recipe.whiten_max_dim,
+                               recipe.weight_decay)  # fmt: skip
+    return prep(train_x), prep(test_x), prep.penalty
 
 
 def train_probe(
@@ -182,6 +169,21 @@ def top1_and_predictions(
     return float(metric.compute()), torch.cat(predicted)
 
 
+def fitted_probe(
+    train_x: Tensor, train_y: Tensor, num_classes: int, recipe: ProbeRecipe = ProbeRecipe()
+) -> tuple[FeaturePreparation, LinearProbe]:
+    """The recipe's preparation of the features (fitted on train x (N, D)) and the probe trained on them."""
+    if recipe.max_iter < 1:
+        raise UserError(
+            f"the linear probe needs max_iter >= 1 L-BFGS iterations, got {recipe.max_iter}; pass --max_iter {ProbeRecipe.max_iter}"
+        )
+    with cpu_threads(None if train_x.is_cuda else recipe.num_threads):
+        prep = feature_preparation(train_x, recipe.standardise,
+                                   recipe.whiten and train_x.shape[1] <= recipe.whiten_max_dim, recipe.weight_decay)  # fmt: skip
+        prepared = prep(train_x)
+    return prep, train_probe(prepared, train_y, num_classes, recipe, prep.penalty)
+
+
 def fit_linear_probe_predictions(
     train_x: Tensor,
     train_y: Tensor,
@@ -191,14 +193,32 @@ def fit_linear_probe_predictions(
     recipe: ProbeRecipe = ProbeRecipe(),
 ) -> tuple[float, Tensor]:
     """`fit_linear_probe`, also returning the probe's predicted test classes (M,) (e.g. for a confusion matrix)."""
-    if recipe.max_iter < 1:
-        raise UserError(
-            f"the linear probe needs max_iter >= 1 L-BFGS iterations, got {recipe.max_iter}; pass --max_iter {ProbeRecipe.max_iter}"
-        )
+    prep, probe = fitted_probe(train_x, train_y, num_classes, recipe)
     with cpu_threads(None if train_x.is_cuda else recipe.num_threads):
-        train_x, test_x, penalty = prepared_features(train_x, test_x, recipe)
-    probe = train_probe(train_x, train_y, num_classes, recipe, penalty)
+        test_x = prep(test_x)
     return top1_and_predictions(probe, test_x, test_y.long(), num_classes)
+
+
+def fit_linear_classifier(
+    train_x: Tensor,
+    train_y: Tensor,
+    test_x: Tensor,
+    test_y: Tensor,
+    num_classes: int,
+    recipe: ProbeRecipe = ProbeRecipe(),
+) -> tuple[float, nn.Linear]:
+    """The probe of `fit_linear_probe` as one linear layer on the raw features (its standardisation and whitening
+    folded into the weight and bias, `FeaturePreparation.fold`), and its test top-1 on those raw features.
+
+    Args:
+        train_x, train_y, test_x, test_y, num_classes, recipe: as in `fit_linear_probe`.
+
+    Returns:
+        (test top-1 in [0, 1], nn.Linear(D, K) in eval mode on the device of train_x).
+    """
+    prep, probe = fitted_probe(train_x, train_y, num_classes, recipe)
+    layer = prep.fold(probe.linear)
+    return top1_and_predictions(layer, test_x.float(), test_y.long(), num_classes)[0], layer
 
 
 def fit_linear_probe(

@@ -2,6 +2,7 @@
 probe (and kNN) on each representation.
 
     rows = probe_encoder(encoder, train_set, test_set, normalise, head=head)   # [ProbeRow("h", ...), ...]
+    row, layer = probe_classifier(encoder, train_set, test_set, normalise, 10, "head_1", head)  # nn.Linear on head_1
 
 `simclr probe`, `simclr compare`, `simclr compare-augs`, the fine-tuning reports, the benchmarks and the
 notebooks all probe through `probe_encoder` (or `probe_features` for features they made themselves, such
@@ -19,9 +20,10 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from simclr.errors import UserError
 from simclr.eval.features import Normalise, extract_representations
 from simclr.eval.knn import KNN_K, KNN_TEMPERATURE, knn_top1
-from simclr.eval.linear_probe import ProbeRecipe, fit_linear_probe_predictions
+from simclr.eval.linear_probe import ProbeRecipe, fit_linear_classifier, fit_linear_probe_predictions
 from simclr.eval.report import ProbeRow
 from simclr.models.representations import projection_head
 
@@ -170,3 +172,43 @@ def probe_encoder(
     return probe_representations(
         feats, num_classes, representations, knn_on, recipe, knn_k, knn_temperature, test_outputs
     )
+
+
+def probe_classifier(
+    encoder: nn.Module,
+    train_set: Dataset,
+    test_set: Dataset,
+    normalise: Normalise,
+    num_classes: int,
+    representation: str = "h",
+    head: nn.Module | None = None,
+    recipe: ProbeRecipe = ProbeRecipe(),
+    batch_size: int = 1024,
+    device: str | torch.device = "cpu",
+    memory_format: torch.memory_format = torch.contiguous_format,
+) -> tuple[ProbeRow, nn.Linear]:
+    """The linear probe on one representation of a frozen encoder, returned as a layer too: LP-FT's start.
+
+    The probe's standardisation and whitening are folded into one `nn.Linear` on the raw representation
+    (`simclr.eval.feature_preparation.FeaturePreparation.fold`), so a network that ends in that layer computes
+    the probe's logits exactly; the row's top-1 is that layer's on the test set (no kNN).
+
+    Args:
+        encoder, train_set, test_set, normalise, head, batch_size, device, memory_format: as in
+            `encoder_features`.
+        num_classes: K; labels are in [0, K).
+        representation: h, head_1, ..., or z (a layer of `head`).
+        recipe: the linear probe's settings.
+
+    Returns:
+        (the probe's row, nn.Linear(D, K) on the CPU in eval mode).
+    """
+    feats = encoder_features(encoder, train_set, test_set, normalise, head, batch_size, device, memory_format)
+    if representation not in feats.train:
+        raise UserError(
+            f"the probe cannot read {representation}: the model has {', '.join(feats.train)}; pass one of those"
+        )
+    train_x, test_x = feats.train[representation], feats.test[representation]
+    with timed(f"linear probe on {representation} ({train_x.shape[1]} dims), as a layer"):
+        top1, layer = fit_linear_classifier(train_x, feats.train_y, test_x, feats.test_y, num_classes, recipe)
+    return ProbeRow(representation, int(train_x.shape[1]), top1, None), layer

@@ -4,9 +4,11 @@
     simclr distill --ckpt T.ckpt --student_config configs/student.yaml --temperature 1.0 --alpha 0.5
 
 The student is the teacher's architecture with fresh weights, or the encoder of --student_config (a YAML with
-its `class_path` and `init_args`, or a `simclr fit` config whose `model.encoder` is used). Its test top-1 is
-appended to finetune.json / finetune.md as init "distill". A run stopped by SIGTERM or Ctrl+C resumes with the
-same command and `--ckpt_path last` (simclr.finetuning.runs).
+its `class_path` and `init_args`, or a `simclr fit` config whose `model.encoder` is used); it trains every layer
+at --lr with BatchNorm in train mode. finetune.json / finetune.md get one comparison: the teacher's frozen
+probe (when its `simclr finetune` run fitted one), the fine-tuned teacher (scored again on the test set) and
+the student (init "distill"), with a verdict. A run stopped by SIGTERM or Ctrl+C resumes with the same command
+and `--ckpt_path last` (simclr.finetuning.runs).
 """
 
 from __future__ import annotations
@@ -16,23 +18,29 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 import yaml
+from torch.utils.data import Subset
 
+from simclr.data.base import ImageDataModule
 from simclr.data.subsets import LabelsOnlyIn, LabelSubset
 from simclr.devices import resolve_device
 from simclr.errors import UserError, short_reason, user_message
 from simclr.finetuning.distill_loss import check_distill_options
 from simclr.finetuning.distiller import Distiller
 from simclr.finetuning.finetuner import FineTuner
+from simclr.finetuning.report import make_record
 from simclr.finetuning.runs import (
     DivergenceGuard,
     check_budget,
     check_same_run,
     check_seed,
-    resume_path,
-    run_epochs,
+    record_comparison,
+    resume_plan,
+    run_budget,
+    scored,
+    train_and_test,
     train_loader,
-    train_test_record,
 )
 from simclr.loading.finetuned import RunRecord, finetuned_datamodule, read_finetuned
 from simclr.safety.lightning_internals import build_with_config, without_instantiator
@@ -104,7 +112,8 @@ def distill(
         temperature: tau of the softened predictions (SimCLR v2: 1.0).
         alpha: weight of the cross-entropy on the teacher's labelled subset; 0 uses the teacher's predictions only.
         out_dir: where logs, checkpoints and finetune.json go; default: the teacher's folder's parent.
-        epochs: passes over all training images (default 30 unless --max_steps is given).
+        epochs: passes over all training images; with neither this nor --max_steps, 30 epochs but at least 500
+            steps.
         max_steps: optimizer steps; with --epochs, training stops at whichever comes first.
         lr: SGD (Nesterov momentum 0.9) learning rate, decayed to 0 by a cosine schedule.
         batch_size: images per step.
@@ -138,6 +147,8 @@ def distill(
             **teacher_config["optimizer"],
             "init_args": {**teacher_config["optimizer"]["init_args"], "lr": lr},
         },
+        "encoder_lr_ratio": 1.0,  # fresh weights: nothing pretrained to keep
+        "bn": "train",
     }
     if student_config:
         student["encoder"] = student_encoder(student_config)
@@ -152,21 +163,61 @@ def distill(
     run_name = f"distill-from_{model.student.from_layer}-{labelled.label_fraction:g}-seed{seed}"
     options = {"temperature": temperature, "alpha": alpha, "lr": lr, "batch_size": batch_size, "seed": seed}
     run = {"command": "distill", "name": run_name, "options": options}
-    resume = resume_path(ckpt_path, out / "checkpoints", run, weights_only)
+    _, resume, saved = resume_plan(ckpt_path, out / "checkpoints", [run], weights_only)
     if resume is not None:
-        where = "--ckpt (and --student_config)"
-        check_same_run(read_finetuned(resume, weights_only), resume, run, asdict(labelled), config, where)
+        check_same_run(saved, resume, run, asdict(labelled), config, "--ckpt (and --student_config)")
     teacher_state = {
         k.removeprefix("student."): v for k, v in checkpoint["state_dict"].items() if not k.startswith("teacher.")
     }
     model.teacher.load_state_dict(teacher_state)
     record_cb = RunRecord(checkpoint["datamodule_hyper_parameters"], labelled, run)
-    trainer = make_trainer(out, run_name, dev, run_epochs(epochs, max_steps), max_steps, every_n_train_steps,
-                           [record_cb], DivergenceGuard(lr))  # fmt: skip
     train = train_loader(LabelsOnlyIn(train_set, labelled.indices), batch_size, seed)
+    budget = run_budget(epochs, max_steps, len(train))
+    trainer = make_trainer(out, run_name, dev, budget.max_epochs, budget.max_steps, every_n_train_steps,
+                           [record_cb], DivergenceGuard(lr))  # fmt: skip
     final = out / "checkpoints" / f"{run_name}.ckpt"
-    top1, md, js = train_test_record(trainer, model, train, resume, final, weights_only, data, batch_size, "distill",
-                                     model.student.from_layer, labelled)  # fmt: skip
-    print(f"distilled student: test top-1 {100 * top1:.2f}% (teacher {ckpt})")
+    top1, steps, epochs_done = train_and_test(trainer, model, train, resume, final, weights_only, data, batch_size)
+    rows = teacher_rows(checkpoint, labelled, model.teacher, data, batch_size, dev)
+    shape = (model.student.from_layer, labelled.label_fraction, len(labelled.indices), seed)
+    rows.append(make_record("distill", *shape, "distill", steps, epochs_done, len(data.labelled_dataset("test")), top1))
+    md, js, table = record_comparison(out, data, rows, budget.describe(len(train), min(batch_size, len(train_set))))
+    print(f"teacher {ckpt}, student trained on {len(train_set)} images\n")
+    print(table)
     print(f"wrote {md}, {js} and {final}")
     return final
+
+
+def teacher_rows(
+    checkpoint: dict[str, Any],
+    labelled: LabelSubset,
+    teacher: FineTuner,
+    data: ImageDataModule,
+    batch_size: int,
+    device: torch.device,
+) -> list[dict]:
+    """The teacher's rows of a distillation comparison: its frozen probe (recorded by the `simclr finetune` run that
+    fitted one) and the fine-tuned teacher itself, scored again on the test split.
+
+    Args:
+        checkpoint: the teacher's checkpoint dict (its "run" record names its recipe, options and probe top-1).
+        labelled: the teacher's labelled subset.
+        teacher: the teacher network, its weights loaded.
+        data: the data module; batch_size: test images per batch; device: where the test runs.
+    """
+    run = checkpoint.get("run") or {}
+    options = run.get("options") or {}
+    distilled = run.get("command") == "distill"
+    started = run.get("started_as") or ("distill" if distilled else "pretrained")
+    recipe = run.get("recipe") or ("distill" if distilled else "ft")
+    seen = Subset(data.labelled_dataset("train"), labelled.indices) if run.get("command") == "finetune" else None
+    seen = seen if seen is not None else data.labelled_dataset("train")  # a distilled teacher saw every image
+    steps = int(checkpoint.get("global_step", 0))
+    per_epoch = len(train_loader(seen, int(options.get("batch_size", batch_size)), 0))
+    test_images = len(data.labelled_dataset("test"))
+    shape = (teacher.from_layer, labelled.label_fraction, len(labelled.indices), labelled.seed)
+    rows = []
+    if isinstance(run.get("probe_top1"), float):
+        rows.append(make_record(started, *shape, "probe", 0, 0.0, test_images, run["probe_top1"]))
+    top1 = scored(teacher, data, batch_size, device)
+    rows.append(make_record(started, *shape, recipe, steps, steps / per_epoch, test_images, top1))
+    return rows

@@ -3,12 +3,19 @@
 The network is the pretrained encoder, the first `layers` layers of the projection head (SimCLR v2:
 "fine-tuning from the middle layer of the projection head"; 0 layers is fine-tuning from h, as in
 SimCLR v1), and a new linear classifier. Unlike the frozen probe, every weight is updated.
+
+LP-FT (Kumar et al. 2022, "Fine-Tuning can Distort Pretrained Features and Underperform Out-of-Distribution":
+"first train a linear probe, then fine-tune the entire model") starts the classifier from a probe fitted on
+the frozen features (`init_classifier`; `simclr.finetuning.recipe` fits it), trains the pretrained layers at
+`encoder_lr_ratio` times the classifier's learning rate, and can keep BatchNorm's pretrained statistics
+(`bn="frozen"`), so the first steps continue from what the frozen features already give.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from typing import Literal
 
 import lightning as L
 import torch
@@ -57,6 +64,11 @@ class FineTuner(L.LightningModule):
         optimizer: builds the optimizer from parameter groups; default SGD(lr=0.05, momentum=0.9, nesterov).
         warmup_fraction: share of the steps spent in linear warmup before the cosine decay.
         channels_last: run the encoder in NHWC memory format (as the pretraining run did).
+        encoder_lr_ratio: the learning rate of the encoder and head layers as a multiple of the classifier's
+            (the optimizer's lr); 1 trains every layer alike.
+        bn: "train": BatchNorm layers normalise with batch statistics and update their running ones;
+            "frozen": in training too they normalise with the running statistics and never update them
+            (their scale and shift still train).
     """
 
     def __init__(
@@ -69,12 +81,15 @@ class FineTuner(L.LightningModule):
         optimizer: OptimizerCallable | None = None,
         warmup_fraction: float = 0.0,
         channels_last: bool = False,
+        encoder_lr_ratio: float = 1.0,
+        bn: Literal["train", "frozen"] = "train",
     ):
         super().__init__()
         if num_classes < 2:
             raise UserError(f"FineTuner num_classes is {num_classes}; a classifier needs at least 2 classes")
         if not 0 <= warmup_fraction < 1:
             raise UserError(f"FineTuner warmup_fraction is {warmup_fraction}; pass a value in [0, 1)")
+        check_lp_ft_options(encoder_lr_ratio, bn)
         if not isinstance(getattr(encoder, "feature_dim", None), int):
             raise UserError(
                 f"the encoder {type(encoder).__name__} has no feature_dim (the size of h the classifier reads); use "
@@ -100,6 +115,8 @@ class FineTuner(L.LightningModule):
         )
         self.warmup_fraction = warmup_fraction
         self.channels_last = channels_last
+        self.encoder_lr_ratio = encoder_lr_ratio
+        self.bn = bn
         if channels_last:
             self.encoder.to(memory_format=torch.channels_last)
         self.test_top1 = MulticlassAccuracy(num_classes, average="micro")
@@ -110,6 +127,31 @@ class FineTuner(L.LightningModule):
         self.encoder.load_state_dict(encoder.state_dict())
         for mine, theirs in zip(self.head, head_layers):
             mine.load_state_dict(theirs.state_dict())
+
+    @torch.no_grad()
+    def init_classifier(self, layer: nn.Linear) -> None:
+        """Starts the classifier from `layer` (e.g. a linear probe on the frozen features: LP-FT)."""
+        if layer.weight.shape != self.classifier.weight.shape:
+            raise UserError(
+                f"the classifier takes {self.classifier.in_features} features to {self.num_classes} classes, but "
+                f"the layer given takes {layer.in_features} to {layer.out_features}; fit it on the same layer"
+            )
+        self.classifier.weight.copy_(layer.weight)
+        self.classifier.bias.copy_(layer.bias)
+
+    def train(self, mode: bool = True) -> FineTuner:
+        """Train mode; with bn="frozen" the BatchNorm layers of the encoder and head stay in eval mode."""
+        super().train(mode)
+        if mode and self.bn == "frozen":
+            for m in (*self.encoder.modules(), *self.head.modules()):
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        return self
+
+    def on_train_start(self) -> None:
+        """Fits in train mode with BatchNorm as `bn` says (Lightning fits a module in the mode it was handed over
+        in, and calls this after its check that every module trains)."""
+        self.train()
 
     def features(self, x: Tensor) -> Tensor:
         """Normalised images (B, C, H, W) -> the classifier's input (B, D): h or a head layer's output."""
@@ -149,16 +191,30 @@ class FineTuner(L.LightningModule):
         self.log("test/top1", self.test_top1, on_step=False, on_epoch=True, batch_size=len(y))
 
     def build_optimizer(self) -> Optimizer:
-        """The optimizer over this module's parameter groups; a one-line UserError for options it rejects."""
+        """The optimizer over this module's parameter groups, the encoder's and head's at `encoder_lr_ratio` times
+        the classifier's learning rate; a one-line UserError for options it rejects."""
+        body = param_groups(nn.ModuleList([self.encoder, self.head]))
+        groups = [{**g, "lr_ratio": self.encoder_lr_ratio} for g in body] + param_groups(self.classifier)
         try:
-            return self.optimizer_factory(param_groups(self))
+            optimizer = self.optimizer_factory([g for g in groups if g["params"]])
         except (ValueError, TypeError) as e:
             raise UserError(f"the fine-tuning optimizer rejected its options ({e}); fix --lr") from e
+        for group in optimizer.param_groups:
+            group["lr"] *= group.get("lr_ratio", 1.0)
+        return optimizer
 
     def configure_optimizers(self):
         return with_cosine_schedule(
             self.build_optimizer(), int(self.trainer.estimated_stepping_batches), self.warmup_fraction
         )
+
+
+def check_lp_ft_options(encoder_lr_ratio: float, bn: str) -> None:
+    """One-line UserErrors for an encoder learning-rate ratio or BatchNorm mode no run can use."""
+    if not encoder_lr_ratio > 0:
+        raise UserError(f"--encoder_lr_ratio is {encoder_lr_ratio}; pass a positive ratio, e.g. 0.1")
+    if bn not in ("train", "frozen"):
+        raise UserError(f"--bn is {bn!r}; pass train or frozen")
 
 
 def with_cosine_schedule(optimizer: Optimizer, total_steps: int, warmup_fraction: float) -> dict:

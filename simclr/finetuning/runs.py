@@ -7,29 +7,37 @@ A run keeps `last.ckpt` in its checkpoint folder (`out_dir/checkpoints`), writte
 `--ckpt_path last` resumes exactly: weights, optimizer, schedule and step, the RNG states and the position in
 the shuffled data (`simclr.safety.resume`). When training ends, the final weights are written as
 `<run name>.ckpt` and `last.ckpt` is removed, so a `last.ckpt` in the folder is always an unfinished run,
-and no other run starts over it. A loss or weights that become NaN or inf stop the run with a one-line
-error and no checkpoint of the diverged weights (`simclr.safety.loss_guard`).
+and no other run starts over it. A command that trains several runs in turn (`simclr finetune --compare`:
+fine-tuned, then scratch) resumes the one its last.ckpt belongs to and keeps the finished ones before it
+(`resume_plan`). A loss or weights that become NaN or inf stop the run with a one-line error and no
+checkpoint of the diverged weights (`simclr.safety.loss_guard`).
+
+The budget is counted in optimiser steps (`run_budget`): unless --epochs or --max_steps sets it, a run takes
+DEFAULT_EPOCHS passes over its training images but at least MIN_STEPS steps, so a small labelled subset is
+not fine-tuned for a few dozen steps.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader, Dataset
 
 from simclr.data.base import ImageDataModule
 from simclr.data.datasets import collate_batch
 from simclr.data.resumable import EpochRandomSampler, ResumableDataLoader
-from simclr.data.subsets import LabelSubset
 from simclr.errors import UserError
-from simclr.finetuning.report import append_record, make_record
+from simclr.finetuning.report import append_comparison, format_comparison
 from simclr.loading.finetuned import read_finetuned
 from simclr.safety.lightning_internals import without_instantiator
 from simclr.safety.loss_guard import NonFiniteLossGuard
 
 DEFAULT_EPOCHS = 30  # SimCLR fine-tunes 60 epochs on 1% of ImageNet, 30 on 10%
+MIN_STEPS = 500  # the default budget's floor: 30 epochs of 400 images in batches of 256 would be 60 steps
 MAX_SEED = 2**32 - 1  # numpy, seeded by Lightning's seed_everything, accepts 0..2**32 - 1
 LAST = "last.ckpt"
 
@@ -82,9 +90,40 @@ class DivergenceGuard(NonFiniteLossGuard):
         )
 
 
-def run_epochs(epochs: int | None, max_steps: int | None) -> int | None:
-    """The epoch limit of a run: --epochs, else DEFAULT_EPOCHS unless --max_steps alone sets the length."""
-    return epochs if epochs is not None else (None if max_steps else DEFAULT_EPOCHS)
+@dataclass(frozen=True)
+class Budget:
+    """A run's length as the Trainer takes it, and in words for the report."""
+
+    max_epochs: int | None  # passes over the training images (None: until max_steps)
+    max_steps: int | None  # optimiser steps (None: until max_epochs)
+    steps: int  # the steps the run takes: the smaller limit
+    rule: str  # why, e.g. "the floor of 500 steps (30 epochs would be 60)"
+
+    def describe(self, steps_per_epoch: int, batch_size: int) -> str:
+        """e.g. "500 steps of 256 images (250 epochs): the floor of 500 steps (30 epochs would be 60)"."""
+        return f"{self.steps} steps of {batch_size} images ({self.steps / steps_per_epoch:.4g} epochs): {self.rule}"
+
+
+def run_budget(epochs: int | None, max_steps: int | None, steps_per_epoch: int) -> Budget:
+    """The budget of a run whose training data is `steps_per_epoch` batches long.
+
+    --epochs and --max_steps are taken as given (with both, whichever ends first); with neither, the run takes
+    DEFAULT_EPOCHS epochs but at least MIN_STEPS steps.
+    """
+    if epochs is None and max_steps is None:
+        steps = max(MIN_STEPS, DEFAULT_EPOCHS * steps_per_epoch)
+        rule = (
+            f"{DEFAULT_EPOCHS} epochs, the default"
+            if steps > MIN_STEPS
+            else f"the floor of {MIN_STEPS} steps ({DEFAULT_EPOCHS} epochs would be {DEFAULT_EPOCHS * steps_per_epoch})"
+        )
+        return Budget(None, steps, steps, rule)
+    if epochs is None:
+        return Budget(None, max_steps, max_steps, f"--max_steps {max_steps}")
+    if max_steps is None:
+        return Budget(epochs, None, epochs * steps_per_epoch, f"--epochs {epochs}")
+    steps = min(max_steps, epochs * steps_per_epoch)
+    return Budget(epochs, max_steps, steps, f"--epochs {epochs} or --max_steps {max_steps}, whichever ends first")
 
 
 def check_same_run(
@@ -124,32 +163,56 @@ def check_same_run(
         )
 
 
-def resume_path(ckpt_path: str | None, ckpt_dir: Path, run: dict[str, Any], weights_only: bool) -> Path | None:
-    """The checkpoint to resume from (None: a new run), checked before any work.
+def resume_plan(
+    ckpt_path: str | None, ckpt_dir: Path, runs: list[dict[str, Any]], weights_only: bool
+) -> tuple[int, Path | None, dict[str, Any] | None]:
+    """Where a command that trains `runs` in turn starts, checked before any work.
 
-    `--ckpt_path last` is `ckpt_dir/last.ckpt`. A new run refuses a folder whose last.ckpt is another run's
-    unfinished one (it would overwrite it); the same run starts over.
+    `--ckpt_path last` is `ckpt_dir/last.ckpt`. Without --ckpt_path every run trains anew, and a folder whose
+    last.ckpt is another command's unfinished run is refused (it would be overwritten). With it, the run that
+    checkpoint belongs to resumes; the runs before it finished earlier and keep their `<name>.ckpt`.
+
+    Args:
+        ckpt_path: --ckpt_path: None, "last" or a checkpoint's path.
+        ckpt_dir: the command's checkpoint folder (out_dir/checkpoints).
+        runs: the run records ({"command", "name", "options"}) in training order.
+        weights_only: how the checkpoint is read.
+
+    Returns:
+        (position in `runs` of the first run to train, the checkpoint it resumes from or None, that checkpoint's
+        dict for `check_same_run` or None).
     """
     last = ckpt_dir / LAST
+    names = [run["name"] for run in runs]
     if ckpt_path is None:
         if last.is_file():
             try:
                 other = read_finetuned(last, weights_only).get("run") or {}
             except UserError:  # not a run's checkpoint at all: still not this run's to overwrite
                 other = {}
-            if other.get("name") != run["name"]:
+            if other.get("name") not in names:
                 raise UserError(
                     f"{last} holds the unfinished run {other.get('name', 'of another command')}; resume it with its "
                     f"own options and --ckpt_path last, or delete that file (or pass another --out_dir) to start "
-                    f"{run['name']}"
+                    f"{names[0]}"
                 )
-        return None
+        return 0, None, None
     if ckpt_path == "last" and not last.is_file():
         raise UserError(
             f"--ckpt_path last found no {LAST} in {ckpt_dir}; pass the --out_dir of the stopped run (or the path of "
             f"its last.ckpt), or drop --ckpt_path to start a new run"
         )
-    return last if ckpt_path == "last" else Path(ckpt_path)
+    path = last if ckpt_path == "last" else Path(ckpt_path)
+    checkpoint = read_finetuned(path, weights_only)
+    name = (checkpoint.get("run") or {}).get("name")
+    start = names.index(name) if name in names else 0  # another run: check_same_run names what differs
+    for done in names[:start]:
+        if not (ckpt_dir / f"{done}.ckpt").is_file():
+            raise UserError(
+                f"--ckpt_path {path} resumes {name}, but {done}.ckpt, which this command trains before it, is not in "
+                f"{ckpt_dir}; drop --ckpt_path to train both anew"
+            )
+    return start, path, checkpoint
 
 
 def fit_and_finish(
@@ -159,13 +222,13 @@ def fit_and_finish(
     resume: Path | None,
     final: Path,
     weights_only: bool,
-) -> float:
+) -> tuple[int, float]:
     """Fits `model` (from `resume` when given), writes the final weights to `final` and removes last.ckpt;
-    returns the epochs trained over `train`."""
+    returns (optimiser steps, epochs over `train`)."""
     trainer.fit(model, train, ckpt_path=resume, weights_only=weights_only)
     trainer.save_checkpoint(final, weights_only=False)  # the whole state: a later run may resume or export it
     (final.parent / LAST).unlink(missing_ok=True)  # the run is over: nothing left to resume
-    return trainer.global_step / max(1, len(train))
+    return trainer.global_step, trainer.global_step / max(1, len(train))
 
 
 def test_top1(trainer: L.Trainer, model: L.LightningModule, test: DataLoader) -> float:
@@ -173,7 +236,21 @@ def test_top1(trainer: L.Trainer, model: L.LightningModule, test: DataLoader) ->
     return float(trainer.test(model, test, verbose=False)[0]["test/top1"])
 
 
-def train_test_record(
+def scored(model: L.LightningModule, data: ImageDataModule, batch_size: int, device: torch.device) -> float:
+    """Test top-1 of a trained `model` (a finished run's, a teacher) on the test split, with a Trainer of its own
+    that logs and saves nothing."""
+    trainer = L.Trainer(
+        accelerator="gpu" if device.type == "cuda" else "cpu",
+        devices=[device.index or 0] if device.type == "cuda" else 1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    return test_top1(trainer, model, test_loader(data, batch_size))
+
+
+def train_and_test(
     trainer: L.Trainer,
     model: L.LightningModule,
     train: DataLoader,
@@ -182,16 +259,18 @@ def train_test_record(
     weights_only: bool,
     data: ImageDataModule,
     batch_size: int,
-    started_as: str,
-    from_layer: str,
-    labelled: LabelSubset,
-) -> tuple[float, Path, Path]:
-    """Fits (`fit_and_finish`), scores test top-1 and appends the run's record to out/finetune.md and .json;
-    returns (top1, md path, json path)."""
-    trained_epochs = fit_and_finish(trainer, model, train, resume, final, weights_only)
-    top1 = test_top1(trainer, model, test_loader(data, batch_size))
-    record = make_record(started_as, from_layer, labelled.label_fraction, len(labelled.indices), top1, trained_epochs)
-    md, js = append_record(
-        final.parent.parent, record, header=f"# Fine-tuning\n\nTest set: {data.test_set_description()}."
+) -> tuple[float, int, float]:
+    """Fits (`fit_and_finish`) and scores test top-1; returns (top1, steps, epochs over `train`)."""
+    steps, epochs = fit_and_finish(trainer, model, train, resume, final, weights_only)
+    return test_top1(trainer, model, test_loader(data, batch_size)), steps, epochs
+
+
+def record_comparison(out: Path, data: ImageDataModule, rows: list[dict], budget: str) -> tuple[Path, Path, str]:
+    """Appends `rows` (`simclr.finetuning.report.make_record`) to out/finetune.json and .md as one comparison;
+    returns (md path, json path, the comparison as markdown, for the terminal)."""
+    header = (
+        f"# Fine-tuning\n\nTest set: {data.test_set_description()}.\n\nBudget of a trained row, unless --epochs "
+        f"or --max_steps sets it: {DEFAULT_EPOCHS} epochs over its training images, at least {MIN_STEPS} steps."
     )
-    return top1, md, js
+    md, js, numbered = append_comparison(out, rows, header)
+    return md, js, format_comparison(numbered) + f"\nBudget: {budget}\n"

@@ -12,9 +12,10 @@ from simclr.cli import main as cli_main
 
 
 def finetune_args(ckpt: Path, out: Path, *extra: str) -> list[str]:
-    """`finetune` arguments: half the labels of the 64 fake images (30), 2 steps of 8 images, on the CPU."""
+    """`finetune` arguments: half the labels of the 64 fake images (30), 2 steps of 8 images, on the CPU, without
+    the scratch run of --compare (unless `extra` passes --compare true)."""
     return ["--ckpt", str(ckpt), "--out_dir", str(out), "--label_fraction", "0.5", "--max_steps", "2",
-            "--batch_size", "8", "--device", "cpu", *extra]  # fmt: skip
+            "--batch_size", "8", "--device", "cpu", "--compare", "false", *extra]  # fmt: skip
 
 
 def finetune_tiny(ckpt: Path, out: Path, *extra: str) -> Path:
