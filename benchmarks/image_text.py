@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -29,6 +30,8 @@ import torch
 from common import print_table, write_json
 
 import simclr
+from simclr.ablation.noise_rule import RULE, verdict
+from simclr.ablation.run_data import environment
 from simclr.captions import write_fashion_mnist_captions
 from simclr.eval.zeroshot_checkpoint import zeroshot
 from simclr.loading.pretrained import load_pretrained
@@ -103,6 +106,64 @@ def run_variant(
             "zeroshot_top1": scores["top1"], **{k: v for k, v in scores["retrieval"].items() if k != "pairs"}}  # fmt: skip
 
 
+PAGE = Path("docs/results/image-text.md")
+START, END = "<!-- image-text-tables:start -->", "<!-- image-text-tables:end -->"
+NAMES = {"simclr": "SimCLR (the demo)", "clip": "CLIP", "siglip": "SigLIP", "lit": "LiT (locked SimCLR tower)",
+         "slip": "SLIP"}  # fmt: skip
+
+
+def cell(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
+    """mean ± std over seeds (std 0 for one seed), in percent by default; "-" without values."""
+    if not values:
+        return "-"
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{scale * statistics.fmean(values):.{digits}f} ± {scale * spread:.{digits}f}"
+
+
+def render_tables(record: dict, throughput: dict | None) -> str:
+    """The page's tables (markdown) from this script's JSON (and a throughput JSON of it), the noise rule applied."""
+    rows = record["results"]
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    of = {v: [r for r in rows if r["variant"] == v] for v in variants}
+
+    def values(variant: str, key: str) -> list[float]:
+        return [r[key] for r in of.get(variant, []) if r.get(key) is not None]
+
+    env = record
+    run = record["settings"]
+    lines = [f"Data: `benchmarks/results/cpu/image_text.json`, {env['device_name']}, {env['threads']} threads, torch "
+             f"{env['torch']}, lightning {env['lightning']}; seeds {sorted({r['seed'] for r in rows})}; run "
+             f"{run.get('date', '?')[:10]} at commit {(run.get('commit') or '?')[:7]}.", "",
+             RULE, "",
+             "| run | n | zero-shot top-1 (%) | vs CLIP | image -> text R@1 / R@5 / R@10 (%) "
+             "| text -> image R@1 / R@5 / R@10 (%) | linear probe h (%) | vs SimCLR |",
+             "|---|---:|---:|---|---|---|---:|---|"]  # fmt: skip
+    for v in variants:
+        zs = values(v, "zeroshot_top1")
+        recall = [" / ".join(cell(values(v, f"{d}_r{k}"), digits=1) for k in (1, 5, 10)) if zs else "-"
+                  for d in ("i2t", "t2i")]  # fmt: skip
+        vs_clip = verdict(values("clip", "zeroshot_top1"), zs) if zs and v != "clip" else "-"
+        vs_simclr = verdict(values("simclr", "h_linear_top1"), values(v, "h_linear_top1")) if v != "simclr" else "-"
+        lines.append(f"| {NAMES.get(v, v)} | {len(of[v])} | {cell(zs)} | {vs_clip} | {recall[0]} | {recall[1]} "
+                     f"| {cell(values(v, 'h_linear_top1'))} | {vs_simclr} |")  # fmt: skip
+    if throughput is not None:
+        lines += ["", f"Throughput (`benchmarks/results/cpu/image_text_throughput.json`, {throughput['device_name']}, "
+                  f"{throughput['threads']} threads): training pairs per second over a whole fit of "
+                  f"{throughput['results'][0]['steps']} steps at B = {throughput['results'][0]['batch']}.", "",
+                  "| run | pairs / s |", "|---|---:|"]  # fmt: skip
+        for r in throughput["results"]:
+            lines.append(f"| {NAMES.get(r['variant'], r['variant'])} | {r['pairs_per_s']:.1f} |")
+    return "\n".join(lines)
+
+
+def render_page(page: Path, record: dict, throughput: dict | None) -> str:
+    """The page's text with the block between its markers replaced by `render_tables`."""
+    text = page.read_text()
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{render_tables(record, throughput)}\n{END}{tail}"
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--fm-root", default="/usr/share/datasets/fashion-mnist")
@@ -114,7 +175,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/cpu/image_text.json"))
     p.add_argument("--steps", type=int, help="a quick check: stop every fit after this many steps")
     p.add_argument("--batch-size", type=int, help="a quick check: this batch for every fit")
+    p.add_argument("--render", action="store_true",
+                   help=f"train nothing: render {PAGE}'s tables from --out (and --throughput)")  # fmt: skip
+    p.add_argument("--throughput", type=Path, default=Path("benchmarks/results/cpu/image_text_throughput.json"),
+                   help="the JSON of a throughput run (`--seeds 0 --out` it), for --render")  # fmt: skip
     args = p.parse_args(argv)
+    if args.render:
+        record = json.loads(args.out.read_text())
+        throughput = json.loads(args.throughput.read_text()) if args.throughput.is_file() else None
+        PAGE.write_text(render_page(PAGE, record, throughput))
+        print(f"rendered {PAGE}")
+        return record["results"]
     extra = quick(args.steps, args.batch_size)
     if not (args.captions / "train.jsonl").is_file():
         write_fashion_mnist_captions(args.fm_root, args.captions)
@@ -130,7 +201,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10"]  # fmt: skip
     print_table(results, columns)
     settings = {"seeds": args.seeds, "variants": args.variants, "captions": str(args.captions),
-                "threads": torch.get_num_threads()}  # fmt: skip
+                **environment("cpu")}  # fmt: skip  # threads, versions, date, commit
     write_json(args.out, "image_text", torch.device("cpu"), settings, results)
     return results
 

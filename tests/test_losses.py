@@ -83,9 +83,11 @@ def test_perfect_pairs_give_low_loss_and_top1():
 
 
 @pytest.mark.parametrize("rows", [2048, 3, 4])  # one block; blocks that do and do not divide 2N = 10
-def test_stats_against_loop(rows, monkeypatch):
+@pytest.mark.parametrize("seed", range(8))
+def test_stats_against_loop(rows, seed, monkeypatch):
     monkeypatch.setattr(sys.modules["simclr.losses.nt_xent"], "STATS_ROWS", rows)
-    z_a, z_b = torch.randn(5, 3), torch.randn(5, 3)
+    g = torch.Generator().manual_seed(seed)
+    z_a, z_b = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
     z = torch.nn.functional.normalize(torch.cat([z_a, z_b]), dim=1)
     n2 = 10
     pos, neg, hits = [], [], 0

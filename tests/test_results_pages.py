@@ -117,6 +117,7 @@ def batch_size_runs() -> list[MethodRow]:
             method_row("b32_equal_images", seed, 0.8195 + d, 0.7530 + d, 1200, 32),  # 0.01 below: a tie
             method_row("b128_300steps", seed, 0.8196 + d, 0.7538 + d, 300, 128),  # the reference
             method_row("b512_300steps", seed, 0.8233 + d, 0.7569 + d, 300, 512),
+            method_row("b4096_cached_equal_images", seed, 0.8133 + d, 0.7469 + d, 38, 4096),  # 1 point below b512
         ]
         if seed < 2:
             rows.append(method_row("b512_equal_images", seed, 0.8099 + d, 0.7513 + d, 75, 512))
@@ -143,22 +144,24 @@ def test_a_page_rendered_from_synthetic_runs(tmp_path):
     assert NOT_YET not in text
     assert "rendered by `make pages` from `docs/results/data/batch-size.jsonl`" in " ".join(text.split())
     runs_block = " ".join(block(text, "runs:batch-size").split())
-    assert "20 runs, 7 rows x seeds 0, 1, 2 (not every row has every seed); run on Test CPU (2 cores)" in runs_block
+    assert "23 runs, 8 rows x seeds 0, 1, 2 (not every row has every seed); run on Test CPU (2 cores)" in runs_block
     assert "2 torch threads, torch 2.14.1, lightning 2.6.6, on 2027-01-05, at commit 0123456;" in runs_block
     table = block(text, "table:batch-size")
     assert table.splitlines()[0] == (
         "| variant | B | steps | pairs seen | n | linear top-1 h (%) | kNN top-1 h (%) | ms / step | "
-        "linear h vs b128_300steps | kNN h vs b128_300steps |"
+        "linear h vs b128_300steps | kNN h vs b128_300steps | linear h vs B 512 at equal images |"
     )
     rows = cells(table)
     assert list(rows) == ["b32_300steps", "b32_equal_images", "b128_300steps", "b512_equal_images",
-                          "b512_300steps", "random_h", "pixels"]  # fmt: skip
+                          "b512_300steps", "b4096_cached_equal_images", "random_h", "pixels"]  # fmt: skip
     assert rows["b32_300steps"][:8] == ["b32_300steps", "32", "300", "9 600", "3", "81.42 ± 0.10", "73.22 ± 0.10",
                                         "25.0 ± 0.0"]  # fmt: skip
-    assert rows["b128_300steps"][-2:] == ["reference", "reference"]
-    assert rows["b32_300steps"][-2].startswith("lower (p") and rows["b512_300steps"][-2].startswith("higher (p")
-    assert rows["b32_equal_images"][-2].startswith("tie (p")  # 0.01 points with a spread of 0.1: a tie
-    assert rows["b512_equal_images"][4] == "2" and rows["b512_equal_images"][-2:] == [NO_CALL, NO_CALL]
+    assert rows["b128_300steps"][-3:-1] == ["reference", "reference"]
+    assert rows["b32_300steps"][-3].startswith("lower (p") and rows["b512_300steps"][-3].startswith("higher (p")
+    assert rows["b32_equal_images"][-3].startswith("tie (p")  # 0.01 points with a spread of 0.1: a tie
+    assert rows["b512_equal_images"][4] == "2" and rows["b512_equal_images"][-3:-1] == [NO_CALL, NO_CALL]
+    assert rows["b4096_cached_equal_images"][-1].startswith("lower (p")  # against b512_300steps, not b128
+    assert rows["b512_300steps"][-1] == "reference"
     assert rows["random_h"][1:5] == ["-", "0", "-", "3"] and rows["random_h"][7] == "-"  # no steps, no step time
 
     (docs / page.path).write_text(text)

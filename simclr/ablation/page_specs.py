@@ -140,6 +140,7 @@ METHOD_FILES = (
     "   configs/methods/patches.yaml configs/methods/multicrop.yaml configs/loss/supcon.yaml"
 )
 SAME_TAU = {f"dot_t{t}": f"norm_t{t}" for t in TEMPERATURES}  # each dot-product row against cosine at its tau
+CACHED_VS_PLAIN = {"b4096_cached_equal_images": "b512_300steps"}  # B 4096 (gradient cache) vs B 512, ~154k pairs
 SOFTMAX_AT_B = {"sigmoid_b32": "softmax_b32", "sigmoid_b128": "keep_all", "sigmoid_b512": "softmax_b512"}
 
 PAGES: tuple[Page, ...] = (
@@ -147,8 +148,10 @@ PAGES: tuple[Page, ...] = (
         "results/batch-size.md",
         _compare_command("batch_size", "batch-size"),
         (
-            Table("batch-size", "batch-size", (H, KNN, MS_PER_STEP), _vs("b128_300steps"),
-                  ("b32_300steps", "b32_equal_images", "b128_300steps", "b512_equal_images", "b512_300steps"),
+            Table("batch-size", "batch-size", (H, KNN, MS_PER_STEP),
+                  (*_vs("b128_300steps"), Verdict("linear h vs B 512 at equal images", H.key, CACHED_VS_PLAIN)),
+                  ("b32_300steps", "b32_equal_images", "b128_300steps", "b512_equal_images", "b512_300steps",
+                   "b4096_cached_equal_images"),
                   facts=("batch_size", "steps", "pairs_seen")),
         ),
         (Figure("batch-size", "results/batch-size.png", "batch size x steps, same images"),),

@@ -15,13 +15,13 @@ empty caption or path, and a listed image that does not exist are one-line error
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from simclr.data.json_lines import json_objects
 from simclr.errors import UserError
 
 KINDS = {".csv": ",", ".tsv": "\t", ".jsonl": "json", ".json": "json"}
@@ -76,26 +76,17 @@ def _table_rows(
 
 
 def _json_rows(source: Path, image_column: str, caption_column: str) -> Iterator[tuple[int, str, list]]:
-    with open(source, encoding="utf-8") as f:
-        for line, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text)
-            except ValueError as e:
-                raise UserError(f"line {line} of {source} is not JSON ({e}); write one JSON object a line") from e
-            if not isinstance(row, dict):
-                raise UserError(f"line {line} of {source} is not a JSON object; write one object a line")
-            for column, option in ((image_column, "image_column"), (caption_column, "caption_column")):
-                if column not in row:
-                    raise _missing_column(source, column, option, list(row), line)
-            captions = row[caption_column]
-            captions = captions if isinstance(captions, list) else [captions]
-            if not captions or not all(isinstance(c, str) for c in captions):
-                raise UserError(
-                    f"line {line} of {source}: {caption_column!r} must be a caption or a non-empty list of captions"
-                )
-            yield line, str(row[image_column]), captions
+    for line, row in json_objects(source):
+        for column, option in ((image_column, "image_column"), (caption_column, "caption_column")):
+            if column not in row:
+                raise _missing_column(source, column, option, list(row), line)
+        captions = row[caption_column]
+        captions = captions if isinstance(captions, list) else [captions]
+        if not captions or not all(isinstance(c, str) for c in captions):
+            raise UserError(
+                f"line {line} of {source}: {caption_column!r} must be a caption or a non-empty list of captions"
+            )
+        yield line, str(row[image_column]), captions
 
 
 def read_manifest(source: str | Path, image_column: str = "image", caption_column: str = "caption") -> ManifestCaptions:

@@ -12,10 +12,10 @@ The kind is read from the extension: .csv, .jsonl / .json (one object a line), a
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simclr.data.json_lines import json_objects
 from simclr.errors import UserError
 
 LIST_KINDS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
@@ -48,20 +48,13 @@ def _csv_rows(source: Path, path_column: str) -> list[dict[str, str]]:
 
 def _jsonl_rows(source: Path, path_column: str) -> list[dict[str, str]]:
     rows = []
-    with open(source, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as e:
-                raise UserError(f"line {number} of {source} is not JSON ({e}); write one JSON object a line") from e
-            if not isinstance(row, dict) or path_column not in row:
-                raise UserError(
-                    f"line {number} of {source} has no key {path_column!r}; pass --data.init_args.path_column with "
-                    f"the key that holds the image path"
-                )
-            rows.append(row)
+    for number, row in json_objects(source):
+        if path_column not in row:
+            raise UserError(
+                f"line {number} of {source} has no key {path_column!r}; pass --data.init_args.path_column with "
+                f"the key that holds the image path"
+            )
+        rows.append(row)
     return rows
 
 

@@ -133,7 +133,7 @@ def contrastive_stats(z_a: Tensor, z_b: Tensor) -> dict[str, Tensor]:
         pos = sim.gather(1, targets[rows, None]).squeeze(1)  # (a,)
         pos_sum += pos.sum()
         all_sum += sim.sum() - sim.gather(1, own[:, None]).sum()  # every pair but the anchor with itself
-        sim[torch.arange(len(own), device=z.device), own - start] = float("-inf")
+        sim[torch.arange(len(own), device=z.device), own] = float("-inf")  # each anchor with itself
         hits += (sim.argmax(dim=1) == targets[rows]).float().sum()
     return {
         "pos_sim": pos_sum / (2 * n),

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from simclr.errors import UserError
+from simclr.safety.checkpoint_files import state_dict_differences
 from simclr.safety.safe_loading import read_checkpoint_file
 
 ENCODER_PREFIX = "encoder."  # where a LightningModule of this toolkit keeps the image encoder's weights
@@ -56,14 +57,7 @@ def _without_replaced_classifier(weights: dict[str, Tensor], net: nn.Module) -> 
 
 def check_same_architecture(weights: dict[str, Tensor], target: nn.Module, path: str | Path) -> None:
     """One-line UserError when `weights` would not load into `target` with strict=True."""
-    own = target.state_dict()
-    problems = [
-        f"{k} has shape {tuple(weights[k].shape)} in the file but {tuple(v.shape)} in model.encoder"
-        for k, v in own.items()
-        if k in weights and tuple(weights[k].shape) != tuple(v.shape)
-    ]
-    problems += [f"{k} is missing from the file" for k in own if k not in weights]
-    problems += [f"the file has {k}, which model.encoder lacks" for k in weights if k not in own]
+    problems = state_dict_differences(weights, target.state_dict(), file="the file", model="model.encoder")
     if problems:
         more = f" (and {len(problems) - 1} more differences)" if len(problems) > 1 else ""
         raise UserError(

@@ -59,6 +59,23 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise unreadable_checkpoint(path, e) from e
 
 
+def state_dict_differences(
+    saved: dict[str, Any], current: dict[str, Any], strict: bool = True, file: str = "the checkpoint",
+    model: str = "this model",
+) -> list[str]:  # fmt: skip
+    """Why `saved` would not load into a module whose state_dict is `current`: shapes that differ and (with
+    `strict`) names on one side only, each a phrase naming the tensor, `file` and `model`; [] when it loads."""
+    problems = [
+        f"{k} has shape {tuple(saved[k].shape)} in {file} but {tuple(v.shape)} in {model}"
+        for k, v in current.items()
+        if k in saved and hasattr(saved[k], "shape") and tuple(saved[k].shape) != tuple(v.shape)
+    ]
+    if strict:
+        problems += [f"{k} is missing from {file}" for k in current if k not in saved]
+        problems += [f"{file} has {k}, which {model} lacks" for k in saved if k not in current]
+    return problems
+
+
 def check_compatible(
     model: nn.Module, checkpoint: dict[str, Any], path: str | Path | None = None, strict: bool = True
 ) -> None:
@@ -70,16 +87,7 @@ def check_compatible(
         path: where it came from, for the message.
         strict: also require the same parameter names (as `load_state_dict(strict=True)`); shapes always.
     """
-    saved = checkpoint.get("state_dict") or {}
-    current = model.state_dict()
-    problems = [
-        f"{k} has shape {tuple(saved[k].shape)} in the checkpoint but {tuple(v.shape)} in this model"
-        for k, v in current.items()
-        if k in saved and hasattr(saved[k], "shape") and tuple(saved[k].shape) != tuple(v.shape)
-    ]
-    if strict:
-        problems += [f"{k} is missing from the checkpoint" for k in current if k not in saved]
-        problems += [f"the checkpoint has {k}, which this model lacks" for k in saved if k not in current]
+    problems = state_dict_differences(checkpoint.get("state_dict") or {}, model.state_dict(), strict)
     if problems:
         more = f" (and {len(problems) - 1} more differences)" if len(problems) > 1 else ""
         raise UserError(
