@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.captions import some_captions
 from helpers.cli import run_args, write_tiny_config
 
+from simclr.captions import train_tokenizer
 from simclr.pretraining import run_fit
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -29,3 +31,11 @@ def trained(tiny, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("trained")
     run_fit(run_args(tiny, run, "--trainer.max_steps", "2"))
     return run / "ckpt" / "last.ckpt"
+
+
+@pytest.fixture(scope="module")
+def tokenizer_file(tmp_path_factory) -> Path:
+    """A BPE tokenizer of 320 ids trained on `some_captions()`, once per test module."""
+    path = tmp_path_factory.mktemp("tok") / "tokenizer.json"
+    train_tokenizer(some_captions(), path, vocab_size=320)
+    return path

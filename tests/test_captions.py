@@ -1,126 +1,20 @@
-"""Caption data: the tokenizer's rows, manifests (CSV, TSV, JSON lines) with several captions per image, the
-seeded hold-out, the per-step caption draw, the batches, one-line errors, the Fashion-MNIST caption set and
-the `simclr captions` / `simclr tokenizer` commands."""
+"""Caption manifests (CSV, TSV, JSON lines) with several captions per image, the seeded hold-out, the per-step
+caption draw, the batches and the one-line errors of the manifest data module."""
 
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from helpers import fakedata
-from helpers.cli import user_error
-from PIL import Image
+from helpers.captions import WORDS, one_line, tokenizer, write_images
 
-from simclr.captions import CaptionManifest, CaptionTokenizer, train_tokenizer, write_fashion_mnist_captions
+from simclr.captions import CaptionManifest
 from simclr.captions.dataset import CaptionImages
 from simclr.captions.manifest import hold_out, read_manifest
 from simclr.captions.sampler import CaptionSampler, Draw
-from simclr.captions.templates import CLASS_NAMES, PROMPTS, TEMPLATES
-from simclr.cli.main import run_command
 from simclr.errors import UserError
-
-WORDS = "a an the red grey dark light small large dress boot shoe bag coat shirt photo of on black background".split()
-
-
-def some_captions(n: int = 400) -> list[str]:
-    rng = np.random.default_rng(0)
-    return [" ".join(rng.choice(WORDS, 5)) for _ in range(n)]
-
-
-@pytest.fixture(scope="module")
-def tokenizer_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("tok") / "tokenizer.json"
-    train_tokenizer(some_captions(), path, vocab_size=320)
-    return path
-
-
-def tokenizer(path: Path, context_length: int = 12) -> CaptionTokenizer:
-    return CaptionTokenizer.from_file(path, context_length)
-
-
-def write_images(folder: Path, names: list[str], size: tuple[int, int] = (20, 24)) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    images = fakedata.fake_images(len(names), (size[0], size[1], 3), seed=1).numpy()
-    for name, array in zip(names, images, strict=True):
-        Image.fromarray(array).save(folder / name)
-
-
-def one_line(error: pytest.ExceptionInfo) -> str:
-    message = str(error.value)
-    assert "\n" not in message
-    return message
-
-
-# --- tokenizer -------------------------------------------------------------------------------------------------
-
-
-def test_rows_are_sot_tokens_eot_then_padding(tokenizer_file):
-    tok = tokenizer(tokenizer_file)
-    assert (tok.pad_id, tok.context_length) == (0, 12) and tok.vocab_size <= 320
-    rows = tok.encode(["a red dress", "boot"])
-    assert rows.dtype == torch.int64 and rows.shape == (2, 12)
-    assert (rows[:, 0] == tok.sot_id).all()
-    eot = (rows == tok.eot_id).int().argmax(1)
-    last = (rows != tok.pad_id).int().cumsum(1).argmax(1)  # the last non-pad position
-    assert torch.equal(eot, last) and (rows == tok.eot_id).sum(1).tolist() == [1, 1]
-    for row, end in zip(rows, eot, strict=True):
-        assert (row[end + 1 :] == 0).all() and (row[: end + 1] != 0).all()
-    assert tok.decode(rows[0]) == "a red dress"
-
-
-def test_a_long_caption_is_cut_so_eot_stays_last(tokenizer_file):
-    tok = tokenizer(tokenizer_file, context_length=6)
-    row = tok.encode([" ".join(WORDS)])[0]
-    assert row.shape == (6,) and row[0] == tok.sot_id and row[-1] == tok.eot_id
-    assert (row == tok.eot_id).sum() == 1 and (row != tok.pad_id).all()
-
-
-def test_special_token_text_in_a_caption_is_plain_text(tokenizer_file):
-    tok = tokenizer(tokenizer_file)
-    row = tok.encode(["a <eot> dress <pad>"])[0]
-    assert (row == tok.eot_id).sum() == 1 and (row[: (row == tok.eot_id).int().argmax()] != 0).all()
-
-
-def test_json_and_pickle_round_trips_encode_the_same(tokenizer_file):
-    tok = tokenizer(tokenizer_file)
-    captions = ["a red dress", "the <sot> boot", " ".join(WORDS)]
-    again = CaptionTokenizer.from_json(tok.to_json(), 12)
-    copied = pickle.loads(pickle.dumps(tok))  # what a DataLoader worker receives
-    for other in (again, copied):
-        assert torch.equal(other.encode(captions), tok.encode(captions))
-        assert (other.vocab_size, other.sot_id, other.eot_id) == (tok.vocab_size, tok.sot_id, tok.eot_id)
-
-
-def test_tokenizer_mistakes_are_one_line_errors(tokenizer_file, tmp_path):
-    tok = tokenizer(tokenizer_file)
-    with pytest.raises(UserError) as e:
-        tok.encode(["a dress", "  \t"], where=["line 2 of a.csv", "line 3 of a.csv"])
-    assert "line 3 of a.csv" in one_line(e)
-    with pytest.raises(UserError, match="caption 0 of x.txt is empty"):
-        tok.encode([""], where="x.txt")
-    with pytest.raises(UserError) as e:
-        CaptionTokenizer.from_file(tmp_path / "nope.json")
-    assert "nope.json does not exist" in one_line(e) and "simclr tokenizer" in str(e.value)
-    (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(UserError) as e:
-        CaptionTokenizer.from_file(tmp_path / "bad.json")
-    assert "bad.json is not a tokenizer.json" in one_line(e)
-    no_eot = json.loads(tok.to_json())
-    no_eot["added_tokens"] = [t for t in no_eot["added_tokens"] if t["content"] != "<eot>"]
-    del no_eot["model"]["vocab"]["<eot>"]
-    with pytest.raises(UserError, match="has no <eot> token"):
-        CaptionTokenizer.from_json(json.dumps(no_eot))
-    with pytest.raises(UserError, match="context_length is 2"):
-        CaptionTokenizer.from_json(tok.to_json(), 2)
-    with pytest.raises(UserError, match="vocab_size 100 leaves no room"):
-        train_tokenizer(["a dress"], tmp_path / "t.json", vocab_size=100)
-    with pytest.raises(UserError, match="no captions"):
-        train_tokenizer([" ", ""], tmp_path / "t.json")
-
 
 # --- manifests -------------------------------------------------------------------------------------------------
 
@@ -325,61 +219,3 @@ def test_a_corrupt_image_names_its_file(tmp_path, tokenizer_file):
     with pytest.raises(UserError, match="cannot decode image .*bad.png") as e:
         dataset[0]
     one_line(e)
-
-
-# --- the Fashion-MNIST caption set -----------------------------------------------------------------------------
-
-
-def test_the_fashion_mnist_caption_set(tmp_path):
-    fm = fakedata.write_fashion_mnist(tmp_path / "fm", n_train=80, n_test=8)
-    out = write_fashion_mnist_captions(fm, tmp_path / "caps", train_images=50, val_images=20, captions_per_image=5)
-    rows = {s: [json.loads(line) for line in (out / f"{s}.jsonl").read_text().splitlines()] for s in ("train", "val")}
-    assert len(rows["train"]) == 50 and len(rows["val"]) == 20
-    for row in rows["train"] + rows["val"]:
-        assert len(set(row["caption"])) == 5 and (out / row["image"]).is_file()
-        assert row["class"] == CLASS_NAMES[row["label"]]
-    assert not {r["image"] for r in rows["train"]} & {r["image"] for r in rows["val"]}
-    assert (out / "classes.txt").read_text().splitlines() == list(CLASS_NAMES)
-    prompts = (out / "prompts.txt").read_text().splitlines()
-    assert prompts == list(PROMPTS) and all("{}" in p for p in prompts)
-    assert not set(prompts) & set(TEMPLATES)  # zero-shot prompts are none of the caption templates
-    captions = {c for s in rows.values() for r in s for c in r["caption"]}
-    assert not {p.format(name) for p in prompts for name in CLASS_NAMES} & captions
-    assert len(captions) > 300  # varied: most of the 350 captions differ
-    train_only = train_tokenizer([c for r in rows["train"] for c in r["caption"]], tmp_path / "t.json")
-    assert CaptionTokenizer.from_file(out / "tokenizer.json").to_json() == train_only.to_json()
-    readme = " ".join((out / "README.md").read_text().split())
-    assert "the first 50 images" in readme and "its last 20 images" in readme and "5 captions" in readme
-    with pytest.raises(UserError, match="already holds a caption set"):
-        write_fashion_mnist_captions(fm, out, train_images=50, val_images=20)
-    dm = CaptionManifest(str(out / "train.jsonl"), val_manifest=str(out / "val.jsonl"), image_size=28, channels=1,
-                         batch_size=8)  # fmt: skip
-    dm.prepare_data()
-    images, tokens = next(iter(dm.train_dataloader()))
-    assert images.shape == (8, 1, 28, 28) and images.dtype == torch.uint8 and tokens.shape == (8, 32)
-    with pytest.raises(UserError, match="exceed the 80 images"):
-        write_fashion_mnist_captions(fm, tmp_path / "big", train_images=70, val_images=20)
-
-
-# --- commands --------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_the_captions_and_tokenizer_commands(tmp_path, capsys):
-    fm = fakedata.write_fashion_mnist(tmp_path / "fm", n_train=80, n_test=8)
-    out = run_command(["captions", "--out_dir", str(tmp_path / "caps"), "--fm_root", str(fm), "--train_images", "50",
-                       "--val_images", "20", "--captions_per_image", "3"])  # fmt: skip
-    assert out == tmp_path / "caps" and (out / "tokenizer.json").is_file()
-    assert "wrote 50 training and 20 validation images" in capsys.readouterr().out
-    written = run_command(["tokenizer", "--manifest", str(out / "train.jsonl"), "--out", str(tmp_path / "t.json"),
-                           "--vocab_size", "300"])  # fmt: skip
-    assert written == tmp_path / "t.json" and CaptionTokenizer.from_file(written).vocab_size <= 300
-    assert "on the 150 captions" in capsys.readouterr().out
-    with pytest.raises(UserError, match="exists; pass --overwrite true"):
-        run_command(["tokenizer", "--manifest", str(out / "train.jsonl"), "--out", str(tmp_path / "t.json")])
-
-
-@pytest.mark.slow
-def test_a_command_mistake_is_one_line(tmp_path, monkeypatch, capsys):
-    line = user_error(monkeypatch, capsys, "tokenizer", "--manifest", str(tmp_path / "nope.csv"))
-    assert "nope.csv does not exist" in line
