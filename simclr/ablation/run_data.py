@@ -30,6 +30,7 @@ import torch
 
 from simclr.ablation.method_table import MethodRow
 from simclr.ablation.results import UNTRAINED, CompareRow
+from simclr.data.json_lines import json_objects
 from simclr.devices import device_name
 from simclr.errors import UserError
 from simclr.safety.output_paths import Inputs, check_folder_path, same_file, written_atomically
@@ -159,17 +160,11 @@ def write_run_data(rows: Sequence[dict], path: str | Path) -> Path:
 
 
 def read_run_data(path: str | Path) -> list[dict]:
-    """The rows of a data file; a ValueError names the first line that is not a run row."""
+    """The rows of a data file; a ValueError (a UserError) names the first line that is not a run row."""
     rows = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as e:
-            raise ValueError(f"{path}:{number} is not JSON ({e})") from None
-        if not isinstance(row, dict) or any(key not in row for key in REQUIRED) or not isinstance(row["metrics"], dict):
-            raise ValueError(f"{path}:{number} is not a run row (an object with {', '.join(REQUIRED)})")
+    for number, row in json_objects(path):
+        if any(key not in row for key in REQUIRED) or not isinstance(row["metrics"], dict):
+            raise UserError(f"line {number} of {path} is not a run row (an object with {', '.join(REQUIRED)})")
         rows.append(row)
     return rows
 
