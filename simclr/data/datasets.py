@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from simclr.data.channels import as_channels
 from simclr.data.decode import decode_framed
 from simclr.errors import UserError
 
@@ -153,12 +154,18 @@ class ImageFolderDataset(Dataset):
         classes: class names to use (e.g. the train folder's, for a val folder); sorted sub-folders if None.
             A sub-folder of `root` not among them is an error; one of them missing from `root` is not.
         option: the `--data.init_args` option that names `root` ("root" or "val_root"), for error messages.
+        channels: 3 (RGB) or 1 (greyscale, BT.601 luma: `simclr.data.channels.as_channels`).
     """
 
     def __init__(
-        self, root: str | Path, image_size: int = 224, classes: Sequence[str] | None = None, option: str = "root"
+        self,
+        root: str | Path,
+        image_size: int = 224,
+        classes: Sequence[str] | None = None,
+        option: str = "root",
+        channels: int = 3,
     ):
-        self.root, self.image_size = Path(root), image_size
+        self.root, self.image_size, self.channels = Path(root), image_size, channels
         found = find_classes(self.root, option)
         self.classes = list(classes) if classes is not None else found
         unknown = sorted(set(found) - set(self.classes))
@@ -203,6 +210,6 @@ class ImageFolderDataset(Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
-        """Returns image uint8 (3, image_size, image_size) and its class index."""
+        """Returns image uint8 (channels, image_size, image_size) and its class index."""
         path, label = self.samples[index]
-        return decode_framed(path, self.image_size), label  # (3, image_size, image_size) uint8
+        return as_channels(decode_framed(path, self.image_size), self.channels), label

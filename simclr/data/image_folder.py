@@ -35,10 +35,9 @@ class ImageFolder(ImageDataModule):
             least 1 per class) as the test set, removed from the training set. Not with `val_root`.
         split_seed: seed of the held-out draw; fixed, so pretraining and the probe see the same split.
         image_size: side of the square crop in pixels.
+        channels: 3 (RGB) or 1 (greyscale, BT.601 luma), the encoder's `in_channels`.
         (others as in `ImageDataModule`; use num_workers > 0 here, decoding is CPU work)
     """
-
-    channels = 3
 
     def __init__(
         self,
@@ -47,6 +46,7 @@ class ImageFolder(ImageDataModule):
         val_fraction: float | None = None,
         split_seed: int = 0,
         image_size: int = 224,
+        channels: int = 3,
         **kwargs,  # others: ImageDataModule's
     ):
         super().__init__(root, **kwargs)
@@ -56,6 +56,11 @@ class ImageFolder(ImageDataModule):
                 f"data.init_args.image_size is {image_size}; set --data.init_args.image_size to the side of the "
                 f"crop in pixels (e.g. 224, the augmentation's size)"
             )
+        if channels not in (1, 3):
+            raise UserError(
+                f"data.init_args.channels is {channels}; set --data.init_args.channels to 3 (RGB) or 1 (greyscale)"
+            )
+        self.channels = channels
         self.val_root = val_root
         self.val_fraction = val_fraction
         self.split_seed = split_seed
@@ -119,7 +124,7 @@ class ImageFolder(ImageDataModule):
     def train_folder(self) -> ImageFolderDataset:
         """Every image of the train folder (before any hold-out), scanned once."""
         if "folder" not in self._cache:
-            self._cache["folder"] = ImageFolderDataset(self.root, self.image_size)
+            self._cache["folder"] = ImageFolderDataset(self.root, self.image_size, channels=self.channels)
         return self._cache["folder"]
 
     def held_out_split(self) -> tuple[Tensor, Tensor]:
@@ -142,7 +147,9 @@ class ImageFolder(ImageDataModule):
         self.check_val_source()
         if self.holds_out:
             return self.train_folder().subset(self.held_out_split()[1])
-        return ImageFolderDataset(self.resolved_val_root(), self.image_size, classes=self.classes, option="val_root")
+        return ImageFolderDataset(
+            self.resolved_val_root(), self.image_size, classes=self.classes, option="val_root", channels=self.channels
+        )
 
     def test_set_description(self) -> str:
         """Which images the probe tests on, e.g. `1200 images held out from /data/train (val_fraction 0.1,
