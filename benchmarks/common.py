@@ -93,6 +93,14 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def mean_std(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
+    """mean ± std over seeds (std 0 for one seed), in percent by default; "-" without values."""
+    if not values:
+        return "-"
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{scale * statistics.fmean(values):.{digits}f} ± {scale * spread:.{digits}f}"
+
+
 def print_table(rows: list[dict], columns: list[str]) -> None:
     """Prints `rows` as a GitHub markdown table with the given columns (floats to 4 significant digits)."""
 

@@ -10,6 +10,7 @@ over the whole train split.
 
     python benchmarks/finetune_table.py --ckpt runs/demo/checkpoints/last.ckpt \
         --ckpt_v2 runs/v2/checkpoints/last.ckpt --fractions 0.01 0.1 --seeds 0 1 2
+    python benchmarks/finetune_table.py --render   # docs/finetune.md's tables from the committed JSONs
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import torch
 from common import REPO, pick_device, print_table, write_json
+from finetune_page import CALLS, COLUMNS, LABELS, PAGE, calls, render_committed
 from torch.utils.data import Subset
 
 from simclr.ablation import noise_rule
@@ -30,9 +32,6 @@ from simclr.eval.sgd_probe import SGDProbeRecipe, evaluate_with_sgd
 from simclr.finetuning.distill import distill
 from simclr.finetuning.finetune import finetune
 from simclr.loading.pretrained import load_datamodule, load_pretrained
-
-COLUMNS = ["scratch", "probe_h", "finetune_h", "probe_head_1", "finetune_head_1", "distill"]
-CALLS = [("finetune_h", "scratch"), ("finetune_h", "probe_h"), ("finetune_head_1", "probe_head_1")]  # (row, against)
 
 
 def last_comparison(out: Path) -> dict[str, dict]:
@@ -111,14 +110,12 @@ def markdown(rows: list[dict], solvers: list[dict]) -> str:
         )
     lines += [
         "",
-        "| label fraction | " + " | ".join(f"{a} vs {b}" for a, b in CALLS) + " |",
+        "| label fraction | " + " | ".join(f"{LABELS[a]} vs {LABELS[b]}" for a, b in CALLS) + " |",
         "|---:|" + "---|" * len(CALLS),
     ]
     for fraction in dict.fromkeys(r["label_fraction"] for r in rows):
         group = [r for r in rows if r["label_fraction"] == fraction]
-        calls = ["-" if group[0][a] is None else noise_rule.verdict([r[b] for r in group], [r[a] for r in group])
-                 for a, b in CALLS]  # fmt: skip
-        lines.append(f"| {100 * fraction:g}% | " + " | ".join(calls) + " |")
+        lines.append(f"| {100 * fraction:g}% | " + " | ".join(calls(group, CALLS)) + " |")
     lines += ["", noise_rule.RULE, "", "| probe on h | top-1 | seconds |", "|---|---:|---:|"]
     lines += [f"| {s['solver']} | {100 * s['top1']:.2f} | {s['seconds']:.1f} |" for s in solvers]
     return "\n".join(lines) + "\n"
@@ -149,7 +146,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out_dir", default=str(REPO / "runs/finetune_table"))
     parser.add_argument("--out", default=str(REPO / "benchmarks/results/cpu/finetune_table.json"))
+    parser.add_argument("--render", action="store_true",
+                        help=f"train nothing: render {PAGE}'s tables from the committed JSONs that exist "
+                        "(blocks without one are left as they are)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.render:
+        (REPO / PAGE).write_text(render_committed())
+        print(f"rendered {PAGE}")
+        return
     device = pick_device(args.device)
     rows = [one_fraction(args, fraction, seed, device) for fraction in args.fractions for seed in args.seeds]
     solvers = probe_solvers(args, device) if args.probe else []

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
 
 import torch
-from common import print_table, write_json
+from common import mean_std, print_table, write_json
 
 import simclr
 from simclr.ablation.noise_rule import RULE, verdict
@@ -112,14 +111,6 @@ NAMES = {"simclr": "SimCLR (the demo)", "clip": "CLIP", "siglip": "SigLIP", "lit
          "slip": "SLIP"}  # fmt: skip
 
 
-def cell(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
-    """mean ± std over seeds (std 0 for one seed), in percent by default; "-" without values."""
-    if not values:
-        return "-"
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{scale * statistics.fmean(values):.{digits}f} ± {scale * spread:.{digits}f}"
-
-
 def render_tables(record: dict, throughput: dict | None) -> str:
     """The page's tables (markdown) from this script's JSON (and a throughput JSON of it), the noise rule applied."""
     rows = record["results"]
@@ -140,12 +131,12 @@ def render_tables(record: dict, throughput: dict | None) -> str:
              "|---|---:|---:|---|---|---|---:|---|"]  # fmt: skip
     for v in variants:
         zs = values(v, "zeroshot_top1")
-        recall = [" / ".join(cell(values(v, f"{d}_r{k}"), digits=1) for k in (1, 5, 10)) if zs else "-"
+        recall = [" / ".join(mean_std(values(v, f"{d}_r{k}"), digits=1) for k in (1, 5, 10)) if zs else "-"
                   for d in ("i2t", "t2i")]  # fmt: skip
         vs_clip = verdict(values("clip", "zeroshot_top1"), zs) if zs and v != "clip" else "-"
         vs_simclr = verdict(values("simclr", "h_linear_top1"), values(v, "h_linear_top1")) if v != "simclr" else "-"
-        lines.append(f"| {NAMES.get(v, v)} | {len(of[v])} | {cell(zs)} | {vs_clip} | {recall[0]} | {recall[1]} "
-                     f"| {cell(values(v, 'h_linear_top1'))} | {vs_simclr} |")  # fmt: skip
+        lines.append(f"| {NAMES.get(v, v)} | {len(of[v])} | {mean_std(zs)} | {vs_clip} | {recall[0]} | {recall[1]} "
+                     f"| {mean_std(values(v, 'h_linear_top1'))} | {vs_simclr} |")  # fmt: skip
     if throughput is not None:
         lines += ["", f"Throughput (`benchmarks/results/cpu/image_text_throughput.json`, {throughput['device_name']}, "
                   f"{throughput['threads']} threads): training pairs per second over a whole fit of "
