@@ -128,7 +128,7 @@ def _vs(reference: str) -> tuple[Verdict, Verdict]:
 
 def _compare_command(experiment: str, name: str) -> str:
     return (
-        f"OMP_NUM_THREADS=2 simclr compare --experiment configs/experiments/{experiment}.yaml --accelerator cpu \\\n"
+        f"OMP_NUM_THREADS=1 simclr compare --experiment configs/experiments/{experiment}.yaml --accelerator cpu \\\n"
         f"    --out_dir runs/experiments/{experiment} --data_file docs/{DATA_FOLDER}/{name}.jsonl\nmake pages"
     )
 
@@ -206,7 +206,7 @@ PAGES: tuple[Page, ...] = (
     ),
     Page(
         "results/augmentation-grid.md",
-        "OMP_NUM_THREADS=2 simclr compare-augs --experiment configs/experiments/augment/augmentation_grid.yaml \\\n"
+        "OMP_NUM_THREADS=1 simclr compare-augs --experiment configs/experiments/augment/augmentation_grid.yaml \\\n"
         "    --accelerator cpu --out_dir runs/experiments/augmentation_grid \\\n"
         f"    --data_file docs/{DATA_FOLDER}/augmentation-grid.jsonl\nmake pages",
         (
@@ -225,7 +225,7 @@ PAGES: tuple[Page, ...] = (
         'BASE="--config configs/fashion_mnist.yaml --config configs/experiments/base/fashion_mnist_small.yaml"\n'
         f'M="{METHOD_FILES}"\n'
         "for B in 128 32; do\n"
-        "  OMP_NUM_THREADS=2 simclr compare $BASE --methods $M --max_steps 300 --batch_size $B --seeds 0 1 2 \\\n"
+        "  OMP_NUM_THREADS=1 simclr compare $BASE --methods $M --max_steps 300 --batch_size $B --seeds 0 1 2 \\\n"
         "      --probe_images 10000 --accelerator cpu --out_dir runs/methods_b$B \\\n"
         f"      --data_file docs/{DATA_FOLDER}/methods-b$B.jsonl\n"
         "done\nmake pages",
