@@ -1,6 +1,6 @@
 """Labelled subsets for semi-supervised evaluation: a seeded, class-balanced fraction of the training labels.
 
-SimCLR (section 4, Table 7) fine-tunes on 1% and 10% of the ImageNet labels, "sampled in a class-balanced
+SimCLR (section 6, Table 7) fine-tunes on 1% and 10% of the ImageNet labels, "sampled in a class-balanced
 way". Here every class keeps the same fraction of its images, drawn by a seeded per-class permutation:
 the same seed gives the same subset, and a smaller fraction is a prefix of a larger one (1% is inside 10%).
 

@@ -1,4 +1,4 @@
-"""Fine-tuning with few labels (SimCLR section 4, Table 7; SimCLR v2 section 2): the whole network trains.
+"""Fine-tuning with few labels (SimCLR section 6, Table 7 and Table B.4; SimCLR v2 section 2): the whole network trains.
 
 The network is the pretrained encoder, the first `layers` layers of the projection head (SimCLR v2:
 "fine-tuning from the middle layer of the projection head"; 0 layers is fine-tuning from h, as in
