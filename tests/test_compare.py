@@ -272,27 +272,3 @@ def test_cli_compare_augs(tmp_path, monkeypatch):
         assert event.height > 100 and event.width > 100
     (text,) = pictures.Tensors("compare/table/text_summary")
     assert "rotate+noise" in text.tensor_proto.string_val[0].decode()
-
-
-def test_every_comparison_run_starts_at_the_commands_thread_count(tmp_path, monkeypatch):
-    """A run that changes torch's intra-op threads does not carry the change into the next run."""
-    from simclr.ablation import method_runs, runner
-
-    data = FashionMNIST(str(fakedata.write_fashion_mnist(tmp_path / "fm", n_train=32, n_test=16)), batch_size=8)
-    seen = []
-
-    def run(*args, **kwargs):
-        seen.append(torch.get_num_threads())
-        torch.set_num_threads(seen[-1] + 1)  # what a library inside a run might do
-
-    before = torch.get_num_threads()
-    try:
-        monkeypatch.setattr(method_runs, "run_method", run)
-        method_runs.compare_methods({"a": tiny_model, "b": tiny_model}, data, Budget(max_steps=1), seeds=(0, 1))
-        torch.set_num_threads(before)  # a new command
-        monkeypatch.setattr(runner, "run_strategy", run)
-        strategies = singles({"crop": presets.crop(28), "noise": presets.noise()})
-        runner.compare_strategies(strategies, tiny_model, data, Budget(max_steps=1), untrained=False)
-    finally:
-        torch.set_num_threads(before)
-    assert seen == [before] * 6

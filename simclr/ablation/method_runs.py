@@ -190,9 +190,6 @@ def compare_methods(
     test = datamodule.labelled_dataset("test")
     probe_test = test if budget.test_images is None else Subset(test, range(min(budget.test_images, len(test))))
     rows: list[MethodRow] = []
-    # Rows compared on a page share one thread count: every run starts at the command's intra-op thread count,
-    # so that nothing a run (or a library it calls) does to the pool carries into the next run.
-    threads = torch.get_num_threads()
     for seed in seeds:
         splits = (
             fixed_subset(datamodule.dataset("train"), budget.train_images, seed),
@@ -201,7 +198,6 @@ def compare_methods(
         )
         for name, build in methods.items():
             own = (budgets or {}).get(name, budget)
-            torch.set_num_threads(threads)
             rows.append(run_method(name, build, datamodule, splits, own, seed, knn_k, accelerator, precision, probe_z))
             if out_dir is not None:
                 write_method_rows(rows, out_dir)

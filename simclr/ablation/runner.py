@@ -229,9 +229,7 @@ def compare_strategies(
         test if budget.test_images is None else Subset(test, range(min(budget.test_images, len(test)))),
     )
     rows = [run_untrained(build_model, splits[2], splits[3], datamodule.num_classes, budget, seed)] if untrained else []
-    threads = torch.get_num_threads()
     for strategy in strategies:
-        torch.set_num_threads(threads)  # every run at the command's thread count (see `compare_methods`)
         rows.append(
             run_strategy(strategy, build_model, datamodule, splits, budget, one_sided, seed, accelerator, precision)
         )
