@@ -126,9 +126,9 @@ def _vs(reference: str) -> tuple[Verdict, Verdict]:
     return (Verdict(f"linear h vs {reference}", H.key, reference), Verdict(f"kNN h vs {reference}", KNN.key, reference))
 
 
-def _compare_command(experiment: str, name: str) -> str:
+def _compare_command(experiment: str, name: str, threads: int = 1) -> str:
     return (
-        f"OMP_NUM_THREADS=1 simclr compare --experiment configs/experiments/{experiment}.yaml --accelerator cpu \\\n"
+        f"OMP_NUM_THREADS={threads} simclr compare --experiment configs/experiments/{experiment}.yaml --accelerator cpu \\\n"
         f"    --out_dir runs/experiments/{experiment} --data_file docs/{DATA_FOLDER}/{name}.jsonl\nmake pages"
     )
 
@@ -146,7 +146,7 @@ SOFTMAX_AT_B = {"sigmoid_b32": "softmax_b32", "sigmoid_b128": "keep_all", "sigmo
 PAGES: tuple[Page, ...] = (
     Page(
         "results/batch-size.md",
-        _compare_command("batch_size", "batch-size"),
+        _compare_command("batch_size", "batch-size", threads=2),
         (
             Table("batch-size", "batch-size", (H, KNN, MS_PER_STEP),
                   (*_vs("b128_300steps"), Verdict("linear h vs B 512 at equal images", H.key, CACHED_VS_PLAIN)),
