@@ -1,6 +1,7 @@
-"""Results pages: every page is what its committed data says (re-rendered here and compared with the file), is
-rendered from data or says it is not yet, and names only variants its command runs; and the renderer with the
-noise rule end to end on synthetic runs written to a copy of a page."""
+"""Results pages: every page and the README's results summary are what the committed data says (re-rendered here
+and compared with the file), a page is rendered from data or says it is not yet, and its tables and claims name
+only variants its command runs; and the renderer with the noise rule end to end on synthetic runs written to a
+copy of a page (tests/test_claims.py: a claim's outcomes)."""
 
 import re
 import shutil
@@ -10,10 +11,20 @@ from pathlib import Path
 import pytest
 
 from simclr.ablation.augment_experiment import load_augment_experiment
+from simclr.ablation.claims import DISAGREES, TIE
 from simclr.ablation.experiments import load_experiment
 from simclr.ablation.method_table import MethodRow
 from simclr.ablation.noise_rule import NO_CALL
-from simclr.ablation.pages import NOT_YET, PAGES, draw_figures, is_generated, render_page, replace_block
+from simclr.ablation.pages import (
+    NOT_YET,
+    PAGES,
+    README,
+    draw_figures,
+    is_generated,
+    render_page,
+    render_readme,
+    replace_block,
+)
 from simclr.ablation.results import UNTRAINED, CompareRow
 from simclr.ablation.run_data import (
     check_data_file,
@@ -62,6 +73,14 @@ def test_page_is_what_its_data_says(page):
     assert render_page(page, DOCS) == (DOCS / page.path).read_text(), f"docs/{page.path} differs: run make pages"
 
 
+def test_readme_summary_is_what_the_data_says():
+    assert render_readme(DOCS) == README.read_text(), "README.md's results summary differs: run make pages"
+    summary = block(README.read_text(), "results-summary")
+    assert [row.split("](")[1].split(")")[0] for row in summary.splitlines()[2:]] == [
+        f"docs/{p.path}" for p in PAGES if p.claims
+    ]
+
+
 def test_pages_are_rendered_from_data_or_say_they_are_not_yet():
     assert [p.name for p in PAGES if is_generated(p, DOCS)] == GENERATED
     for page in PAGES:
@@ -101,6 +120,16 @@ def test_tables_name_only_variants_their_command_runs(page):
                 assert reference in names, (table.name, verdict.label)
             elif isinstance(reference, Mapping):
                 assert set(reference) | set(reference.values()) <= names, (table.name, verdict.label)
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.claims], ids=lambda p: p.name)
+def test_claims_name_only_variants_their_command_runs(page):
+    names = variants_run_by(page) | BASELINES
+    for claim in page.claims:
+        assert {claim.row, claim.against} <= names, claim.short
+        assert claim.data_of(page.data) in page.data
+        assert claim.row != claim.against or claim.against_metric not in (None, claim.metric), claim.short
+    assert len({c.short for c in page.claims}) == len(page.claims)  # the README tells them apart
 
 
 def method_row(name: str, seed: int, linear: float, knn: float, steps: int = 300, batch: int = 128) -> MethodRow:
@@ -163,6 +192,21 @@ def test_a_page_rendered_from_synthetic_runs(tmp_path):
     assert rows["b4096_cached_equal_images"][-1].startswith("lower (p")  # against b512_300steps, not b128
     assert rows["b512_300steps"][-1] == "reference"
     assert rows["random_h"][1:5] == ["-", "0", "-", "3"] and rows["random_h"][7] == "-"  # no steps, no step time
+
+    claims = block(text, "claims:batch-size").split("\n- ")
+    assert [c.removeprefix("- ").split("**")[1] for c in claims] == [TIE, NO_CALL, DISAGREES]
+    assert " ".join(claims[2].split()).endswith(
+        "b4096_cached_equal_images 81.43 vs b512_300steps 82.43 on linear top-1 h (%), p < 0.001"
+    )
+    summary = block(render_readme(docs, README), "results-summary").splitlines()
+    assert summary[2] == (
+        "| [batch size](docs/results/batch-size.md) | | B 4096 (gradient cache) above B 512 at equal images | "
+        f"B 128 above B 32 at equal images; B 512 above B 128 at equal images ({NO_CALL}) |"
+    )
+    assert summary[3] == (
+        "| [color strength](docs/results/color-strength.md) | not yet measured from stored data (the page's command "
+        "writes it) | | |"
+    )
 
     (docs / page.path).write_text(text)
     assert render_page(page, docs) == text  # rendering again changes nothing

@@ -1,59 +1,32 @@
 """What each results page shows: its data files, tables (rows, metric columns, verdict columns and their
-reference rows), figures and the command that writes its data; rendered by `simclr.ablation.pages`.
+reference rows), figures, the paper's claims it tests and the command that writes its data; rendered by
+`simclr.ablation.pages`.
 
 A page's tables read docs/results/data/<data>.jsonl (`simclr.ablation.run_data`); a verdict column gives the
-noise rule's word (`simclr.ablation.noise_rule`) on one metric of each row against its reference row.
+noise rule's word (`simclr.ablation.noise_rule`) on one metric of each row against its reference row. The
+claims (`simclr.ablation.paper_claims`) compare two rows of the same data the same way.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from simclr.ablation.claims import Claim
+from simclr.ablation.paper_claims import (
+    AUGMENTATION_GRID,
+    BATCH_SIZE,
+    COLOR_STRENGTH,
+    NEGATIVES,
+    PROJECTION_HEAD,
+    TEMPERATURE,
+    method_claims,
+)
+from simclr.ablation.variant_runs import KNN, MS_PER_STEP, H, Metric, Summary, Z
+
 DATA_FOLDER = "results/data"  # data files, relative to docs/
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A column of mean ± standard deviation over seeds."""
-
-    key: str  # a key of the data rows' `metrics`
-    label: str  # column header
-    scale: float = 100.0  # fractions shown as percent
-    digits: int = 2
-
-
-H = Metric("h_linear_top1", "linear top-1 h (%)")
-Z = Metric("z_linear_top1", "linear top-1 z (%)")
-KNN = Metric("h_knn_top1", "kNN top-1 h (%)")
-MS_PER_STEP = Metric("seconds_per_step", "ms / step", 1000.0, 1)
-
-
-@dataclass
-class Summary:
-    """The runs of one variant in a data file."""
-
-    variant: str
-    runs: list[dict] = field(default_factory=list)
-
-    @property
-    def baseline(self) -> bool:
-        return bool(self.runs[0].get("baseline"))
-
-    @property
-    def parts(self) -> list[str]:
-        return list(self.runs[0].get("parts") or [])
-
-    def values(self, key: str) -> list[float]:
-        """The metric of every seed that measured it."""
-        return [r["metrics"][key] for r in self.runs if r["metrics"].get(key) is not None]
-
-    def fact(self, key: str) -> str:
-        """A run setting (steps, batch_size, pairs_seen) shared by the seeds; "a / b" if they differ."""
-        values = list(dict.fromkeys(r.get(key) for r in self.runs))
-        return " / ".join("-" if v is None else f"{v:,}".replace(",", " ") for v in values)
 
 
 # The row a verdict compares with: a variant name, variant -> its own reference, a function of the summaries, or
@@ -104,6 +77,7 @@ class Page:
     command: str  # shell lines that write every data file of the page (shown in the block `command`)
     tables: tuple[Table, ...]
     figures: tuple[Figure, ...] = ()
+    claims: tuple[Claim, ...] = ()  # the papers' statements tested on the page's rows (block `claims:<name>`)
 
     @property
     def name(self) -> str:
@@ -155,6 +129,7 @@ PAGES: tuple[Page, ...] = (
                   facts=("batch_size", "steps", "pairs_seen")),
         ),
         (Figure("batch-size", "results/batch-size.png", "batch size x steps, same images"),),
+        BATCH_SIZE,
     ),
     Page(
         "results/color-strength.md",
@@ -164,6 +139,7 @@ PAGES: tuple[Page, ...] = (
                   ("crop_only", "color_0.25", "color_0.5", "color_1.0")),
         ),
         (Figure("color-strength", "results/color-strength.png", "colour strength (with crop)"),),
+        COLOR_STRENGTH,
     ),
     Page(
         "results/temperature.md",
@@ -176,6 +152,7 @@ PAGES: tuple[Page, ...] = (
                   tuple(f"{kind}_t{t}" for kind in ("norm", "dot") for t in TEMPERATURES)),
         ),
         (Figure("temperature", "results/temperature.png", "temperature, with and without l2 normalisation"),),
+        TEMPERATURE,
     ),
     Page(
         "results/projection-head.md",
@@ -188,6 +165,7 @@ PAGES: tuple[Page, ...] = (
                   ("none", "linear", "nonlinear_2", "nonlinear_3")),
         ),
         (Figure("projection-head", "results/projection-head.png", "projection head"),),
+        PROJECTION_HEAD,
     ),
     Page(
         "results/negatives.md",
@@ -203,6 +181,7 @@ PAGES: tuple[Page, ...] = (
                   facts=("batch_size",)),
         ),
         (Figure("negatives", "results/negatives.png", "negatives: pruning, softmax vs sigmoid"),),
+        NEGATIVES,
     ),
     Page(
         "results/augmentation-grid.md",
@@ -219,6 +198,7 @@ PAGES: tuple[Page, ...] = (
                           "highest mean (`best single`):"),
         ),
         (Figure("augmentation-grid", "results/augmentation-grid.png", "h linear top-1, mean over seeds"),),
+        AUGMENTATION_GRID,
     ),
     Page(
         "methods.md",
@@ -235,5 +215,6 @@ PAGES: tuple[Page, ...] = (
             for b in (128, 32)
         ),
         tuple(Figure(f"methods-b{b}", f"methods_b{b}.png", f"methods, same budget, B = {b}") for b in (128, 32)),
+        tuple(claim for b in (128, 32) for claim in method_claims(b)),
     ),
 )  # fmt: skip

@@ -1,16 +1,18 @@
 """Results pages rendered from committed data: each page's tables (and figures) are computed from the data
 files its command wrote (`docs/results/data/<name>.jsonl`, `simclr.ablation.run_data`), with the noise rule of
 `simclr.ablation.noise_rule` applied, and written between marker comments in the page; the prose outside the
-markers is hand-written.
+markers is hand-written. The README's results summary (its block `results-summary`) is rendered from the same
+data (`simclr.ablation.results_summary`).
 
-    python -m simclr.ablation.pages render [PAGE ...]   # (make pages) rewrite the blocks and figures
-    python -m simclr.ablation.pages check               # exit status 1 if a page differs from its data
+    python -m simclr.ablation.pages render [PAGE ...]   # (make pages) rewrite the blocks, figures and README
+    python -m simclr.ablation.pages check               # exit status 1 if a page or the README differs
 
 A block is the text between `<!-- ID:start -->` and `<!-- ID:end -->`, each marker on its own line. Every page
 has the blocks `status` (at the top: rendered from which data, or "Not yet regenerated from stored data"),
 `command` (the command that writes its data), `noise-rule`, one `runs:<data>` per data file (what ran: seeds,
-device, threads, versions, date, commit, wall time) and one `table:<name>` per table. A block whose data file
-is missing renders empty.
+device, threads, versions, date, commit, wall time), one `table:<name>` per table and, where the page tests
+the papers' claims, `claims:<name>` (`simclr.ablation.claims`). A table or runs block whose data file is
+missing renders empty; a claim whose data file (or one of its two rows) is missing reads "not yet measured".
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from simclr.ablation.claims import render_claims
 from simclr.ablation.noise_rule import RULE, verdict
 from simclr.ablation.page_specs import DATA_FOLDER, FACT_LABELS, PAGES, Metric, Page, Summary, Table, Verdict
+from simclr.ablation.results_summary import render_summary
 from simclr.ablation.run_data import compare_rows, method_rows, read_run_data
 
 REPO = Path(__file__).resolve().parents[2]  # the checkout: docs/ and configs/ are below it
+README = REPO / "README.md"
 NOT_YET = "Not yet regenerated from stored data"
 
 
@@ -165,7 +170,23 @@ def render_blocks(page: Page, docs: Path) -> dict[str, str]:
     for table in page.tables:
         where = f"docs/{DATA_FOLDER}/{table.data}.jsonl"
         blocks[f"table:{table.name}"] = render_table(table, data[table.data], where) if table.data in data else ""
+    if page.claims:
+        found = {n: summaries(rows, f"docs/{DATA_FOLDER}/{n}.jsonl") for n, rows in data.items()}
+        blocks[f"claims:{page.name}"] = render_claims(page.claims, page.data, found)
     return blocks
+
+
+def page_summaries(page: Page, docs: Path = REPO / "docs") -> dict[str, dict[str, Summary]]:
+    """Data file stem -> its variants' summaries, for the page's data files that exist in `docs`."""
+    paths = {n: data_path(n, docs) for n in page.data}
+    return {n: summaries(read_run_data(path), f"docs/{DATA_FOLDER}/{n}.jsonl") for n, path in paths.items()
+            if path.is_file()}  # fmt: skip
+
+
+def render_readme(docs: Path = REPO / "docs", readme: Path = README) -> str:
+    """The README's text with its block `results-summary` rendered from every page's data (not written)."""
+    summary = render_summary([(page, page_summaries(page, docs)) for page in PAGES])
+    return replace_block(readme.read_text(), "results-summary", summary, str(readme))
 
 
 def replace_block(text: str, block: str, content: str, where: str) -> str:
@@ -246,6 +267,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures = draw_figures(page, docs)
         state = "rendered from data" if is_generated(page, docs) else NOT_YET.lower()
         print(f"docs/{page.path}: {state}" + "".join(f", docs/{f.relative_to(docs)}" for f in figures))
+    readme = render_readme(docs)
+    if readme != README.read_text():
+        if args[0] == "check":
+            stale.append("README.md")
+        else:
+            README.write_text(readme)
+    if args[0] == "render":
+        print("README.md: results summary rendered from the pages' data")
     if stale:
         print(f"differ from their data (run make pages): {', '.join(stale)}", file=sys.stderr)
     return 1 if stale else 0
