@@ -60,3 +60,22 @@ def test_verdicts_the_rule_gives():
     at = 2.776445 * math.sqrt(2 / 3)
     assert verdict(spread, [x + at * 1.001 for x in spread]).startswith("higher")
     assert verdict(spread, [x + at * 0.999 for x in spread]).startswith("tie")
+
+
+def test_method_verdicts_against_the_reference_and_the_no_call_note():
+    from simclr.ablation.method_table import MethodRow, format_method_verdicts
+
+    def rows(seeds):
+        return [
+            MethodRow(name, "M", seed, top1 + 0.001 * seed, 0.7, None, 2, None, 1.0)
+            for seed in range(seeds)
+            for name, top1 in (("simclr", 0.80), ("byol", 0.85))
+        ]
+
+    three = format_method_verdicts(rows(3))
+    assert "| byol | 3 | higher (p < 0.001) | tie (p = 1.000) |" in three and "no call" not in three
+    one = format_method_verdicts(rows(1))
+    assert one.startswith("one seed: the noise rule (3+ seeds, Welch's t-test p < 0.05) makes no call")
+    assert f"| byol | 1 | {NO_CALL} | {NO_CALL} |" in one
+    with pytest.raises(ValueError, match="reference method 'moco'"):
+        format_method_verdicts(rows(1), reference="moco")

@@ -1,5 +1,5 @@
 """Results of a method comparison: one `MethodRow` per (method, seed), written as CSV, JSON and a markdown table
-(mean and spread over seeds), drawn as a bar chart (PNG) and logged to TensorBoard."""
+(mean and spread over seeds) with the noise rule's verdicts, drawn as a bar chart (PNG) and logged to TensorBoard."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from simclr.ablation.noise_rule import MIN_SEEDS, no_call_note, verdict
 
 
 @dataclass
@@ -69,6 +71,31 @@ def format_method_table(rows: Sequence[MethodRow]) -> str:
             f"{cell(s['knn_top1'])} | {cell(s['seconds_per_step'], 1000, 1)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def format_method_verdicts(rows: Sequence[MethodRow], reference: str = "simclr") -> str:
+    """Markdown: each other method's linear and kNN top-1 on h against `reference`'s, as the noise rule's
+    verdict over seeds (`simclr.ablation.noise_rule.verdict`: "higher (p = ...)", "tie (...)", "n < 3: no
+    call"); led by the rule's no-call note when a method has fewer than MIN_SEEDS seeds."""
+    per_seed: dict[str, dict[str, list[float]]] = {}  # method -> metric -> the value of each seed
+    for r in rows:
+        mine = per_seed.setdefault(r.method, {"linear_top1": [], "knn_top1": []})
+        for key, values in mine.items():
+            values.append(getattr(r, key))
+    if reference not in per_seed:
+        raise ValueError(f"no rows of the reference method {reference!r}; methods: {', '.join(per_seed)}")
+    base = per_seed[reference]
+    lines = [
+        f"| method | seeds | linear top-1 h against {reference} | kNN top-1 h against {reference} |",
+        "|---|---:|---|---|",
+    ]
+    for name, mine in per_seed.items():
+        if name != reference:
+            lines.append(f"| {name} | {len(mine['linear_top1'])} | {verdict(base['linear_top1'], mine['linear_top1'])} "
+                         f"| {verdict(base['knn_top1'], mine['knn_top1'])} |")  # fmt: skip
+    seeds = min(len(m["linear_top1"]) for m in per_seed.values())
+    note = f"{no_call_note(seeds)}\n\n" if seeds < MIN_SEEDS else ""
+    return note + "\n".join(lines) + "\n"
 
 
 def write_method_rows(rows: Sequence[MethodRow], out_dir: str | Path) -> tuple[Path, Path, Path]:

@@ -88,6 +88,16 @@ def welch_t_test(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, 
     return t, df, t_two_sided_p(t, df)
 
 
+def no_call_note(seeds: int) -> str:
+    """What a report with fewer than MIN_SEEDS seeds says instead of comparing, e.g. "one seed: the noise rule
+    (3+ seeds, Welch's t-test p < 0.05) makes no call; the numbers above are measurements, not comparisons."."""
+    count = "one seed" if seeds == 1 else f"{seeds} seeds"
+    return (
+        f"{count}: the noise rule ({MIN_SEEDS}+ seeds, Welch's t-test p < {P_THRESHOLD}) makes no call; "
+        f"the numbers above are measurements, not comparisons."
+    )
+
+
 def format_p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 

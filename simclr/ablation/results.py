@@ -1,5 +1,5 @@
 """Results of an augmentation comparison: one `CompareRow` per strategy and seed, written as CSV and JSON, read
-back, averaged over seeds, formatted as markdown tables and summarised in a few sentences."""
+back, averaged over seeds, formatted as markdown tables and summarised in a few sentences under the noise rule."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from simclr.ablation.noise_rule import MIN_SEEDS, P_THRESHOLD, no_call_note, verdict
 
 
 @dataclass
@@ -106,30 +108,36 @@ def format_rows(rows: Sequence[CompareRow]) -> str:
 
 
 def summary(rows: Sequence[CompareRow], pair: tuple[str, str] = ("crop", "color"), metric: str = "h_top1") -> str:
-    """A few sentences on a pairwise comparison, computed from the rows (for notebooks and reports):
-    the best pair, the best single transformation, whether `pair` beats every single one, and how many
-    strategies beat the untrained encoder."""
+    """A few sentences on a pairwise comparison under the noise rule (`simclr.ablation.noise_rule`), computed
+    from the rows of every seed (for notebooks and reports). With at least MIN_SEEDS seeds a strategy: the rule's
+    verdict on `pair` against each single transformation, and how many strategies it calls higher, tied and
+    lower than the untrained encoder. With fewer: the rule's no-call note and each strategy's mean, unranked."""
+    values: dict[str, list[float]] = {}  # strategy -> the metric of each seed
+    parts: dict[str, tuple[str, ...]] = {}
+    for r in rows:
+        values.setdefault(r.strategy, []).append(getattr(r, metric))
+        parts.setdefault(r.strategy, tuple(r.parts))
+    if not values:
+        return ""
+    label = {"h_top1": "linear top-1 on h", "z_top1": "linear top-1 on z"}.get(metric, metric)
 
-    def pct(r: CompareRow) -> str:
-        return f"{100 * getattr(r, metric):.2f}%"
+    def pct(name: str) -> str:
+        return f"{100 * statistics.fmean(values[name]):.2f}%"
 
-    singles = [r for r in rows if len(r.parts) == 1]
-    pairs = [r for r in rows if len(r.parts) == 2]
-    lines = []
-    if pairs:
-        best = max(pairs, key=lambda r: getattr(r, metric))
-        lines.append(f"Best pair: {' then '.join(best.parts)} ({pct(best)}).")
-    if singles:
-        best_single = max(singles, key=lambda r: getattr(r, metric))
-        lines.append(f"Best single transformation: {best_single.parts[0]} ({pct(best_single)}).")
-    target = next((r for r in pairs if tuple(r.parts) == tuple(pair)), None)
+    seeds = min(len(v) for v in values.values())
+    if seeds < MIN_SEEDS:
+        return f"{no_call_note(seeds)} {label.capitalize()}: " + ", ".join(f"{n} {pct(n)}" for n in values) + "."
+    lines = [f"Noise rule on {label} over {seeds} or more seeds a strategy (Welch's t-test, p < {P_THRESHOLD})."]
+    singles = [n for n in values if len(parts[n]) == 1]
+    target = next((n for n in values if parts[n] == tuple(pair)), None)
     if target is not None and singles:
-        above = [r.parts[0] for r in singles if getattr(r, metric) >= getattr(target, metric)]
-        verdict = "beats every single transformation" if not above else f"does not beat {', '.join(above)}"
-        lines.append(f"{'+'.join(pair)} ({pct(target)}) {verdict}.")
-    untrained = next((r for r in rows if r.strategy == UNTRAINED), None)
-    if untrained is not None:
-        trained = [r for r in rows if r is not untrained]
-        better = sum(getattr(r, metric) > getattr(untrained, metric) for r in trained)
-        lines.append(f"{better} of {len(trained)} strategies beat the untrained encoder ({pct(untrained)}).")
+        calls = "; ".join(f"against {n} ({pct(n)}) {verdict(values[n], values[target])}" for n in singles)
+        lines.append(f"{' then '.join(pair)} ({pct(target)}): {calls}.")
+    if UNTRAINED in values:
+        trained = [n for n in values if n != UNTRAINED]
+        words = [verdict(values[UNTRAINED], values[n]).split()[0] for n in trained]
+        lines.append(
+            f"Against the untrained encoder ({pct(UNTRAINED)}): of {len(trained)} strategies {words.count('higher')} "
+            f"higher, {words.count('tie')} tie, {words.count('lower')} lower."
+        )
     return " ".join(lines)

@@ -78,6 +78,12 @@ def environment(device: str | torch.device = "cpu") -> dict:
     }
 
 
+def environment_line(accelerator: str = "auto") -> str:
+    """`environment` of `accelerator`'s training device as one line, "threads: 2, torch: ..., device: ...,
+    date: ..., commit: ...": what a notebook prints at its top, so that a stored run names its machine and date."""
+    return ", ".join(f"{key}: {value}" for key, value in environment(training_device(accelerator)).items())
+
+
 def _row(variant: str, seed: int | None, baseline: bool, metrics: dict, steps: int, batch_size: int | None,
          seconds: float, env: dict, source: dict) -> dict:  # fmt: skip
     pairs = steps * batch_size if batch_size else None
