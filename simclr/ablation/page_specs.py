@@ -24,7 +24,7 @@ from simclr.ablation.paper_claims import (
     TEMPERATURE,
     method_claims,
 )
-from simclr.ablation.variant_runs import KNN, MS_PER_STEP, H, Metric, Summary, Z
+from simclr.ablation.variant_runs import KNN, H, Metric, Summary, Z
 
 DATA_FOLDER = "results/data"  # data files, relative to docs/
 
@@ -122,7 +122,7 @@ PAGES: tuple[Page, ...] = (
         "results/batch-size.md",
         _compare_command("batch_size", "batch-size", threads=2),
         (
-            Table("batch-size", "batch-size", (H, KNN, MS_PER_STEP),
+            Table("batch-size", "batch-size", (H, KNN),
                   (*_vs("b128_300steps"), Verdict("linear h vs B 512 at equal images", H.key, CACHED_VS_PLAIN)),
                   ("b32_300steps", "b32_equal_images", "b128_300steps", "b512_equal_images", "b512_300steps",
                    "b4096_cached_equal_images"),
@@ -135,7 +135,7 @@ PAGES: tuple[Page, ...] = (
         "results/color-strength.md",
         _compare_command("color_strength", "color-strength"),
         (
-            Table("color-strength", "color-strength", (H, KNN, MS_PER_STEP), _vs("color_0.5"),
+            Table("color-strength", "color-strength", (H, KNN), _vs("color_0.5"),
                   ("crop_only", "color_0.25", "color_0.5", "color_1.0")),
         ),
         (Figure("color-strength", "results/color-strength.png", "colour strength (with crop)"),),
@@ -158,7 +158,7 @@ PAGES: tuple[Page, ...] = (
         "results/projection-head.md",
         _compare_command("projection_head", "projection-head"),
         (
-            Table("projection-head", "projection-head", (H, Z, KNN, MS_PER_STEP),
+            Table("projection-head", "projection-head", (H, Z, KNN),
                   (Verdict("linear h vs nonlinear_2", H.key, "nonlinear_2"),
                    Verdict("linear h vs random_h", H.key, "random_h"),
                    Verdict("h vs z (same runs)", H.key, None, Z.key)),
@@ -174,7 +174,7 @@ PAGES: tuple[Page, ...] = (
             Table("negatives-pruning", "negatives", (H, KNN), _vs("keep_all"),
                   ("keep_all", "drop_hardest", "drop_easiest", "drop_random", "drop_hardest_equal_pairs",
                    "drop_easiest_equal_pairs", "drop_random_equal_pairs"), facts=("steps",), baselines=False),
-            Table("negatives-loss", "negatives", (H, KNN, MS_PER_STEP),
+            Table("negatives-loss", "negatives", (H, KNN),
                   (Verdict("linear h vs softmax at the same B", H.key, SOFTMAX_AT_B),
                    Verdict("kNN h vs softmax at the same B", KNN.key, SOFTMAX_AT_B)),
                   ("softmax_b32", "keep_all", "softmax_b512", "sigmoid_b32", "sigmoid_b128", "sigmoid_b512"),
@@ -210,7 +210,7 @@ PAGES: tuple[Page, ...] = (
         f"      --data_file docs/{DATA_FOLDER}/methods-b$B.jsonl\n"
         "done\nmake pages",
         tuple(
-            Table(f"methods-b{b}", f"methods-b{b}", (H, KNN, MS_PER_STEP), _vs("simclr"), METHODS,
+            Table(f"methods-b{b}", f"methods-b{b}", (H, KNN), _vs("simclr"), METHODS,
                   caption=f"**B = {b}**{' (the batch of `configs/fashion_mnist.yaml`)' if b == 128 else ''}:")
             for b in (128, 32)
         ),

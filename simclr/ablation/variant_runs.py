@@ -1,5 +1,5 @@
 """The runs of one variant in a results page's data file (`Summary`) and the metric columns read from them
-(`Metric`: `H`, `Z`, `KNN`, `MS_PER_STEP`); the tables (`simclr.ablation.page_specs`) and the paper's claims
+(`Metric`: `H`, `Z`, `KNN`); the tables (`simclr.ablation.page_specs`) and the paper's claims
 (`simclr.ablation.claims`) of a page name these."""
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ class Metric:
 H = Metric("h_linear_top1", "linear top-1 h (%)")
 Z = Metric("z_linear_top1", "linear top-1 z (%)")
 KNN = Metric("h_knn_top1", "kNN top-1 h (%)")
-MS_PER_STEP = Metric("seconds_per_step", "ms / step", 1000.0, 1)
 
 
 @dataclass
