@@ -93,7 +93,8 @@ def claim_line(claim: Claim, found: Mapping[str, Summary] | None) -> str:
         rows = f"{claim.row}{a} vs {claim.against}{b} on {claim.metric.label}"
     else:
         rows = f"{claim.row}{a} on {claim.metric.label} vs {claim.against}{b} on {claim.base_metric.label}"
-    text = f"- **{outcome}**: {claim.statement} ({claim.reference}): {rows}{f', {p}' if p else ''}"
+    where = f" in {claim.data}" if claim.data else ""  # a page with several data files says which one
+    text = f"- **{outcome}**: {claim.statement} ({claim.reference}): {rows}{where}{f', {p}' if p else ''}"
     return textwrap.fill(text, 110, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False) + "\n"
 
 
