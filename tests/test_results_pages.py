@@ -41,7 +41,15 @@ from simclr.errors import UserError
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 # the pages rendered from committed data (every data file of the page is in docs/results/data)
-GENERATED = ["batch-size", "color-strength", "temperature", "projection-head", "augmentation-grid", "methods"]
+GENERATED = [
+    "batch-size",
+    "color-strength",
+    "temperature",
+    "projection-head",
+    "negatives",
+    "augmentation-grid",
+    "methods",
+]
 BASELINES = {"random_h", "pixels", UNTRAINED}
 BLOCK = re.compile(r"^<!-- (\S+):start -->\n.*?^<!-- \1:end -->$", re.DOTALL | re.MULTILINE)
 ENV = {"threads": 2, "torch": "2.14.1", "lightning": "2.6.6", "device": "Test CPU (2 cores)",

@@ -169,7 +169,7 @@ PAGES: tuple[Page, ...] = (
     ),
     Page(
         "results/negatives.md",
-        _compare_command("negatives", "negatives"),
+        _compare_command("negatives", "negatives", threads=2),
         (
             Table("negatives-pruning", "negatives", (H, KNN), _vs("keep_all"),
                   ("keep_all", "drop_hardest", "drop_easiest", "drop_random", "drop_hardest_equal_pairs",
