@@ -25,7 +25,6 @@ from simclr.data import datamodules as data
 from simclr.data.datasets import ConcatImages, ImageFolderDataset, TensorImages, collate_batch
 from simclr.data.decode import frame
 from simclr.data.readers import read_cifar, read_fashion_mnist, read_stl10
-from simclr.errors import UserError
 
 # `make test` prepares the data (Debian package, or torchvision's download into data/) and says where.
 REAL_FASHION_MNIST = Path(os.environ.get("SIMCLR_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
@@ -123,22 +122,6 @@ def test_image_folder_dataset(tmp_path):
         assert torch.equal(image, expected)  # PNG is lossless: decode + frame only
     images, labels = next(iter(DataLoader(ds, batch_size=4, collate_fn=collate_batch)))
     check_batch(images, labels, (4, 3, 16, 16))
-
-
-def test_image_folder_greyscale(tmp_path):
-    """channels=1: each image is the BT.601 luma of the RGB one, for both splits of the data module."""
-    from simclr.data.channels import as_channels
-
-    rgb = make_module("image_folder", tmp_path)
-    grey = data.ImageFolder(rgb.root, image_size=16, channels=1)
-    grey.setup("fit")
-    rgb.setup("fit")
-    for split in ("train", "test"):
-        image, label = grey.labelled_dataset(split)[0]
-        assert image.shape == (1, 16, 16) and image.dtype == torch.uint8
-        assert torch.equal(image, as_channels(rgb.labelled_dataset(split)[0][0], 1))
-    with pytest.raises(UserError, match="channels is 2"):
-        data.ImageFolder(rgb.root, channels=2)
 
 
 def test_image_folder_bad_file_names_the_file(tmp_path):
