@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
 
 import torch
 from common import REPO, pick_device, print_table, write_json
-from finetune_page import CALLS, COLUMNS, LABELS, PAGE, calls, render_committed
+from finetune_page import COLUMNS, PAGE, render_committed, render_tables
 from torch.utils.data import Subset
 
-from simclr.ablation import noise_rule
 from simclr.eval.probe import probe_encoder
 from simclr.eval.sgd_probe import SGDProbeRecipe, evaluate_with_sgd
 from simclr.finetuning.distill import distill
@@ -87,40 +85,6 @@ def probe_solvers(args, device: torch.device) -> list[dict]:
     ]
 
 
-def cell(values: list[float | None]) -> str:
-    """Mean top-1 in percent, with each seed's in parentheses when there are several; "-" when not measured."""
-    if values[0] is None:
-        return "-"
-    mean = f"{100 * statistics.mean(values):.2f}"
-    return mean if len(values) == 1 else f"{mean} ({', '.join(f'{100 * v:.2f}' for v in values)})"
-
-
-def markdown(rows: list[dict], solvers: list[dict]) -> str:
-    """The table (top-1 in percent: mean over seeds, then each seed's), the noise rule's calls of LP-FT against
-    scratch and against the frozen probe (`simclr.ablation.noise_rule`: three seeds or more), and the probe
-    solvers' comparison, as markdown."""
-    lines = ["Test top-1 (%), mean over seeds (each seed's in parentheses); steps: of each trained run.", "",
-             "| label fraction | labelled images | steps | " + " | ".join(COLUMNS) + " |",
-             "|---:|---:|---:|" + "---:|" * len(COLUMNS)]  # fmt: skip
-    for fraction in dict.fromkeys(r["label_fraction"] for r in rows):
-        group = [r for r in rows if r["label_fraction"] == fraction]
-        cells = [cell([r[c] for r in group]) for c in COLUMNS]
-        lines.append(
-            f"| {100 * fraction:g}% | {group[0]['labelled_images']} | {group[0]['steps']} | " + " | ".join(cells) + " |"
-        )
-    lines += [
-        "",
-        "| label fraction | " + " | ".join(f"{LABELS[a]} vs {LABELS[b]}" for a, b in CALLS) + " |",
-        "|---:|" + "---|" * len(CALLS),
-    ]
-    for fraction in dict.fromkeys(r["label_fraction"] for r in rows):
-        group = [r for r in rows if r["label_fraction"] == fraction]
-        lines.append(f"| {100 * fraction:g}% | " + " | ".join(calls(group, CALLS)) + " |")
-    lines += ["", noise_rule.RULE, "", "| probe on h | top-1 | seconds |", "|---|---:|---:|"]
-    lines += [f"| {s['solver']} | {100 * s['top1']:.2f} | {s['seconds']:.1f} |" for s in solvers]
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -159,10 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     solvers = probe_solvers(args, device) if args.probe else []
     print_table(rows, ["label_fraction", "seed", "labelled_images", "steps", *COLUMNS])
     print_table(solvers, ["solver", "top1", "seconds", "epochs"])
-    table = markdown(rows, solvers)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).with_suffix(".md").write_text(table)
-    write_json(args.out, "finetune_table", device, vars(args), rows + solvers)
+    out = write_json(args.out, "finetune_table", device, vars(args), rows + solvers)
+    out.with_suffix(".md").write_text(render_tables(json.loads(out.read_text()), args.out))  # the page's tables
 
 
 if __name__ == "__main__":
