@@ -19,6 +19,7 @@ from simclr.ablation.paper_claims import (
     AUGMENTATION_GRID,
     BATCH_SIZE,
     COLOR_STRENGTH,
+    DEMO,
     NEGATIVES,
     PROJECTION_HEAD,
     TEMPERATURE,
@@ -118,6 +119,17 @@ CACHED_VS_PLAIN = {"b4096_cached_equal_images": "b512_300steps"}  # B 4096 (grad
 SOFTMAX_AT_B = {"sigmoid_b32": "softmax_b32", "sigmoid_b128": "keep_all", "sigmoid_b512": "softmax_b512"}
 
 PAGES: tuple[Page, ...] = (
+    Page(
+        "results.md",
+        _compare_command("demo", "demo"),
+        (
+            Table("demo", "demo", (H, Z, KNN),
+                  (Verdict("linear h vs random_h", H.key, "random_h"), Verdict("linear h vs pixels", H.key, "pixels"),
+                   Verdict("linear h vs z (same runs)", H.key, None, Z.key)), ("demo",)),
+        ),
+        (),
+        DEMO,
+    ),
     Page(
         "results/batch-size.md",
         _compare_command("batch_size", "batch-size", threads=2),

@@ -1,8 +1,8 @@
 """Results pages rendered from committed data: each page's tables (and figures) are computed from the data
 files its command wrote (`docs/results/data/<name>.jsonl`, `simclr.ablation.run_data`), with the noise rule of
 `simclr.ablation.noise_rule` applied, and written between marker comments in the page; the prose outside the
-markers is hand-written. The README's results summary (its block `results-summary`) is rendered from the same
-data (`simclr.ablation.results_summary`).
+markers is hand-written. The README's results summary (its block `results-summary`, `simclr.ablation.results_summary`)
+and the tables it shows (`README_TABLES`, blocks `table:<name>`) are rendered from the same data.
 
     python -m simclr.ablation.pages render [PAGE ...]   # (make pages) rewrite the blocks, figures and README
     python -m simclr.ablation.pages check               # exit status 1 if a page or the README differs
@@ -33,6 +33,7 @@ from simclr.ablation.run_data import compare_rows, method_rows, read_run_data
 REPO = Path(__file__).resolve().parents[2]  # the checkout: docs/ and configs/ are below it
 README = REPO / "README.md"
 NOT_YET = "Not yet regenerated from stored data"
+README_TABLES = ("demo",)  # tables the README shows too, in its blocks `table:<name>`
 
 
 def summaries(rows: Sequence[dict], where: str = "the data") -> dict[str, Summary]:
@@ -184,9 +185,15 @@ def page_summaries(page: Page, docs: Path = REPO / "docs") -> dict[str, dict[str
 
 
 def render_readme(docs: Path = REPO / "docs", readme: Path = README) -> str:
-    """The README's text with its block `results-summary` rendered from every page's data (not written)."""
+    """The README's text with its block `results-summary` rendered from every page's data, and its blocks
+    `table:<name>` from the data of the pages' tables named in `README_TABLES` (not written)."""
     summary = render_summary([(page, page_summaries(page, docs)) for page in PAGES])
-    return replace_block(readme.read_text(), "results-summary", summary, str(readme))
+    text = replace_block(readme.read_text(), "results-summary", summary, str(readme))
+    for table in (t for page in PAGES for t in page.tables if t.name in README_TABLES):
+        path = data_path(table.data, docs)
+        rows = render_table(table, read_run_data(path), str(path)) if path.is_file() else ""
+        text = replace_block(text, f"table:{table.name}", rows, str(readme))
+    return text
 
 
 def replace_block(text: str, block: str, content: str, where: str) -> str:

@@ -43,6 +43,11 @@ TEMPERATURE = (
       for t in ("0.05", "0.5", "1.0")),
 )  # fmt: skip
 
+DEMO = (
+    Claim("h is a better representation than z = g(h)", "SimCLR section 4.2: by more than 10%",
+          "h above z", "demo", "demo", H, Z),
+)  # fmt: skip
+
 PROJECTION_HEAD = (
     Claim("A projection head helps h", "SimCLR Figure 8: no projection is more than 10% below a nonlinear one",
           "a head helps h", "nonlinear_2", "none"),
