@@ -22,6 +22,7 @@ PAGE = Path("docs/finetune.md")
 BLOCKS = [  # (marker name, record), in page order
     ("fashion-mnist", "benchmarks/results/cpu/finetune_table_lpft.json"),
     ("folder", "benchmarks/results/cpu/finetune_table_folder.json"),
+    ("simclr-v2", "benchmarks/results/cpu/finetune_table_v2.json"),
 ]
 COLUMNS = ["scratch", "probe_h", "finetune_h", "probe_head_1", "finetune_head_1", "distill"]
 LABELS = {"scratch": "scratch", "probe_h": "probe on h", "finetune_h": "LP-FT from h",
@@ -30,7 +31,8 @@ CALLS = [  # (row, against): the row's call against the reference
     ("finetune_h", "scratch"),
     ("finetune_h", "probe_h"),
     ("finetune_head_1", "probe_head_1"),
-    ("distill", "finetune_head_1"),
+    ("finetune_head_1", "finetune_h"),  # SimCLR v2's layer against v1's, same pretraining run
+    ("distill", "finetune_head_1"),  # the student against its own teacher
 ]
 
 
