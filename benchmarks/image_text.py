@@ -1,6 +1,6 @@
 """Image-text training on the embedded Fashion-MNIST caption set: CLIP, SigLIP, LiT and SLIP beside SimCLR.
 
-    python benchmarks/image_text.py --seeds 0 1 --out benchmarks/results/cpu/image_text.json
+    python benchmarks/image_text.py --seeds 0 1 2 --out benchmarks/results/cpu/image_text.json
 
 For each seed: the SimCLR demo (`configs/fashion_mnist.yaml` + `configs/trainer/cpu_demo.yaml`, 800 steps of
 128 pairs), then each image-text variant, `configs/clip_fashion_mnist.yaml` alone (CLIP) or with
@@ -26,10 +26,10 @@ import time
 from pathlib import Path
 
 import torch
-from common import mean_std, print_table, write_json
+from common import print_table, write_json
+from image_text_page import PAGE, README, render_page, render_readme
 
 import simclr
-from simclr.ablation.noise_rule import RULE, verdict
 from simclr.ablation.run_data import environment
 from simclr.captions import write_fashion_mnist_captions
 from simclr.eval.zeroshot_checkpoint import zeroshot
@@ -105,62 +105,12 @@ def run_variant(
             "zeroshot_top1": scores["top1"], **{k: v for k, v in scores["retrieval"].items() if k != "pairs"}}  # fmt: skip
 
 
-PAGE = Path("docs/results/image-text.md")
-START, END = "<!-- image-text-tables:start -->", "<!-- image-text-tables:end -->"
-NAMES = {"simclr": "SimCLR (the demo)", "clip": "CLIP", "siglip": "SigLIP", "lit": "LiT (locked SimCLR tower)",
-         "slip": "SLIP"}  # fmt: skip
-
-
-def render_tables(record: dict, throughput: dict | None) -> str:
-    """The page's tables (markdown) from this script's JSON (and a throughput JSON of it), the noise rule applied."""
-    rows = record["results"]
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
-    of = {v: [r for r in rows if r["variant"] == v] for v in variants}
-
-    def values(variant: str, key: str) -> list[float]:
-        return [r[key] for r in of.get(variant, []) if r.get(key) is not None]
-
-    env = record
-    run = record["settings"]
-    lines = [f"Data: `benchmarks/results/cpu/image_text.json`, {env['device_name']}, {env['threads']} threads, torch "
-             f"{env['torch']}, lightning {env['lightning']}; seeds {sorted({r['seed'] for r in rows})}; run "
-             f"{run.get('date', '?')[:10]} at commit {(run.get('commit') or '?')[:7]}.", "",
-             RULE, "",
-             "| run | n | zero-shot top-1 (%) | vs CLIP | image -> text R@1 / R@5 / R@10 (%) "
-             "| text -> image R@1 / R@5 / R@10 (%) | linear probe h (%) | vs SimCLR |",
-             "|---|---:|---:|---|---|---|---:|---|"]  # fmt: skip
-    for v in variants:
-        zs = values(v, "zeroshot_top1")
-        recall = [" / ".join(mean_std(values(v, f"{d}_r{k}"), digits=1) for k in (1, 5, 10)) if zs else "-"
-                  for d in ("i2t", "t2i")]  # fmt: skip
-        vs_clip = verdict(values("clip", "zeroshot_top1"), zs) if zs and v != "clip" else "-"
-        vs_simclr = verdict(values("simclr", "h_linear_top1"), values(v, "h_linear_top1")) if v != "simclr" else "-"
-        lines.append(f"| {NAMES.get(v, v)} | {len(of[v])} | {mean_std(zs)} | {vs_clip} | {recall[0]} | {recall[1]} "
-                     f"| {mean_std(values(v, 'h_linear_top1'))} | {vs_simclr} |")  # fmt: skip
-    if throughput is not None:
-        lines += ["", f"Throughput (`benchmarks/results/cpu/image_text_throughput.json`, {throughput['device_name']}, "
-                  f"{throughput['threads']} threads): training pairs per second over a whole fit of "
-                  f"{throughput['results'][0]['steps']} steps at B = {throughput['results'][0]['batch']}.", "",
-                  "| run | pairs / s |", "|---|---:|"]  # fmt: skip
-        for r in throughput["results"]:
-            lines.append(f"| {NAMES.get(r['variant'], r['variant'])} | {r['pairs_per_s']:.1f} |")
-    return "\n".join(lines)
-
-
-def render_page(page: Path, record: dict, throughput: dict | None) -> str:
-    """The page's text with the block between its markers replaced by `render_tables`."""
-    text = page.read_text()
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{render_tables(record, throughput)}\n{END}{tail}"
-
-
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--fm-root", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--captions", type=Path, default=Path("data/fashion_mnist_captions"),
                    help="the caption set (written by `simclr captions` when missing)")  # fmt: skip
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--runs", type=Path, default=Path("runs/image_text"), help="where the runs are written")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/cpu/image_text.json"))
@@ -175,7 +125,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         record = json.loads(args.out.read_text())
         throughput = json.loads(args.throughput.read_text()) if args.throughput.is_file() else None
         PAGE.write_text(render_page(PAGE, record, throughput))
-        print(f"rendered {PAGE}")
+        README.write_text(render_readme(README, record))
+        print(f"rendered {PAGE} and {README}'s image-text line")
         return record["results"]
     extra = quick(args.steps, args.batch_size)
     if not (args.captions / "train.jsonl").is_file():

@@ -192,15 +192,3 @@ def test_image_text_json(tmp_path):
     assert [r["variant"] for r in rows] == ["simclr", "clip", "siglip", "lit", "slip"]
     assert all(r["steps"] == 2 and r["pairs_per_s"] > 0 and 0 <= r["h_linear_top1"] <= 1 for r in rows)
     assert all(0 <= r["zeroshot_top1"] <= 1 and r["i2t_r1"] <= r["i2t_r10"] for r in rows[1:])
-
-
-def test_the_image_text_page_is_rendered_from_its_committed_data():
-    """docs/results/image-text.md's tables are what `benchmarks/image_text.py --render` makes of the committed JSON."""
-    import image_text
-
-    repo = BENCHMARKS.parent
-    record = json.loads((repo / "benchmarks/results/cpu/image_text.json").read_text())
-    throughput_file = repo / "benchmarks/results/cpu/image_text_throughput.json"
-    throughput = json.loads(throughput_file.read_text()) if throughput_file.is_file() else None
-    page = repo / image_text.PAGE
-    assert page.read_text() == image_text.render_page(page, record, throughput)
