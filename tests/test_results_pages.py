@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 # the pages rendered from committed data (every data file of the page is in docs/results/data)
 GENERATED = [
+    "results",
     "batch-size",
     "color-strength",
     "temperature",

@@ -125,7 +125,8 @@ PAGES: tuple[Page, ...] = (
         (
             Table("demo", "demo", (H, Z, KNN),
                   (Verdict("linear h vs random_h", H.key, "random_h"), Verdict("linear h vs pixels", H.key, "pixels"),
-                   Verdict("linear h vs z (same runs)", H.key, None, Z.key)), ("demo",)),
+                   Verdict("kNN h vs pixels", KNN.key, "pixels"), Verdict("linear h vs z (same runs)", H.key, None, Z.key)),
+                  ("demo",)),
         ),
         (),
         DEMO,
