@@ -31,6 +31,7 @@ CALLS = [  # (row, against): the row's call against the reference
     ("finetune_h", "scratch"),
     ("finetune_h", "probe_h"),
     ("finetune_head_1", "probe_head_1"),
+    ("probe_head_1", "probe_h"),  # the frozen middle layer against frozen h
     ("finetune_head_1", "finetune_h"),  # SimCLR v2's layer against v1's, same pretraining run
     ("distill", "finetune_head_1"),  # the student against its own teacher
 ]

@@ -71,7 +71,7 @@ def test_the_v2_columns_are_called_against_h_and_the_student_against_its_teacher
     assert "| scratch | probe on h | LP-FT from h | probe on head_1 | LP-FT from head_1 | distilled student |" in tables
     assert (
         "| LP-FT from h vs scratch | LP-FT from h vs probe on h | LP-FT from head_1 vs probe on head_1 | "
-        "LP-FT from head_1 vs LP-FT from h | distilled student vs LP-FT from head_1 |"
+        "probe on head_1 vs probe on h | LP-FT from head_1 vs LP-FT from h | distilled student vs LP-FT from head_1 |"
     ) in tables
     calls = next(line for line in tables.splitlines() if line.startswith("| 1% | higher"))
     assert calls.split(" | ")[-2:] == ["higher (p = 0.008)", "tie (p = 0.908) |"]  # head_1 vs h; student vs teacher
