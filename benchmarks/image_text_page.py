@@ -13,12 +13,13 @@ from pathlib import Path
 
 from common import mean_std
 
+from simclr.ablation.claims import OUTCOMES
 from simclr.ablation.noise_rule import NO_CALL, RULE, verdict
+from simclr.ablation.pages import replace_block
 
 README = Path("README.md")
 
 PAGE = Path("docs/results/image-text.md")
-START, END = "<!-- image-text-tables:start -->", "<!-- image-text-tables:end -->"
 NAMES = {"simclr": "SimCLR (the demo)", "clip": "CLIP", "siglip": "SigLIP", "lit": "LiT (locked SimCLR tower)",
          "slip": "SLIP"}  # fmt: skip
 
@@ -81,9 +82,6 @@ CLAIMS = (
     Claim("Adding SimCLR's loss to CLIP's improves the linear probe", "SLIP, Mu et al. 2022, abstract",
           "SLIP above CLIP on the probe", "slip", "clip", "h_linear_top1"),
 )  # fmt: skip
-OUTCOME = {"higher": "agrees", "lower": "disagrees", "tie": "tie"}
-CLAIMS_START, CLAIMS_END = "<!-- image-text-claims:start -->", "<!-- image-text-claims:end -->"
-LINE_START, LINE_END = "<!-- image-text-summary:start -->", "<!-- image-text-summary:end -->"
 
 
 def values_of(record: dict, variant: str, key: str) -> list[float]:
@@ -94,7 +92,7 @@ def values_of(record: dict, variant: str, key: str) -> list[float]:
 def judge(record: dict, claim: Claim) -> tuple[str, str]:
     """(outcome, the rule's word): agrees / disagrees / tie, or NO_CALL with fewer than three seeds a row."""
     word = verdict(values_of(record, claim.against, claim.metric), values_of(record, claim.row, claim.metric))
-    return (NO_CALL if word == NO_CALL else OUTCOME[word.split()[0]]), word
+    return (NO_CALL if word == NO_CALL else OUTCOMES[word.split()[0]]), word
 
 
 def render_claims(record: dict) -> str:
@@ -120,19 +118,12 @@ def render_line(record: dict) -> str:
             f"{mean_std(values_of(record, 'clip', 'zeroshot_top1'))}% (chance 10%); {said}.")  # fmt: skip
 
 
-def between(text: str, start: str, end: str, body: str) -> str:
-    """`text` with the lines between the markers `start` and `end` replaced by `body`."""
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{start}\n{body}\n{end}{tail}"
-
-
 def render_page(page: Path, record: dict, throughput: dict | None) -> str:
-    """The page's text with its tables and its claims rendered between their markers."""
-    text = between(page.read_text(), START, END, render_tables(record, throughput))
-    return between(text, CLAIMS_START, CLAIMS_END, render_claims(record))
+    """The page's text with its blocks `image-text-tables` and `image-text-claims` rendered."""
+    text = replace_block(page.read_text(), "image-text-tables", render_tables(record, throughput) + "\n", str(page))
+    return replace_block(text, "image-text-claims", render_claims(record) + "\n", str(page))
 
 
 def render_readme(readme: Path, record: dict) -> str:
-    """The README's text with its image-text line rendered between its markers."""
-    return between(readme.read_text(), LINE_START, LINE_END, render_line(record))
+    """The README's text with its block `image-text-summary` (the image-text line) rendered."""
+    return replace_block(readme.read_text(), "image-text-summary", render_line(record) + "\n", str(readme))

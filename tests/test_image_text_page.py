@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
@@ -47,3 +49,12 @@ def test_the_claims_are_called_by_the_noise_rule():
 def test_two_seeds_make_no_call():
     record = synthetic(seeds=(0, 1))
     assert {image_text_page.judge(record, c)[0] for c in image_text_page.CLAIMS} == {"n < 3: no call"}
+
+
+def test_a_page_without_the_claims_markers_is_an_error(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("<!-- image-text-tables:start -->\n<!-- image-text-tables:end -->\n")
+    with pytest.raises(ValueError, match="image-text-claims:start"):
+        record = {**synthetic(), "device_name": "Test CPU", "threads": 1, "torch": "2.0", "lightning": "2.1",
+                  "settings": {"date": "2027-01-05", "commit": "0123456"}}  # fmt: skip
+        image_text_page.render_page(page, record, None)
